@@ -1,0 +1,44 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "WakalaStream",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "wakala", targets: ["wakala"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // System libraries (Debian: librdkafka-dev, libpq-dev, libzstd-dev).
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka",
+                       providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+
+        // Pure domain model: no I/O.
+        .target(name: "Domain"),
+        // Sources and codecs: JSON decoding + validation, NDJSON/zstd files, Kafka, generator.
+        .target(name: "Ingest",
+                dependencies: ["Domain", "CRdKafka", "CZstd",
+                               .product(name: "Logging", package: "swift-log")]),
+        // Sinks: Postgres (libpq) and the local Postgres cluster helper.
+        .target(name: "Sinks",
+                dependencies: ["Domain", "Ingest", "CLibPQ",
+                               .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "wakala",
+                          dependencies: ["Domain", "Ingest", "Sinks",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")]),
+
+        .testTarget(name: "DomainTests", dependencies: ["Domain"]),
+        .testTarget(name: "IngestTests", dependencies: ["Domain", "Ingest"]),
+        .testTarget(name: "SinksTests", dependencies: ["Sinks"]),
+        .testTarget(name: "CLITests", dependencies: ["Ingest", "Sinks"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

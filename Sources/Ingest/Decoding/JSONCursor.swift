@@ -1,0 +1,370 @@
+import Domain
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Why our own JSON reader: Foundation's JSONDecoder builds a tree of boxed values and
+// allocates per key; the pipeline decodes each record once, straight from the Kafka/file
+// bytes into typed values, validating UTF-8 and JSON syntax on the way (see BENCHMARKS.md for
+// the ratio). No Swift package in the machine's list offers a pull parser over raw bytes.
+
+/// The JSON type of the value at the cursor.
+@usableFromInline
+enum JSONKind: Sendable {
+    case string, number, object, array, bool, null
+
+    var name: String {
+        switch self {
+        case .string: return "a string"
+        case .number: return "a number"
+        case .object: return "an object"
+        case .array: return "an array"
+        case .bool: return "a boolean"
+        case .null: return "null"
+        }
+    }
+}
+
+/// A span of the input: `start..<end` byte offsets.
+@usableFromInline
+struct Span: Sendable {
+    var start: Int
+    var end: Int
+    var count: Int { end - start }
+}
+
+/// The bytes of a string value: a span of the input when it has no escapes, else decoded.
+@usableFromInline
+struct StringToken {
+    var span: Span
+    /// The decoded bytes when the literal held escapes.
+    var unescaped: [UInt8]?
+}
+
+/// A JSON number's text and shape.
+@usableFromInline
+struct NumberToken {
+    var span: Span
+    var negative: Bool
+    var hasFraction: Bool
+    var hasExponent: Bool
+}
+
+/// A pull reader over one JSON text in memory: validates syntax and UTF-8 as it goes and hands
+/// out spans of the input, so values are materialised only when a caller wants them.
+@usableFromInline
+struct JSONCursor {
+    let base: UnsafePointer<UInt8>
+    let end: Int
+    var i: Int
+
+    /// Maximum nesting of skipped values; deeper input is rejected instead of exhausting the stack.
+    static let maxDepth = 128
+
+    init(base: UnsafePointer<UInt8>, start: Int = 0, end: Int) {
+        self.base = base
+        self.i = start
+        self.end = end
+    }
+
+    // MARK: errors
+
+    func syntax(_ what: String) -> Rejection {
+        Rejection(.invalidJSON, "\(what) at byte \(i)")
+    }
+
+    // MARK: scanning
+
+    @inline(__always)
+    mutating func skipWS() {
+        while i < end {
+            let c = base[i]
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i += 1 } else { return }
+        }
+    }
+
+    /// The kind of the value starting at the cursor (after whitespace).
+    @inline(__always)
+    mutating func peekKind() throws(Rejection) -> JSONKind {
+        skipWS()
+        guard i < end else { throw syntax("unexpected end of input") }
+        switch base[i] {
+        case UInt8(ascii: "\""): return .string
+        case UInt8(ascii: "{"): return .object
+        case UInt8(ascii: "["): return .array
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
+        case UInt8(ascii: "n"): return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number
+        default:
+            if base[i] >= 0x80 { _ = try? Self.validateUTF8Sequence(base, &i, end); throw syntax("unexpected character") }
+            throw syntax("unexpected character '\(Character(Unicode.Scalar(base[i])))'")
+        }
+    }
+
+    @inline(__always)
+    mutating func expect(_ c: UInt8, _ what: StaticString) throws(Rejection) {
+        skipWS()
+        guard i < end, base[i] == c else { throw syntax("expected \(what)") }
+        i += 1
+    }
+
+    /// Validates one multi-byte UTF-8 sequence whose lead byte is at `i` (≥ 0x80); advances past it.
+    @inline(__always)
+    static func validateUTF8Sequence(_ base: UnsafePointer<UInt8>, _ i: inout Int, _ end: Int) throws(Rejection) {
+        let c = base[i]
+        var need: Int
+        var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
+        switch c {
+        case 0xC2...0xDF: need = 1
+        case 0xE0: need = 2; lo = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: need = 2
+        case 0xED: need = 2; hi = 0x9F
+        case 0xF0: need = 3; lo = 0x90
+        case 0xF1...0xF3: need = 3
+        case 0xF4: need = 3; hi = 0x8F
+        default: throw Rejection(.invalidUTF8, "invalid UTF-8 lead byte 0x\(String(c, radix: 16)) at byte \(i)")
+        }
+        guard i + need < end else { throw Rejection(.invalidUTF8, "truncated UTF-8 sequence at byte \(i)") }
+        let b1 = base[i + 1]
+        guard b1 >= lo && b1 <= hi else { throw Rejection(.invalidUTF8, "invalid UTF-8 sequence at byte \(i)") }
+        var k = 2
+        while k <= need {
+            guard base[i + k] & 0xC0 == 0x80 else { throw Rejection(.invalidUTF8, "invalid UTF-8 sequence at byte \(i)") }
+            k += 1
+        }
+        i += need + 1
+    }
+
+    /// Reads a string literal (cursor at its opening quote).
+    @inline(__always)
+    mutating func readString() throws(Rejection) -> StringToken {
+        i += 1 // opening quote
+        let start = i
+        while i < end {
+            let c = base[i]
+            if c == UInt8(ascii: "\"") {
+                let tok = StringToken(span: Span(start: start, end: i), unescaped: nil)
+                i += 1
+                return tok
+            }
+            if c == UInt8(ascii: "\\") { i = start; return try readEscapedString() }
+            if c < 0x20 { throw syntax("control character in string") }
+            if c >= 0x80 { try Self.validateUTF8Sequence(base, &i, end) } else { i += 1 }
+        }
+        throw syntax("unterminated string")
+    }
+
+    /// Slow path of ``readString()`` for literals with escapes; cursor just after the quote.
+    mutating func readEscapedString() throws(Rejection) -> StringToken {
+        let start = i
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        while i < end {
+            let c = base[i]
+            if c == UInt8(ascii: "\"") {
+                let tok = StringToken(span: Span(start: start, end: i), unescaped: out)
+                i += 1
+                return tok
+            }
+            if c < 0x20 { throw syntax("control character in string") }
+            if c >= 0x80 {
+                let s = i
+                try Self.validateUTF8Sequence(base, &i, end)
+                out.append(contentsOf: UnsafeBufferPointer(start: base + s, count: i - s))
+                continue
+            }
+            if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
+            i += 1
+            guard i < end else { break }
+            let e = base[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try readHex4()
+                if scalar >= 0xD800 && scalar <= 0xDBFF {
+                    guard i + 1 < end, base[i] == UInt8(ascii: "\\"), base[i + 1] == UInt8(ascii: "u") else {
+                        throw Rejection(.invalidUTF8, "lone surrogate escape at byte \(i)")
+                    }
+                    i += 2
+                    let low = try readHex4()
+                    guard low >= 0xDC00 && low <= 0xDFFF else { throw Rejection(.invalidUTF8, "lone surrogate escape at byte \(i)") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if scalar >= 0xDC00 && scalar <= 0xDFFF {
+                    throw Rejection(.invalidUTF8, "lone surrogate escape at byte \(i)")
+                }
+                out.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
+            default:
+                throw syntax("invalid escape")
+            }
+        }
+        throw syntax("unterminated string")
+    }
+
+    mutating func readHex4() throws(Rejection) -> UInt32 {
+        guard i + 4 <= end else { throw syntax("truncated \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = base[i]
+            let d: UInt32
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - 48)
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - 87)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - 55)
+            default: throw syntax("invalid \\u escape")
+            }
+            v = v << 4 | d
+            i += 1
+        }
+        return v
+    }
+
+    /// Reads a number literal per the JSON grammar (cursor at its first character).
+    @inline(__always)
+    mutating func readNumber() throws(Rejection) -> NumberToken {
+        let start = i
+        var neg = false
+        if base[i] == UInt8(ascii: "-") { neg = true; i += 1 }
+        guard i < end else { throw syntax("truncated number") }
+        if base[i] == UInt8(ascii: "0") {
+            i += 1
+        } else if base[i] >= 0x31 && base[i] <= 0x39 {
+            i += 1
+            while i < end, base[i] >= 0x30, base[i] <= 0x39 { i += 1 }
+        } else {
+            throw syntax("invalid number")
+        }
+        var frac = false, exp = false
+        if i < end, base[i] == UInt8(ascii: ".") {
+            frac = true
+            i += 1
+            let d = i
+            while i < end, base[i] >= 0x30, base[i] <= 0x39 { i += 1 }
+            if i == d { throw syntax("invalid number") }
+        }
+        if i < end, base[i] | 0x20 == UInt8(ascii: "e") {
+            exp = true
+            i += 1
+            if i < end, base[i] == UInt8(ascii: "+") || base[i] == UInt8(ascii: "-") { i += 1 }
+            let d = i
+            while i < end, base[i] >= 0x30, base[i] <= 0x39 { i += 1 }
+            if i == d { throw syntax("invalid number") }
+        }
+        return NumberToken(span: Span(start: start, end: i), negative: neg, hasFraction: frac, hasExponent: exp)
+    }
+
+    @inline(__always)
+    mutating func readLiteral(_ word: StaticString) throws(Rejection) {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= end, memcmp(base + i, word.utf8Start, n) == 0 else { throw syntax("invalid literal") }
+        i += n
+    }
+
+    /// Reads `true` or `false`.
+    mutating func readBool() throws(Rejection) -> Bool {
+        if base[i] == UInt8(ascii: "t") { try readLiteral("true"); return true }
+        try readLiteral("false")
+        return false
+    }
+
+    /// Skips one value of any kind, validating it.
+    mutating func skipValue(depth: Int = 0) throws(Rejection) {
+        switch try peekKind() {
+        case .string: _ = try readString()
+        case .number: _ = try readNumber()
+        case .bool: _ = try readBool()
+        case .null: try readLiteral("null")
+        case .object:
+            guard depth < Self.maxDepth else { throw syntax("nesting deeper than \(Self.maxDepth)") }
+            i += 1
+            var first = true
+            while try nextKey(&first) != nil { try skipValue(depth: depth + 1) }
+        case .array:
+            guard depth < Self.maxDepth else { throw syntax("nesting deeper than \(Self.maxDepth)") }
+            i += 1
+            var first = true
+            while try nextElement(&first) { try skipValue(depth: depth + 1) }
+        }
+    }
+
+    /// Advances to the next member of an object whose `{` was consumed; returns its key, or
+    /// `nil` after the closing `}`. The cursor is left at the member's value.
+    @inline(__always)
+    mutating func nextKey(_ first: inout Bool) throws(Rejection) -> StringToken? {
+        skipWS()
+        guard i < end else { throw syntax("unterminated object") }
+        if base[i] == UInt8(ascii: "}") { i += 1; return nil }
+        if !first {
+            guard base[i] == UInt8(ascii: ",") else { throw syntax("expected ',' or '}'") }
+            i += 1
+            skipWS()
+            guard i < end else { throw syntax("unterminated object") }
+        }
+        guard base[i] == UInt8(ascii: "\"") else { throw syntax("expected a key") }
+        first = false
+        let key = try readString()
+        try expect(UInt8(ascii: ":"), "':'")
+        skipWS()
+        return key
+    }
+
+    /// Advances to the next element of an array whose `[` was consumed; `false` after `]`.
+    @inline(__always)
+    mutating func nextElement(_ first: inout Bool) throws(Rejection) -> Bool {
+        skipWS()
+        guard i < end else { throw syntax("unterminated array") }
+        if base[i] == UInt8(ascii: "]") { i += 1; return false }
+        if !first {
+            guard base[i] == UInt8(ascii: ",") else { throw syntax("expected ',' or ']'") }
+            i += 1
+            skipWS()
+        }
+        first = false
+        return true
+    }
+
+    // MARK: tokens to values
+
+    /// Whether a key token equals `name`.
+    @inline(__always)
+    func key(_ k: StringToken, is name: StaticString) -> Bool {
+        let n = name.utf8CodeUnitCount
+        if let u = k.unescaped {
+            return u.count == n && u.withUnsafeBufferPointer { memcmp($0.baseAddress!, name.utf8Start, n) == 0 }
+        }
+        return k.span.count == n && memcmp(base + k.span.start, name.utf8Start, n) == 0
+    }
+
+    /// The bytes of a string token.
+    @inline(__always)
+    func withBytes<R>(_ t: StringToken, _ body: (UnsafeRawBufferPointer) throws(Rejection) -> R) throws(Rejection) -> R {
+        if let u = t.unescaped {
+            var result: Result<R, Rejection>!
+            u.withUnsafeBytes { b in
+                do throws(Rejection) { result = .success(try body(b)) } catch { result = .failure(error) }
+            }
+            return try result.get()
+        }
+        return try body(UnsafeRawBufferPointer(start: base + t.span.start, count: t.span.count))
+    }
+
+    /// A string token as a Swift `String` (already validated UTF-8).
+    @inline(__always)
+    func string(_ t: StringToken) -> String {
+        if let u = t.unescaped { return String(decoding: u, as: UTF8.self) }
+        return String(decoding: UnsafeBufferPointer(start: base + t.span.start, count: t.span.count), as: UTF8.self)
+    }
+
+    /// The raw bytes of a span.
+    @inline(__always)
+    func bytes(_ s: Span) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + s.start, count: s.count)
+    }
+}

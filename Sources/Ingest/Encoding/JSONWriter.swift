@@ -1,0 +1,75 @@
+import Domain
+
+/// Builds compact JSON text into a byte buffer, in the field order the caller writes.
+/// Used by the generator and by derived-event output; deterministic byte for byte.
+public struct JSONWriter {
+    /// The bytes written so far.
+    public var bytes: [UInt8] = []
+    private var needsComma: [Bool] = [false]
+
+    public init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
+
+    private mutating func separate() {
+        if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
+        needsComma[needsComma.count - 1] = true
+    }
+
+    private mutating func key(_ k: String) {
+        separate()
+        appendString(k)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    private mutating func appendString(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for c in s.utf8 {
+            switch c {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
+            case 0x0A: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(c >> 4)], hex[Int(c & 15)]])
+            default: bytes.append(c)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `{` — as a top-level value or an array element.
+    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
+    /// `"k":{`
+    public mutating func beginObject(_ k: String) { key(k); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
+    /// `}`
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma.removeLast() }
+    /// `"k":[`
+    public mutating func beginArray(_ k: String) { key(k); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }
+    /// `]`
+    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma.removeLast() }
+
+    /// `"k":"v"`
+    public mutating func field(_ k: String, _ v: String) { key(k); appendString(v) }
+    /// `"k":"v"`, or nothing when `v` is nil.
+    public mutating func field(_ k: String, _ v: String?) { if let v { field(k, v) } }
+    /// `"k":123`
+    public mutating func field(_ k: String, _ v: Int64) { key(k); bytes.append(contentsOf: String(v).utf8) }
+    /// `"k":1.5` (shortest round-tripping form).
+    public mutating func field(_ k: String, _ v: Double) { key(k); bytes.append(contentsOf: v.description.utf8) }
+    /// `"k":true`
+    public mutating func field(_ k: String, _ v: Bool) { key(k); bytes.append(contentsOf: (v ? "true" : "false").utf8) }
+    /// `"k":null`
+    public mutating func null(_ k: String) { key(k); bytes.append(contentsOf: "null".utf8) }
+    /// `"k":"249.90"` or `"k":249.9` — money as a string or as a number.
+    public mutating func money(_ k: String, _ m: Money, asString: Bool) {
+        if asString { field(k, m.description); return }
+        key(k)
+        var s = m.description
+        while s.hasSuffix("0") && s.contains(".") { s.removeLast() }
+        if s.hasSuffix(".") { s.removeLast() }
+        bytes.append(contentsOf: s.utf8)
+    }
+    /// `"k":` followed by pre-encoded JSON.
+    public mutating func raw(_ k: String, _ json: String) { key(k); bytes.append(contentsOf: json.utf8) }
+}

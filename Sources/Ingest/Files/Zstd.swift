@@ -1,0 +1,134 @@
+import CZstd
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An error from libzstd or the file system.
+public struct IOError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// A byte sink: a plain file or a zstd stream into a file (`.zst`).
+public final class FileWriter {
+    private let file: UnsafeMutablePointer<FILE>
+    private let cctx: OpaquePointer?
+    private var out: [UInt8]
+    public let path: String
+
+    /// Opens `path` for writing; compresses with zstd (at `level`) when the name ends in `.zst`.
+    public init(path: String, level: Int32 = 3) throws {
+        guard let f = fopen(path, "wb") else { throw IOError("cannot open \(path) for writing: \(String(cString: strerror(errno)))") }
+        self.file = f
+        self.path = path
+        if path.hasSuffix(".zst") {
+            let c = ZSTD_createCCtx()
+            ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)
+            cctx = c
+            out = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
+        } else {
+            cctx = nil
+            out = []
+        }
+    }
+
+    deinit {
+        if let cctx { ZSTD_freeCCtx(cctx) }
+    }
+
+    /// Appends bytes.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let cctx else {
+            if bytes.count > 0 && fwrite(bytes.baseAddress, 1, bytes.count, file) != bytes.count { throw IOError("write to \(path) failed") }
+            return
+        }
+        try compress(cctx, bytes, ZSTD_e_continue)
+    }
+
+    /// Appends bytes.
+    public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+
+    private func compress(_ cctx: OpaquePointer, _ bytes: UnsafeRawBufferPointer, _ mode: ZSTD_EndDirective) throws {
+        var input = ZSTD_inBuffer(src: bytes.baseAddress, size: bytes.count, pos: 0)
+        let outSize = out.count
+        while true {
+            let (remaining, produced): (Int, Int) = out.withUnsafeMutableBytes { o in
+                var output = ZSTD_outBuffer(dst: o.baseAddress, size: outSize, pos: 0)
+                let r = ZSTD_compressStream2(cctx, &output, &input, mode)
+                return (r, output.pos)
+            }
+            if ZSTD_isError(remaining) != 0 { throw IOError("zstd: \(String(cString: ZSTD_getErrorName(remaining)))") }
+            if produced > 0 {
+                let ok = out.withUnsafeBytes { fwrite($0.baseAddress, 1, produced, file) == produced }
+                if !ok { throw IOError("write to \(path) failed") }
+            }
+            let done = mode == ZSTD_e_end ? remaining == 0 : input.pos == input.size
+            if done { return }
+        }
+    }
+
+    /// Finishes the zstd frame, flushes and closes the file.
+    public func close() throws {
+        if let cctx { try compress(cctx, UnsafeRawBufferPointer(start: nil, count: 0), ZSTD_e_end) }
+        guard fclose(file) == 0 else { throw IOError("closing \(path) failed") }
+    }
+}
+
+/// A byte source: a plain file or a zstd-compressed file, read in chunks (streaming).
+public final class FileReader {
+    private let file: UnsafeMutablePointer<FILE>
+    private let dctx: OpaquePointer?
+    private var inBuf: [UInt8]
+    private var inPos = 0
+    private var inLen = 0
+    private var finishedFrame = true
+    public let path: String
+
+    /// Opens `path`; decompresses with zstd when the name ends in `.zst`.
+    public init(path: String) throws {
+        guard let f = fopen(path, "rb") else { throw IOError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        file = f
+        self.path = path
+        if path.hasSuffix(".zst") {
+            dctx = ZSTD_createDCtx()
+            inBuf = [UInt8](repeating: 0, count: ZSTD_DStreamInSize())
+        } else {
+            dctx = nil
+            inBuf = []
+        }
+    }
+
+    deinit {
+        if let dctx { ZSTD_freeDCtx(dctx) }
+        fclose(file)
+    }
+
+    /// Reads up to `into.count` bytes; returns 0 at end of input.
+    public func read(into: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let dctx else { return fread(into.baseAddress, 1, into.count, file) }
+        while true {
+            if inPos == inLen {
+                inLen = inBuf.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+                inPos = 0
+                if inLen == 0 {
+                    if ferror(file) != 0 { throw IOError("read from \(path) failed") }
+                    if !finishedFrame { throw IOError("\(path): truncated zstd stream") }
+                    return 0
+                }
+            }
+            let capacity = inLen
+            var produced = 0
+            let r: Int = inBuf.withUnsafeBytes { i in
+                var input = ZSTD_inBuffer(src: i.baseAddress, size: capacity, pos: inPos)
+                var output = ZSTD_outBuffer(dst: into.baseAddress, size: into.count, pos: 0)
+                let r = ZSTD_decompressStream(dctx, &output, &input)
+                inPos = input.pos
+                produced = output.pos
+                return r
+            }
+            if ZSTD_isError(r) != 0 { throw IOError("\(path): zstd: \(String(cString: ZSTD_getErrorName(r)))") }
+            finishedFrame = r == 0
+            if produced > 0 { return produced }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import CRdKafka
+
+/// A failure reported by librdkafka, with its message.
+public struct KafkaError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+    init(_ what: String, _ err: rd_kafka_resp_err_t) {
+        description = "\(what): \(String(cString: rd_kafka_err2str(err)))"
+    }
+}
+
+/// Builds a librdkafka configuration from key/value pairs, failing on an unknown key or bad value.
+func makeKafkaConf(_ settings: [(String, String)]) throws -> OpaquePointer {
+    let conf = rd_kafka_conf_new()!
+    var err = [CChar](repeating: 0, count: 512)
+    for (k, v) in settings {
+        if rd_kafka_conf_set(conf, k, v, &err, err.count) != RD_KAFKA_CONF_OK {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError("kafka setting \(k)=\(v): \(cString(err))")
+        }
+    }
+    return conf
+}
+
+/// Creates a client handle from a configuration (which the handle then owns).
+func makeKafkaHandle(_ type: rd_kafka_type_t, _ conf: OpaquePointer) throws -> OpaquePointer {
+    var err = [CChar](repeating: 0, count: 512)
+    guard let rk = rd_kafka_new(type, conf, &err, err.count) else {
+        rd_kafka_conf_destroy(conf)
+        throw KafkaError("kafka client: \(cString(err))")
+    }
+    return rk
+}
+
+/// A NUL-terminated C buffer as a String.
+func cString(_ a: [CChar]) -> String {
+    String(decoding: a.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
