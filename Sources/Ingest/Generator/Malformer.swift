@@ -9,7 +9,9 @@ enum Malformer {
         .unsupportedVersion, .invalidTimestamp, .invalidValue, .invalidMoney, .outOfRange,
     ]
 
-    static func corrupt(_ value: [UInt8], kind: Int, rng: inout SplitMix64) -> [UInt8] {
+    /// A corrupted copy of `value` of the given kind, or nil when that kind does not apply to this
+    /// event (money corruption of an event without money); the caller tries again on a later one.
+    static func corrupt(_ value: [UInt8], kind: Int, rng: inout SplitMix64) -> [UInt8]? {
         let text = String(decoding: value, as: UTF8.self)
         func replacing(_ a: String, _ b: String) -> [UInt8] {
             guard let r = text.range(of: a) else { return Array("{\"event_id\":".utf8) }
@@ -28,7 +30,7 @@ enum Malformer {
         case 6: return replacing("\"version\":\"1.", "\"version\":\"2.")
         case 7: return replacing("\"timestamp\":\"", "\"timestamp\":\"yesterday ")
         case 8: return replaceSetValue(text)
-        case 9: return replaceMoneyOrID(text)
+        case 9: return replaceMoney(text)
         default: return Array(text.replacingOccurrences(of: "\"tenant_id\":\"", with: "\"tenant_id\":\"\(String(repeating: "x", count: 130))").utf8)
         }
     }
@@ -44,9 +46,10 @@ enum Malformer {
         return Array(("{\"actor\":{\"type\":\"robot\",\"id\":\"r2\"}," + text.dropFirst()).utf8)
     }
 
-    /// Money with three decimals where the event has money; an over-long id otherwise.
-    private static func replaceMoneyOrID(_ text: String) -> [UInt8] {
-        for field in ["\"amount\":", "\"total_amount\":"] where !text.contains("\"resource\"") {
+    /// Money with three decimals, when the event carries money.
+    private static func replaceMoney(_ text: String) -> [UInt8]? {
+        guard !text.contains("\"resource\"") else { return nil }
+        for field in ["\"amount\":", "\"total_amount\":"] {
             if let r = text.range(of: field) {
                 var rest = text[r.upperBound...]
                 let quoted = rest.hasPrefix("\"")
@@ -55,6 +58,6 @@ enum Malformer {
                 return Array((text[..<r.upperBound] + (quoted ? "\"" : "") + "12.345" + rest[end...]).utf8)
             }
         }
-        return Array(text.replacingOccurrences(of: "\"event_id\":\"", with: "\"event_id\":\"\(String(repeating: "e", count: 129))").utf8)
+        return nil
     }
 }

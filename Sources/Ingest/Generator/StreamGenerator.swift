@@ -96,9 +96,10 @@ public struct StreamGenerator {
             dup.arrival = time + rng.int64(0...max(config.disorderMillis, 5000))
             buffer.append(dup)
         }
-        if config.malformed > 0, rng.chance(config.malformed) {
+        if config.malformed > 0, rng.chance(config.malformed),
+           let corrupted = Malformer.corrupt(record.value, kind: malformedKind, rng: &rng) {
             var bad = record
-            bad.value = Malformer.corrupt(record.value, kind: malformedKind, rng: &rng)
+            bad.value = corrupted
             malformedKind += 1
             bad.seq = nextSeq()
             buffer.append(bad)

@@ -1,0 +1,153 @@
+import CLibPQ
+import Foundation
+
+/// A failure from Postgres: the server's message and SQLSTATE when there is one.
+public struct PGError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    /// The five-character SQLSTATE (e.g. `23505`), when the server sent one.
+    public var sqlState: String?
+    public var description: String { sqlState.map { "\(message) (SQLSTATE \($0))" } ?? message }
+    public init(_ message: String, sqlState: String? = nil) { self.message = message; self.sqlState = sqlState }
+}
+
+/// Rows returned by a query, as text (Postgres' text format), with column names.
+public struct PGRows: Sendable {
+    public var columns: [String]
+    public var rows: [[String?]]
+    /// The value of `column` in row `row`.
+    public subscript(row: Int, column: String) -> String? {
+        guard let c = columns.firstIndex(of: column) else { return nil }
+        return rows[row][c]
+    }
+    public var count: Int { rows.count }
+}
+
+/// One libpq connection. Every statement with values goes through parameters (`$1`, `$2`):
+/// no value is ever spliced into SQL text. Not thread-safe: one owner at a time.
+public final class PGConnection {
+    private let conn: OpaquePointer
+
+    /// Connects with a libpq connection string or URL (`postgresql://user@host:port/db`).
+    public init(url: String) throws {
+        guard let c = PQconnectdb(url) else { throw PGError("out of memory connecting to Postgres") }
+        if PQstatus(c) != CONNECTION_OK {
+            let msg = String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(c)
+            throw PGError("cannot connect to Postgres: \(msg)")
+        }
+        conn = c
+        _ = try execute("SET client_min_messages TO warning")
+    }
+
+    deinit { PQfinish(conn) }
+
+    /// Whether the connection is still usable.
+    public var isHealthy: Bool { PQstatus(conn) == CONNECTION_OK }
+
+    private func check(_ res: OpaquePointer?, _ sql: String) throws -> OpaquePointer {
+        guard let res else { throw PGError(String(cString: PQerrorMessage(conn))) }
+        switch PQresultStatus(res) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_IN, PGRES_EMPTY_QUERY:
+            return res
+        default:
+            let msg = String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let state = PQresultErrorField(res, 67 /* PG_DIAG_SQLSTATE 'C' */).map { String(cString: $0) }
+            PQclear(res)
+            throw PGError(msg.isEmpty ? "statement failed: \(sql.prefix(80))" : msg, sqlState: state)
+        }
+    }
+
+    /// Runs one or more statements without parameters (DDL, BEGIN/COMMIT). Returns rows affected.
+    @discardableResult
+    public func execute(_ sql: String) throws -> Int {
+        let res = try check(PQexec(conn, sql), sql)
+        defer { PQclear(res) }
+        return Int(String(cString: PQcmdTuples(res))) ?? 0
+    }
+
+    /// Runs one statement with text parameters (nil is SQL NULL) and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ params: [String?] = []) throws -> PGRows {
+        let res = try withCStrings(params) { ptrs in
+            try check(PQexecParams(conn, sql, Int32(params.count), nil, ptrs, nil, nil, 0), sql)
+        }
+        defer { PQclear(res) }
+        let nf = Int(PQnfields(res)), nt = Int(PQntuples(res))
+        var columns: [String] = []
+        for f in 0..<nf { columns.append(String(cString: PQfname(res, Int32(f)))) }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(nt)
+        for r in 0..<nt {
+            var row: [String?] = []
+            for f in 0..<nf {
+                row.append(PQgetisnull(res, Int32(r), Int32(f)) == 1 ? nil : String(cString: PQgetvalue(res, Int32(r), Int32(f))))
+            }
+            rows.append(row)
+        }
+        return PGRows(columns: columns, rows: rows)
+    }
+
+    /// Streams rows into `table` with `COPY … FROM STDIN` (text format); `rows` must already be
+    /// COPY text (use ``copyEscape(_:)``), one row per line. Returns the rows copied.
+    @discardableResult
+    public func copy(into table: String, columns: [String], text: [UInt8]) throws -> Int {
+        let sql = "COPY \(table) (\(columns.joined(separator: ", "))) FROM STDIN"
+        PQclear(try check(PQexec(conn, sql), sql))
+        let ok = text.withUnsafeBytes { b -> Bool in
+            var off = 0
+            while off < b.count {
+                let n = min(1 << 20, b.count - off)
+                if PQputCopyData(conn, b.baseAddress!.advanced(by: off).assumingMemoryBound(to: CChar.self), Int32(n)) != 1 { return false }
+                off += n
+            }
+            return true
+        }
+        if PQputCopyEnd(conn, ok ? nil : "client failed while sending") != 1 || !ok {
+            throw PGError("COPY into \(table) failed: \(String(cString: PQerrorMessage(conn)))")
+        }
+        var copied = 0
+        while let res = PQgetResult(conn) {
+            let checked = try check(res, sql)
+            copied += Int(String(cString: PQcmdTuples(checked))) ?? 0
+            PQclear(checked)
+        }
+        return copied
+    }
+
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let v = try body()
+            try execute("COMMIT")
+            return v
+        } catch {
+            _ = try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// A value escaped for COPY's text format (`\N` for NULL).
+    public static func copyEscape(_ v: String?) -> String {
+        guard let v else { return "\\N" }
+        var out = ""
+        out.reserveCapacity(v.utf8.count)
+        for c in v.unicodeScalars {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+}
+
+/// Calls `body` with NUL-terminated copies of `strings` (nil stays a NULL pointer).
+private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) throws -> R) rethrows -> R {
+    var owned: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
+    defer { for p in owned { free(p) } }
+    return try body(owned.map { $0.map { UnsafePointer($0) } })
+}

@@ -1,0 +1,46 @@
+import Testing
+@testable import Domain
+
+@Suite struct GeoPointTests {
+    // One degree of arc on a sphere of radius 6 371 008.8 m: 6 371 008.8 × π / 180 = 111 195.08 m.
+    static let oneDegree = 6_371_008.8 * Double.pi / 180
+
+    @Test func haversineOneDegree() {
+        let d = GeoPoint(lat: 0, lng: 0).distance(to: GeoPoint(lat: 0, lng: 1))
+        #expect(abs(d - Self.oneDegree) < 0.001)
+        let m = GeoPoint(lat: 10, lng: 30).distance(to: GeoPoint(lat: 11, lng: 30))
+        #expect(abs(m - Self.oneDegree) < 0.001)
+        #expect(GeoPoint(lat: -26.2, lng: 28.0).distance(to: GeoPoint(lat: -26.2, lng: 28.0)) == 0)
+    }
+
+    @Test func crossTrack() {
+        // From the equator path (0,0)→(0,10), the point (1,5) is one degree of arc off the track.
+        let x = GeoPoint(lat: 1, lng: 5).crossTrackDistance(start: GeoPoint(lat: 0, lng: 0), end: GeoPoint(lat: 0, lng: 10))
+        #expect(abs(x - Self.oneDegree) < 0.01)
+        let on = GeoPoint(lat: 0, lng: 5).crossTrackDistance(start: GeoPoint(lat: 0, lng: 0), end: GeoPoint(lat: 0, lng: 10))
+        #expect(on < 0.001)
+    }
+
+    @Test func validity() {
+        #expect(GeoPoint(lat: 90, lng: 180).isValid)
+        #expect(!GeoPoint(lat: 90.0001, lng: 0).isValid)
+        #expect(!GeoPoint(lat: 0, lng: -180.5).isValid)
+    }
+}
+
+@Suite struct TierTests {
+    @Test func limitsTable() {
+        #expect(Tier.basic.limit(.apiCalls) == 1000)
+        #expect(Tier.premium.limit(.apiCalls) == 10000)
+        #expect(Tier.basic.limit(.orders) == 500)
+        #expect(Tier.premium.limit(.orders) == 5000)
+        #expect(Tier.basic.limit(.products) == 100)
+        #expect(Tier.premium.limit(.products) == 1000)
+        #expect(Tier.basic.limit(.storageGB) == 5)
+        #expect(Tier.premium.limit(.storageGB) == 50)
+        #expect(Tier.basic.limit(.concurrentUsers) == 10)
+        #expect(Tier.premium.limit(.concurrentUsers) == 100)
+        for r in QuotaResource.allCases { #expect(Tier.enterprise.limit(r) == nil) }
+        #expect(Tier.basic.requestsPerMinute == 100)
+    }
+}
