@@ -2,12 +2,14 @@ import Foundation
 import Testing
 @testable import Ingest
 
-@Suite struct FileTests {
-    func tempPath(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-files-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent(name).path
-    }
+/// A class so the scratch folder goes away when the test's instance does.
+@Suite final class FileTests {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-files-\(UUID().uuidString)")
+
+    init() throws { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+    deinit { try? FileManager.default.removeItem(at: dir) }
+
+    func tempPath(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
     func lines(count: Int) -> [String] {
         (0..<count).map { i in #"{"n":\#(i),"pad":"\#(String(repeating: "x", count: i % 300))"}"# }

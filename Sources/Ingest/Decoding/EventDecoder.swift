@@ -104,7 +104,7 @@ public struct EventDecoder: Sendable {
             } else if c.key(key, is: "event_type") {
                 let t = try r.stringToken("event_type")
                 typeToken = t
-                type = try r.cur.withBytes(t) { (b: UnsafeRawBufferPointer) throws(Rejection) -> EventType? in EventType.lookup(b) }
+                type = try r.cur.withBytes(t) { (b: UnsafeRawBufferPointer) throws(Rejection) -> EventType? in Tables.eventType.match(b) }
             } else if c.key(key, is: "version") {
                 let t = try r.stringToken("version")
                 version = try r.cur.withBytes(t) { (b: UnsafeRawBufferPointer) throws(Rejection) -> VersionState in
@@ -179,7 +179,7 @@ public struct EventDecoder: Sendable {
         var type: ActorType?, id: String?
         var first = true
         while let key = try r.cur.nextKey(&first) {
-            if r.cur.key(key, is: "type") { type = try r.oneOf("type", ActorType.self) }
+            if r.cur.key(key, is: "type") { type = try r.oneOf("type", Tables.actorType) }
             else if r.cur.key(key, is: "id") { id = try r.id("id") }
             else { try r.cur.skipValue() }
         }

@@ -54,7 +54,7 @@ struct FieldReader {
     @inline(__always)
     mutating func id(_ name: StaticString) throws(Rejection) -> String {
         let t = try stringToken(name)
-        let n = try cur.withBytes(t) { (b: UnsafeRawBufferPointer) throws(Rejection) -> Int in
+        let n = t.ascii ? t.span.count : try cur.withBytes(t) { (b: UnsafeRawBufferPointer) throws(Rejection) -> Int in
             var n = 0
             for c in b where c & 0xC0 != 0x80 { n += 1 }
             return n
@@ -79,26 +79,11 @@ struct FieldReader {
 
     /// A value of a closed set, given as a string.
     @inline(__always)
-    mutating func oneOf<E: CaseIterable & RawRepresentable>(_ name: StaticString, _: E.Type) throws(Rejection) -> E
-    where E.RawValue == String {
-        try oneOf(name, Array(E.allCases))
-    }
-
-    /// A value of `allowed`, given as a string.
-    @inline(__always)
-    mutating func oneOf<E: RawRepresentable>(_ name: StaticString, _ allowed: [E]) throws(Rejection) -> E
-    where E.RawValue == String {
+    mutating func oneOf<E>(_ name: StaticString, _ table: ByteTable<E>) throws(Rejection) -> E {
         let t = try stringToken(name)
-        let found = try cur.withBytes(t) { (b: UnsafeRawBufferPointer) throws(Rejection) -> E? in
-            for e in allowed {
-                let raw = e.rawValue.utf8
-                if raw.count == b.count && raw.elementsEqual(b) { return e }
-            }
-            return nil
-        }
+        let found = try cur.withBytes(t) { (b: UnsafeRawBufferPointer) throws(Rejection) -> E? in table.match(b) }
         guard let found else {
-            let names = allowed.map(\.rawValue).joined(separator: ", ")
-            throw Rejection(.invalidValue, "\(path(name)) must be one of \(names), got \"\(cur.string(t))\"")
+            throw Rejection(.invalidValue, "\(path(name)) must be one of \(table.names), got \"\(cur.string(t))\"")
         }
         return found
     }

@@ -36,9 +36,12 @@ struct Span: Sendable {
 /// The bytes of a string value: a span of the input when it has no escapes, else decoded.
 @usableFromInline
 struct StringToken {
+    /// The literal's bytes between the quotes, escapes still in.
     var span: Span
-    /// The decoded bytes when the literal held escapes.
-    var unescaped: [UInt8]?
+    /// Whether the literal holds escapes (then its value is decoded on demand).
+    var escaped: Bool
+    /// Whether every byte of the value is ASCII (then characters = bytes).
+    var ascii: Bool
 }
 
 /// A JSON number's text and shape.
@@ -77,6 +80,7 @@ struct JSONCursor {
 
     @inline(__always)
     mutating func skipWS() {
+        if i < end && base[i] > 0x20 { return } // compact JSON: nothing to skip
         while i < end {
             let c = base[i]
             if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i += 1 } else { return }
@@ -140,53 +144,66 @@ struct JSONCursor {
     mutating func readString() throws(Rejection) -> StringToken {
         i += 1 // opening quote
         let start = i
-        while i < end {
+        var ascii = true
+        while true {
+            // Eight bytes at a time: jump straight to the first quote, backslash, control or
+            // non-ASCII byte (the lowest flagged byte of these bit tricks is always exact).
+            while i + 8 <= end {
+                let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+                let q = x ^ (ones &* 0x22), bs = x ^ (ones &* 0x5C)
+                let special = (((q &- ones) & ~q) | ((bs &- ones) & ~bs) | (x &- ones &* 0x20) | x) & highs
+                if special != 0 { i += special.trailingZeroBitCount >> 3; break }
+                i += 8
+            }
+            guard i < end else { break }
             let c = base[i]
             if c == UInt8(ascii: "\"") {
-                let tok = StringToken(span: Span(start: start, end: i), unescaped: nil)
+                let tok = StringToken(span: Span(start: start, end: i), escaped: false, ascii: ascii)
                 i += 1
                 return tok
             }
-            if c == UInt8(ascii: "\\") { i = start; return try readEscapedString() }
+            if c == UInt8(ascii: "\\") { i = start; return try readEscapedString(into: nil) }
             if c < 0x20 { throw syntax("control character in string") }
-            if c >= 0x80 { try Self.validateUTF8Sequence(base, &i, end) } else { i += 1 }
+            if c >= 0x80 { ascii = false; try Self.validateUTF8Sequence(base, &i, end) } else { i += 1 }
         }
         throw syntax("unterminated string")
     }
 
     /// Slow path of ``readString()`` for literals with escapes; cursor just after the quote.
-    mutating func readEscapedString() throws(Rejection) -> StringToken {
+    /// Validates the literal; appends its decoded bytes to `out` when given.
+    mutating func readEscapedString(into out: UnsafeMutablePointer<[UInt8]>?) throws(Rejection) -> StringToken {
         let start = i
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
+        var ascii = true
         while i < end {
             let c = base[i]
             if c == UInt8(ascii: "\"") {
-                let tok = StringToken(span: Span(start: start, end: i), unescaped: out)
+                let tok = StringToken(span: Span(start: start, end: i), escaped: true, ascii: ascii)
                 i += 1
                 return tok
             }
             if c < 0x20 { throw syntax("control character in string") }
             if c >= 0x80 {
                 let s = i
+                ascii = false
                 try Self.validateUTF8Sequence(base, &i, end)
-                out.append(contentsOf: UnsafeBufferPointer(start: base + s, count: i - s))
+                out?.pointee.append(contentsOf: UnsafeBufferPointer(start: base + s, count: i - s))
                 continue
             }
-            if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
+            if c != UInt8(ascii: "\\") { out?.pointee.append(c); i += 1; continue }
             i += 1
             guard i < end else { break }
             let e = base[i]
             i += 1
             switch e {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "\""): out?.pointee.append(0x22)
+            case UInt8(ascii: "\\"): out?.pointee.append(0x5C)
+            case UInt8(ascii: "/"): out?.pointee.append(0x2F)
+            case UInt8(ascii: "b"): out?.pointee.append(0x08)
+            case UInt8(ascii: "f"): out?.pointee.append(0x0C)
+            case UInt8(ascii: "n"): out?.pointee.append(0x0A)
+            case UInt8(ascii: "r"): out?.pointee.append(0x0D)
+            case UInt8(ascii: "t"): out?.pointee.append(0x09)
             case UInt8(ascii: "u"):
                 var scalar = try readHex4()
                 if scalar >= 0xD800 && scalar <= 0xDBFF {
@@ -200,7 +217,8 @@ struct JSONCursor {
                 } else if scalar >= 0xDC00 && scalar <= 0xDFFF {
                     throw Rejection(.invalidUTF8, "lone surrogate escape at byte \(i)")
                 }
-                out.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
+                if scalar >= 0x80 { ascii = false }
+                out?.pointee.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
             default:
                 throw syntax("invalid escape")
             }
@@ -336,16 +354,27 @@ struct JSONCursor {
     @inline(__always)
     func key(_ k: StringToken, is name: StaticString) -> Bool {
         let n = name.utf8CodeUnitCount
-        if let u = k.unescaped {
+        if k.escaped {
+            let u = unescaped(k)
             return u.count == n && u.withUnsafeBufferPointer { memcmp($0.baseAddress!, name.utf8Start, n) == 0 }
         }
         return k.span.count == n && memcmp(base + k.span.start, name.utf8Start, n) == 0
     }
 
+    /// The decoded bytes of a literal with escapes (validated when it was read).
+    func unescaped(_ t: StringToken) -> [UInt8] {
+        var c = JSONCursor(base: base, start: t.span.start, end: end)
+        var out: [UInt8] = []
+        out.reserveCapacity(t.span.count)
+        _ = try? c.readEscapedString(into: &out)
+        return out
+    }
+
     /// The bytes of a string token.
     @inline(__always)
     func withBytes<R>(_ t: StringToken, _ body: (UnsafeRawBufferPointer) throws(Rejection) -> R) throws(Rejection) -> R {
-        if let u = t.unescaped {
+        if t.escaped {
+            let u = unescaped(t)
             var result: Result<R, Rejection>!
             u.withUnsafeBytes { b in
                 do throws(Rejection) { result = .success(try body(b)) } catch { result = .failure(error) }
@@ -358,8 +387,13 @@ struct JSONCursor {
     /// A string token as a Swift `String` (already validated UTF-8).
     @inline(__always)
     func string(_ t: StringToken) -> String {
-        if let u = t.unescaped { return String(decoding: u, as: UTF8.self) }
-        return String(decoding: UnsafeBufferPointer(start: base + t.span.start, count: t.span.count), as: UTF8.self)
+        if t.escaped { return String(decoding: unescaped(t), as: UTF8.self) }
+        let src = base + t.span.start
+        let n = t.span.count
+        return String(unsafeUninitializedCapacity: n) { buf in
+            buf.baseAddress!.update(from: src, count: n)
+            return n
+        }
     }
 
     /// The raw bytes of a span.

@@ -40,7 +40,7 @@ extension EventDecoder {
         var first = true
         while let k = try r.cur.nextKey(&first) {
             if r.cur.key(k, is: "name") { name = try r.text("name") }
-            else if r.cur.key(k, is: "tier") { tier = try r.oneOf("tier", Tier.self) }
+            else if r.cur.key(k, is: "tier") { tier = try r.oneOf("tier", Tables.tier) }
             else if r.cur.key(k, is: "timezone") {
                 tz = try r.optionalText("timezone")
                 if let z = tz, TenantZone(identifier: z) == nil {
@@ -62,8 +62,8 @@ extension EventDecoder {
         var tier: Tier?, prev: Tier?
         var first = true
         while let k = try r.cur.nextKey(&first) {
-            if r.cur.key(k, is: "tier") { tier = try r.oneOf("tier", Tier.self) }
-            else if r.cur.key(k, is: "previous_tier") { prev = try r.oneOf("previous_tier", Tier.self) }
+            if r.cur.key(k, is: "tier") { tier = try r.oneOf("tier", Tables.tier) }
+            else if r.cur.key(k, is: "previous_tier") { prev = try r.oneOf("previous_tier", Tables.tier) }
             else { try r.cur.skipValue() }
         }
         guard let tier else { throw r.missing("tier") }
@@ -88,7 +88,7 @@ extension EventDecoder {
                 guard isE164(f) else { throw Rejection(.invalidValue, "\(r.path("from")) must be an E.164 number, got \"\(f)\"") }
                 from = f
             }
-            else if r.cur.key(k, is: "type") { type = try r.oneOf("type", MessageType.self) }
+            else if r.cur.key(k, is: "type") { type = try r.oneOf("type", Tables.messageType) }
             else if r.cur.key(k, is: "received_at") { at = try r.timestamp("received_at") }
             else if r.cur.key(k, is: "content") {
                 let kind = try r.cur.peekKind()
@@ -121,8 +121,8 @@ extension EventDecoder {
             else if c.key(k, is: "tax") { tax = try r.money("tax") }
             else if c.key(k, is: "discount") { discount = try r.money("discount") }
             else if c.key(k, is: "total_amount") { total = try r.money("total_amount") }
-            else if c.key(k, is: "payment_method") { method = try r.oneOf("payment_method", OrderPaymentMethod.self) }
-            else if c.key(k, is: "source") { source = try r.takeNull() ? nil : try r.oneOf("source", OrderSource.self) }
+            else if c.key(k, is: "payment_method") { method = try r.oneOf("payment_method", Tables.orderPaymentMethod) }
+            else if c.key(k, is: "source") { source = try r.takeNull() ? nil : try r.oneOf("source", Tables.orderSource) }
             else { try r.cur.skipValue() }
         }
         guard let oid else { throw r.missing("order_id") }
@@ -228,8 +228,8 @@ extension EventDecoder {
             if c.key(k, is: "payment_id") { pid = try r.id("payment_id") }
             else if c.key(k, is: "order_id") { oid = try r.id("order_id") }
             else if type != .paymentFailed, c.key(k, is: "amount") { amount = try r.money("amount") }
-            else if type == .paymentInitiated, c.key(k, is: "method") { method = try r.oneOf("method", PaymentMethod.self) }
-            else if type == .paymentInitiated, c.key(k, is: "gateway") { gateway = try r.oneOf("gateway", PaymentGateway.self) }
+            else if type == .paymentInitiated, c.key(k, is: "method") { method = try r.oneOf("method", Tables.paymentMethod) }
+            else if type == .paymentInitiated, c.key(k, is: "gateway") { gateway = try r.oneOf("gateway", Tables.gateway) }
             else if type == .paymentSucceeded, c.key(k, is: "transaction_id") { tx = try r.id("transaction_id") }
             else if type == .paymentFailed, c.key(k, is: "error_code") { code = try r.text("error_code") }
             else if type == .paymentFailed, c.key(k, is: "error_message") { message = try r.optionalText("error_message") }
@@ -315,15 +315,12 @@ extension EventDecoder {
         return DriverLocationUpdated(driverID: drv, location: p, speedMps: speed, heading: heading, accuracyM: accuracy)
     }
 
-    /// The resources `usage.recorded` may report (orders are counted from `order.created`).
-    static let usageResources: [QuotaResource] = [.apiCalls, .products, .storageGB, .concurrentUsers]
-
     static func usage(_ r: inout FieldReader) throws(Rejection) -> UsageRecorded {
         var resource: QuotaResource?, amount: Double?, endpoint: String?
         var first = true
         while let k = try r.cur.nextKey(&first) {
             if r.cur.key(k, is: "resource") {
-                resource = try r.oneOf("resource", usageResources)
+                resource = try r.oneOf("resource", Tables.usageResource)
             }
             else if r.cur.key(k, is: "amount") {
                 let a = try r.number("amount")
@@ -363,7 +360,7 @@ extension EventDecoder {
         while let k = try r.cur.nextKey(&first) {
             if r.cur.key(k, is: "notification_id") { nid = try r.id("notification_id") }
             else if r.cur.key(k, is: "recipient") { recipient = try r.text("recipient") }
-            else if r.cur.key(k, is: "channel") { channel = try r.oneOf("channel", NotificationChannel.self) }
+            else if r.cur.key(k, is: "channel") { channel = try r.oneOf("channel", Tables.channel) }
             else if r.cur.key(k, is: "template") { template = try r.text("template") }
             else { try r.cur.skipValue() }
         }

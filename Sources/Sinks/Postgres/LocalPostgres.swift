@@ -141,25 +141,34 @@ public final class LocalPostgres: @unchecked Sendable {
     }
 
     /// Runs a program (as `user` via runuser when given) and fails with its output on error.
+    ///
+    /// posix_spawn + waitpid rather than Foundation's Process: this also runs from an `atexit`
+    /// handler (stopping a test cluster), where Process's run-loop based wait never returns.
+    /// Output goes to a file, not a pipe: `pg_ctl start` leaves the server running with the
+    /// inherited descriptors, and a pipe would never reach end-of-file.
     static func run(_ program: String, _ args: [String], as user: String?) throws {
-        let p = Process()
-        if let user {
-            p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            p.arguments = ["-u", user, "--", program] + args
-        } else {
-            p.executableURL = URL(fileURLWithPath: program)
-            p.arguments = args
-        }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw Failure(description: "\((program as NSString).lastPathComponent) failed (exit \(p.terminationStatus)): \(text)")
+        let argv = user.map { ["/usr/sbin/runuser", "-u", $0, "--", program] + args } ?? [program] + args
+        let outPath = NSTemporaryDirectory() + "wakala-pgctl-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+        defer { unlink(outPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for a in cargs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cargs, environ)
+        guard rc == 0 else { throw Failure(description: "cannot run \(argv[0]): \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = status & 0x7f == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            let text = (FileManager.default.contents(atPath: outPath).map { String(decoding: $0, as: UTF8.self) } ?? "")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            throw Failure(description: "\((program as NSString).lastPathComponent) failed (\(exited ? "exit \(code)" : "signal \(status & 0x7f)")): \(text)")
         }
     }
 }

@@ -1,0 +1,65 @@
+import Domain
+import Foundation
+import Ingest
+import Testing
+
+/// `wakala generate --kafka` into `wakala broker`, read back by kcat — a client we did not write.
+@Suite(.serialized) struct KafkaRoundTripTests {
+    @Test func kcatReadsWhatGenerateProduced() throws {
+        let wakala = try wakalaBinary()
+        let kcat = URL(fileURLWithPath: "/usr/bin/kcat")
+        try #require(FileManager.default.isExecutableFile(atPath: kcat.path), "kcat is not installed (apt-get install kcat)")
+
+        let broker = try Daemon(wakala, ["broker", "--partitions", "3"])
+        defer { broker.stop() }
+        let bootstrap = try broker.waitForLine(prefix: "bootstrap:")
+        #expect(bootstrap.hasPrefix("127.0.0.1:") || bootstrap.hasPrefix("localhost:"))
+
+        let args = ["--seed", "5", "--tenants", "3", "--days", "1", "--orders-per-day", "8"]
+        let gen = try runProcess(wakala, ["generate"] + args + ["--kafka", bootstrap])
+        #expect(gen.status == 0, "\(gen.stderr)")
+
+        // The same stream in-process tells what each topic must hold.
+        var config = GeneratorConfig()
+        config.seed = 5
+        config.tenants = 3
+        config.days = 1
+        config.ordersPerDay = 8
+        var generator = StreamGenerator(config)
+        let expected = Dictionary(grouping: generator.generateAll(), by: \.topic)
+        #expect(Set(expected.keys) == Set(Topics.inputs))
+
+        for topic in Topics.inputs {
+            let read = try runProcess(kcat, ["-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q",
+                                             "-f", "%k\t%p\t%s\n"], timeout: 60)
+            #expect(read.status == 0, "\(read.stderr)")
+            let rows = read.stdout.split(separator: "\n", omittingEmptySubsequences: true).map { $0.split(separator: "\t", maxSplits: 2).map(String.init) }
+            let want = expected[topic]!.map { [$0.key, String(decoding: $0.value, as: UTF8.self)] }.sorted { $0.lexicographicallyPrecedes($1) }
+            let got = rows.map { [$0[0], $0[2]] }.sorted { $0.lexicographicallyPrecedes($1) }
+            #expect(got.count == want.count, "\(topic): \(got.count) records, expected \(want.count)")
+            #expect(got == want, "\(topic): records differ")
+            // Keyed: every record of a key is on one partition.
+            var partitionOf: [String: String] = [:]
+            for r in rows {
+                if let p = partitionOf[r[0]] { #expect(p == r[1], "\(topic): key \(r[0]) on two partitions") }
+                partitionOf[r[0]] = r[1]
+            }
+            if topic == Topics.driverLocations {
+                #expect(rows.allSatisfy { $0[0].hasPrefix("d-") }, "driver-locations must be keyed by driver_id")
+            } else {
+                #expect(rows.allSatisfy { $0[0].hasPrefix("t-") }, "\(topic) must be keyed by tenant_id")
+            }
+        }
+    }
+
+    @Test func embeddedBrokerPerTest() throws {
+        // Two clusters side by side: each test can have its own.
+        let a = try EmbeddedBroker(partitions: 2)
+        let b = try EmbeddedBroker(partitions: 2)
+        #expect(a.bootstrapServers != b.bootstrapServers)
+        let producer = try KafkaProducer(brokers: a.bootstrapServers)
+        for i in 0..<100 { try producer.produce(topic: Topics.orders, key: "t-\(i % 5)", value: Array("{\"n\":\(i)}".utf8)) }
+        try producer.flush()
+        #expect(producer.delivered == 100)
+    }
+}
