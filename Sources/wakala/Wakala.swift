@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `wakala`: the Wakala Stream command line (CONTRACT §3.1).
 @main
@@ -7,9 +8,28 @@ struct Wakala: ParsableCommand {
         commandName: "wakala",
         abstract: "Wakala Stream: streaming analytics for township commerce.",
         discussion: """
-        Flags can also come from the environment: WAKALA_KAFKA_BROKERS, WAKALA_POSTGRES_URL,
-        WAKALA_DATA_DIR. Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+        Flags can also come from the environment: WAKALA_KAFKA_BROKERS, WAKALA_POSTGRES_URL, WAKALA_DATA_DIR.
+
+        Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
         """,
         subcommands: [Generate.self, Inspect.self, Broker.self, Bench.self]
     )
+
+    /// Runs the command, mapping errors to the contract's exit codes: 2 for usage and
+    /// configuration errors (ArgumentParser's own 64 included), 1 for runtime failures.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                if !message.isEmpty { print(message) }
+                Foundation.exit(0)
+            }
+            FileHandle.standardError.write(Data(("wakala: " + message + "\n").utf8))
+            Foundation.exit(code == .validationFailure || error is ValidationError ? 2 : 1)
+        }
+    }
 }

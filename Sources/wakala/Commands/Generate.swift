@@ -8,8 +8,8 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate a realistic, deterministic township-commerce event stream.",
         discussion: """
-        Writes NDJSON (zstd-compressed when the name ends in .zst) or produces to Kafka, one topic
-        per event family, keyed by tenant_id (driver_id on driver-locations).
+        Writes NDJSON (zstd-compressed when the name ends in .zst) or produces to Kafka, one topic per event family, keyed by tenant_id (driver_id on driver-locations).
+
         Example: wakala generate --seed 7 --tenants 20 --days 7 --out a.ndjson.zst
         """)
 
@@ -71,7 +71,11 @@ struct Generate: ParsableCommand {
                 count += 1
                 progress.tick(count, detail: "event time \(RFC3339.format(r.eventTime))")
             }
-            try producer.flush()
+            do {
+                try producer.flush()
+            } catch {
+                throw RuntimeFailure("Kafka at \(brokers) did not take the stream (\(producer.delivered) of \(count) records acknowledged): \(error)")
+            }
             progress.done()
             let topics = byTopic.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             note("produced \(count) records to \(brokers) in \(String(format: "%.1f", monotonicSeconds() - began)) s: \(topics)")
