@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // System libraries (Debian: librdkafka-dev, libpq-dev, libzstd-dev).
@@ -26,17 +27,22 @@ let package = Package(
         .target(name: "Ingest",
                 dependencies: ["Domain", "CRdKafka", "CZstd",
                                .product(name: "Logging", package: "swift-log")]),
+        // The dataflow: records, event time, watermarks, windows, keyed state, snapshots.
+        .target(name: "Operators",
+                dependencies: ["Domain", "Ingest",
+                               .product(name: "HeapModule", package: "swift-collections")]),
         // Sinks: Postgres (libpq) and the local Postgres cluster helper.
         .target(name: "Sinks",
                 dependencies: ["Domain", "Ingest", "CLibPQ",
                                .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "wakala",
-                          dependencies: ["Domain", "Ingest", "Sinks",
+                          dependencies: ["Domain", "Ingest", "Operators", "Sinks",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
         .testTarget(name: "IngestTests", dependencies: ["Domain", "Ingest"]),
+        .testTarget(name: "OperatorsTests", dependencies: ["Domain", "Ingest", "Operators"]),
         .testTarget(name: "SinksTests", dependencies: ["Sinks"]),
         .testTarget(name: "CLITests", dependencies: ["Ingest", "Sinks"]),
     ],

@@ -132,3 +132,32 @@ public final class FileReader {
         }
     }
 }
+
+/// One-shot zstd compression of byte buffers (snapshots, Parquet pages).
+public enum Zstd {
+    /// Compresses `bytes` at `level`.
+    public static func compress(_ bytes: [UInt8], level: Int32 = 3) throws -> [UInt8] {
+        let bound = ZSTD_compressBound(bytes.count)
+        var out = [UInt8](repeating: 0, count: bound)
+        let n = out.withUnsafeMutableBytes { o in
+            bytes.withUnsafeBytes { i in ZSTD_compress(o.baseAddress, bound, i.baseAddress, bytes.count, level) }
+        }
+        if ZSTD_isError(n) != 0 { throw IOError("zstd: \(String(cString: ZSTD_getErrorName(n)))") }
+        out.removeSubrange(n...)
+        return out
+    }
+
+    /// Decompresses one zstd frame whose content size is recorded in its header.
+    public static func decompress(_ bytes: [UInt8]) throws -> [UInt8] {
+        let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, bytes.count) }
+        guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size < 1 << 34 else {
+            throw IOError("zstd: not a frame with a known size")
+        }
+        var out = [UInt8](repeating: 0, count: Int(size))
+        let n = out.withUnsafeMutableBytes { o in
+            bytes.withUnsafeBytes { i in ZSTD_decompress(o.baseAddress, Int(size), i.baseAddress, bytes.count) }
+        }
+        if ZSTD_isError(n) != 0 { throw IOError("zstd: \(String(cString: ZSTD_getErrorName(n)))") }
+        return out
+    }
+}
