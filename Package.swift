@@ -1,6 +1,10 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// Release builds specialise generics across modules (the runtime's operators are generic over
+/// key and aggregation types and are called from other modules on the hot path).
+let crossModule: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "WakalaStream",
     platforms: [.macOS(.v14)],
@@ -22,15 +26,17 @@ let package = Package(
                        providers: [.apt(["libzstd-dev"])]),
 
         // Pure domain model: no I/O.
-        .target(name: "Domain"),
+        .target(name: "Domain", swiftSettings: crossModule),
         // Sources and codecs: JSON decoding + validation, NDJSON/zstd files, Kafka, generator.
         .target(name: "Ingest",
                 dependencies: ["Domain", "CRdKafka", "CZstd",
-                               .product(name: "Logging", package: "swift-log")]),
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: crossModule),
         // The dataflow: records, event time, watermarks, windows, keyed state, snapshots.
         .target(name: "Operators",
                 dependencies: ["Domain", "Ingest",
-                               .product(name: "HeapModule", package: "swift-collections")]),
+                               .product(name: "HeapModule", package: "swift-collections")],
+                swiftSettings: crossModule),
         // Sinks: Postgres (libpq) and the local Postgres cluster helper.
         .target(name: "Sinks",
                 dependencies: ["Domain", "Ingest", "CLibPQ",

@@ -2,13 +2,14 @@ import ArgumentParser
 import Domain
 import Foundation
 import Ingest
+import Operators
 
 /// `wakala bench`: the benchmark suite. Figures are ratios against a peer run in the same
 /// process on the same bytes, because absolute times move from run to run on shared machines.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run benchmarks and print figures with ratios against a peer (build with -c release).",
-        subcommands: [DecodeBench.self])
+        subcommands: [DecodeBench.self, WindowBench.self])
 }
 
 /// Decode + validate of generated order events vs Foundation's JSONDecoder on the same bytes.
@@ -125,5 +126,77 @@ private struct CodableEnvelope: Decodable {
             if let d = try? c.decode(Decimal.self) { value = d; return }
             value = Decimal(string: try c.decode(String.self)) ?? 0
         }
+    }
+}
+
+/// Keyed hourly tumbling count+sum over generated order events (decode excluded).
+struct WindowBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "window",
+        abstract: "Keyed hourly tumbling count+sum through the runtime vs a plain hash-map group-by.")
+
+    @Option(help: "Tenants in the generated stream.") var tenants: Int = 20
+    @Option(help: "Days in the generated stream.") var days: Int = 7
+    @Option(help: "Timed rounds (the best counts).") var rounds: Int = 5
+    @Option(help: "Records per batch.") var batch: Int = 4096
+
+    func run() throws {
+        var config = GeneratorConfig()
+        config.seed = 42
+        config.tenants = tenants
+        config.days = days
+        config.disorderMillis = 20_000
+        var gen = StreamGenerator(config)
+        let decoder = EventDecoder()
+        var records: [Timestamped<Keyed<String, Int64>>] = []
+        for r in gen.generateAll() where r.topic == Topics.orders {
+            guard case .success(let e) = decoder.decode(r.value) else { continue }
+            var amount: Int64 = 0
+            if case .orderCreated(let o) = e.payload { amount = o.totalAmount.cents }
+            records.append(Timestamped(time: e.time, value: Keyed(key: e.tenantID, value: amount)))
+        }
+        // Repeat the stream (shifted in time) so a round lasts long enough to measure.
+        let span = records.map(\.time).max()! - records.map(\.time).min()! + 86_400_000
+        var all: [Timestamped<Keyed<String, Int64>>] = []
+        for k in 0..<20 { all += records.map { Timestamped(time: $0.time + Int64(k) * span, value: $0.value) } }
+        print("order events: \(all.count) (\(records.count) × 20), batches of \(batch)")
+
+        // Batches as decoding hands them over (made outside the timing).
+        let batches = stride(from: 0, to: all.count, by: batch).map { Array(all[$0..<min($0 + batch, all.count)]) }
+        let settings = EventTimeSettings()
+        var ours = Double.infinity
+        var windows = 0
+        for _ in 0..<rounds {
+            var worker = WindowWorker(settings: settings, partitions: [0], now: 0,
+                                      op: WindowAggregator<String, CountSum>(name: "hourly", spec: .tumbling(size: 3_600_000),
+                                                                             allowedLateness: settings.allowedLateness, aggregation: CountSum()))
+            let t0 = monotonicSeconds()
+            for b in batches {
+                worker.process(partition: 0, batch: b, now: 0)
+                worker.out.removeAll(keepingCapacity: true)
+            }
+            worker.finish()
+            ours = min(ours, monotonicSeconds() - t0)
+            windows = worker.op.openWindows
+            guard worker.late.isEmpty else { throw RuntimeFailure("\(worker.late.count) late records") }
+        }
+        // Peer: the floor of any keyed aggregation — one hash-map update per record, no event time.
+        var peer = Double.infinity
+        var groups = 0
+        for _ in 0..<rounds {
+            var zone = TenantZone.johannesburg
+            var map: [String: [EpochMillis: CountSum.State]] = [:]
+            let t0 = monotonicSeconds()
+            for r in all {
+                let h = zone.hourStart(r.time)
+                map[r.value.key, default: [:]][h, default: CountSum.State(count: 0, sum: 0)].count += 1
+                map[r.value.key]![h]!.sum += r.value.value
+            }
+            peer = min(peer, monotonicSeconds() - t0)
+            groups = map.values.reduce(0) { $0 + $1.count }
+        }
+        _ = windows
+        print(String(format: "runtime (watermarks, lateness, timers, firing): %.0f events/s", Double(all.count) / ours))
+        print(String(format: "plain group-by (Dictionary, no event time): %.0f events/s (%d groups)", Double(all.count) / peer, groups))
+        print(String(format: "ratio: %.2fx the plain group-by", peer / ours))
     }
 }
