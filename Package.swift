@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "IngestTests", dependencies: ["Domain", "Ingest"]),
         .testTarget(name: "OperatorsTests", dependencies: ["Domain", "Ingest", "Operators"]),
         .testTarget(name: "SinksTests", dependencies: ["Sinks"]),
-        .testTarget(name: "CLITests", dependencies: ["Ingest", "Sinks"]),
+        .testTarget(name: "CLITests", dependencies: ["Domain", "Ingest", "Sinks"]),
     ],
     swiftLanguageModes: [.v6]
 )

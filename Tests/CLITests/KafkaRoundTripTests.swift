@@ -42,6 +42,8 @@ import Testing
             var partitionOf: [String: String] = [:]
             for r in rows {
                 if let p = partitionOf[r[0]] { #expect(p == r[1], "\(topic): key \(r[0]) on two partitions") }
+                // The in-process exchange's partitioner agrees with librdkafka's murmur2.
+                #expect(String(KafkaPartitioner.partition(r[0], count: 3)) == r[1], "\(topic): key \(r[0])")
                 partitionOf[r[0]] = r[1]
             }
             if topic == Topics.driverLocations {
