@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // System libraries (Debian: librdkafka-dev, libpq-dev, libzstd-dev).
@@ -35,7 +36,8 @@ let package = Package(
         // The dataflow: records, event time, watermarks, windows, keyed state, snapshots.
         .target(name: "Operators",
                 dependencies: ["Domain", "Ingest",
-                               .product(name: "HeapModule", package: "swift-collections")],
+                               .product(name: "HeapModule", package: "swift-collections"),
+                               .product(name: "Yams", package: "Yams")],
                 swiftSettings: crossModule),
         // Sinks: Postgres (libpq) and the local Postgres cluster helper.
         .target(name: "Sinks",

@@ -12,7 +12,7 @@ struct Wakala: ParsableCommand {
 
         Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
         """,
-        subcommands: [Generate.self, Inspect.self, Broker.self, Bench.self]
+        subcommands: [Generate.self, Inspect.self, Broker.self, Validate.self, Graph.self, Bench.self]
     )
 
     /// Runs the command, mapping errors to the contract's exit codes: 2 for usage and
@@ -21,6 +21,8 @@ struct Wakala: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue) // the command has already said why
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)

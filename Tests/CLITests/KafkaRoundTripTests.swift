@@ -65,3 +65,28 @@ import Testing
         #expect(producer.delivered == 100)
     }
 }
+
+@Suite struct PipelineCommandTests {
+    @Test func validateReportsLineAndColumnAndExits2() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-validate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("bad.yaml").path
+        try "pipeline: bad\nsources:\n  - name: s\n    type: file\noperators:\n  - name: d\n    type: dedupe\n    input: s\n    ttl: forever\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try runProcess(try wakalaBinary(), ["validate", file])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("\(file):9:10: operators[0].ttl: expected a duration"))
+        let ok = try runProcess(try wakalaBinary(), ["validate", "Pipelines/analytics.yaml"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
+
+    @Test func graphPrintsTheDefaultTopology() throws {
+        let r = try runProcess(try wakalaBinary(), ["graph", "Pipelines/analytics.yaml"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("Pipeline analytics (Pipelines/analytics.yaml)"))
+        #expect(r.stdout.contains("Processor: locations_by_driver [repartition"))
+        let dot = try runProcess(try wakalaBinary(), ["graph", "Pipelines/analytics.yaml", "--format", "dot"])
+        #expect(dot.stdout.contains("\"dedupe\" -> \"orders\";"))
+    }
+}

@@ -1,0 +1,248 @@
+import Domain
+import Foundation
+import Yams
+
+/// A pipeline topology file (`Pipelines/*.yaml`): sources, event-time settings, operators with
+/// their parameters, sinks and the checkpoint interval. Loading validates everything and reports
+/// each problem with `file:line:column` and the key path.
+public struct PipelineConfig: Sendable {
+    public struct Source: Sendable {
+        public var name: String
+        public var type: String
+        public var params: [String: String]
+        public var topics: [String]
+    }
+
+    public struct Component: Sendable {
+        public var name: String
+        public var type: String
+        /// Upstream components (sources or operators) this one reads.
+        public var inputs: [String]
+        /// Scalar parameters as written (after `${ENV}` substitution), for display and building.
+        public var params: [(String, String)]
+        /// The window of a `window_aggregate`.
+        public var window: WindowSpec?
+        public var line: Int
+    }
+
+    public var name: String
+    public var file: String
+    public var sources: [Source]
+    public var eventTime: EventTimeSettings
+    public var operators: [Component]
+    public var sinks: [Component]
+    public var checkpointInterval: Int64
+
+    // MARK: schema
+
+    static let windowSchema = FieldType.tagged([
+        "tumbling": Schema([("type", req(.string)), ("size", req(.duration))]),
+        "hopping": Schema([("type", req(.string)), ("size", req(.duration)), ("slide", req(.duration))]),
+        "session": Schema([("type", req(.string)), ("gap", req(.duration))]),
+    ])
+
+    static func op(_ extra: [(String, Field)]) -> Schema {
+        Schema([("name", req(.string)), ("type", req(.string)), ("input", req(.string, "the source or operator it reads"))] + extra)
+    }
+
+    static let eventTypes = FieldType.list(.oneOf(EventType.catalog.map(\.rawValue)))
+
+    static let operatorSchemas: [String: Schema] = [
+        "dedupe": op([("key", opt(.string, "field path, default event_id")), ("ttl", opt(.duration)),
+                      ("events", opt(eventTypes))]),
+        "window_aggregate": op([("key", req(.string, "field path such as tenant_id")), ("events", opt(eventTypes)),
+                                ("window", req(windowSchema)), ("timezone", opt(.string, "tenant or an IANA zone")),
+                                ("sum", opt(.string, "money field path to sum")), ("output", opt(.string))]),
+        "repartition": op([("key", req(.string)), ("topic", opt(.string, "internal topic in Kafka mode")),
+                           ("events", opt(eventTypes))]),
+        "order_lifecycle": op([("output", opt(.string)), ("hold_unknown_orders", opt(.bool))]),
+        "quota": op([("output", opt(.string)), ("soft_limit_percent", opt(.integer(1...100)))]),
+        "delivery_eta": op([("locations", req(.string, "the stream of driver locations keyed by driver")),
+                            ("output", opt(.string)), ("geofence_m", opt(.integer(1...10_000))),
+                            ("deviation_m", opt(.integer(1...100_000))), ("eta_change_s", opt(.integer(1...86_400)))]),
+        "rollup": op([("granularities", req(.list(.oneOf(["hour", "day"])))), ("timezone", opt(.string))]),
+    ]
+
+    static let sinkSchemas: [String: Schema] = [
+        "postgres": Schema([("name", req(.string)), ("type", req(.string)), ("inputs", req(.list(.string))), ("url", req(.string))]),
+        "parquet": Schema([("name", req(.string)), ("type", req(.string)), ("inputs", req(.list(.string))), ("path", req(.string)),
+                           ("row_group_rows", opt(.integer(1...100_000_000)))]),
+        "kafka": Schema([("name", req(.string)), ("type", req(.string)), ("inputs", req(.list(.string))), ("brokers", req(.string))]),
+        "dead_letters": Schema([("name", req(.string)), ("type", req(.string)), ("topic", opt(.string)), ("path", opt(.string))]),
+    ]
+
+    static let sourceSchemas: [String: Schema] = [
+        "kafka": Schema([("name", req(.string)), ("type", req(.string)), ("brokers", req(.string)), ("topics", req(.list(.string))),
+                         ("group", opt(.string))]),
+        "file": Schema([("name", req(.string)), ("type", req(.string)), ("path", opt(.string, "replay takes --input instead")),
+                        ("topics", opt(.list(.string)))]),
+    ]
+
+    static let root = Schema([
+        ("pipeline", req(.string, "the pipeline's name")),
+        ("sources", req(.list(.tagged(sourceSchemas)))),
+        ("event_time", opt(.object(Schema([("max_out_of_orderness", opt(.duration)), ("idle_timeout", opt(.duration)),
+                                            ("allowed_lateness", opt(.duration))])))),
+        ("operators", req(.list(.tagged(operatorSchemas)))),
+        ("sinks", opt(.list(.tagged(sinkSchemas)))),
+        ("checkpoint", opt(.object(Schema([("interval", req(.duration))])))),
+    ])
+
+    // MARK: loading
+
+    /// Loads and validates a pipeline file; `environment` fills `${NAME}` and `${NAME:-default}`.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PipelineConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw [ConfigError(file: path, line: 1, column: 1, path: "", message: "cannot read the file")] as ConfigErrors
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: path, environment: environment)
+    }
+
+    /// Parses and validates pipeline text.
+    public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> PipelineConfig {
+        let composed: Node?
+        do {
+            composed = try Yams.compose(yaml: text)
+        } catch let e as YamlError {
+            throw [yamlError(e, file: file)] as ConfigErrors
+        }
+        guard let raw = composed else { throw [ConfigError(file: file, line: 1, column: 1, path: "", message: "the file is empty")] as ConfigErrors }
+        var errors: [ConfigError] = []
+        let node = substitute(raw, environment, file: file, errors: &errors)
+        var checker = SchemaChecker(file: file)
+        checker.check(node, .object(root), "")
+        errors += checker.errors
+        guard errors.isEmpty else { throw ConfigErrors(errors) }
+        return try build(node, file: file)
+    }
+
+    static func yamlError(_ e: YamlError, file: String) -> ConfigError {
+        switch e {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return ConfigError(file: file, line: mark.line, column: mark.column, path: "", message: "YAML: \(problem)")
+        default:
+            return ConfigError(file: file, line: 1, column: 1, path: "", message: "YAML: \(e)")
+        }
+    }
+
+    /// Replaces `${NAME}` / `${NAME:-default}` in every scalar.
+    static func substitute(_ node: Node, _ env: [String: String], file: String, errors: inout [ConfigError]) -> Node {
+        switch node {
+        case .scalar(let s):
+            var out = ""
+            var rest = Substring(s.string)
+            while let r = rest.range(of: "${") {
+                out += rest[..<r.lowerBound]
+                guard let close = rest[r.upperBound...].firstIndex(of: "}") else { out += rest[r.lowerBound...]; rest = ""; break }
+                let expr = rest[r.upperBound..<close]
+                let parts = expr.components(separatedBy: ":-")
+                let name = parts[0]
+                if let v = env[name], !v.isEmpty {
+                    out += v
+                } else if parts.count > 1 {
+                    out += parts[1...].joined(separator: ":-")
+                } else {
+                    errors.append(ConfigError(file: file, line: s.mark?.line ?? 1, column: s.mark?.column ?? 1, path: "",
+                                              message: "environment variable \(name) is not set (write ${\(name):-default} for a default)"))
+                }
+                rest = rest[rest.index(after: close)...]
+            }
+            out += rest
+            return .scalar(Node.Scalar(out, s.tag, s.style, s.mark))
+        case .mapping(let m):
+            return .mapping(Node.Mapping(m.map { (substitute($0.key, env, file: file, errors: &errors), substitute($0.value, env, file: file, errors: &errors)) },
+                                         m.tag, m.style, m.mark))
+        case .sequence(let q):
+            return .sequence(Node.Sequence(q.map { substitute($0, env, file: file, errors: &errors) }, q.tag, q.style, q.mark))
+        default:
+            return node
+        }
+    }
+
+    /// Builds the typed config from a schema-valid node, then checks names and references.
+    static func build(_ node: Node, file: String) throws -> PipelineConfig {
+        func str(_ n: Node?) -> String? { n?.scalar?.string }
+        func ms(_ n: Node?) -> Int64? { str(n).flatMap(DurationText.parseMillis) }
+        func list(_ n: Node?) -> [String] { n?.sequence?.compactMap { $0.scalar?.string } ?? [] }
+        let m = node.mapping!
+        var errors: [ConfigError] = []
+        func fail(_ n: Node?, _ path: String, _ msg: String) {
+            errors.append(ConfigError(file: file, line: n?.mark?.line ?? 1, column: n?.mark?.column ?? 1, path: path, message: msg))
+        }
+
+        var settings = EventTimeSettings()
+        if let et = m["event_time"]?.mapping {
+            if let v = ms(et["max_out_of_orderness"]) { settings.maxOutOfOrderness = v }
+            if let v = ms(et["idle_timeout"]) { settings.idleTimeout = v }
+            if let v = ms(et["allowed_lateness"]) { settings.allowedLateness = v }
+        }
+
+        var names: [String: String] = [:] // name → what it is
+        var sources: [Source] = []
+        for (i, s) in (m["sources"]?.sequence ?? []).enumerated() {
+            let sm = s.mapping!
+            let name = str(sm["name"])!
+            if names[name] != nil { fail(sm["name"], "sources[\(i)].name", "the name '\(name)' is used twice") }
+            names[name] = "source"
+            var params: [String: String] = [:]
+            for (k, v) in sm { if let ks = k.scalar?.string, let vs = v.scalar?.string { params[ks] = vs } }
+            sources.append(Source(name: name, type: str(sm["type"])!, params: params, topics: list(sm["topics"])))
+        }
+
+        func component(_ n: Node, _ path: String, isSink: Bool) -> Component {
+            let cm = n.mapping!
+            let name = str(cm["name"])!
+            if names[name] != nil { fail(cm["name"], path + ".name", "the name '\(name)' is used twice") }
+            var inputs: [(String, Node?)] = []
+            if let input = cm["input"] { inputs.append((str(input)!, input)) }
+            if let loc = cm["locations"] { inputs.append((str(loc)!, loc)) }
+            for x in cm["inputs"]?.sequence ?? [] { inputs.append((str(x)!, x)) }
+            for (dep, depNode) in inputs where names[dep] == nil {
+                fail(depNode, path, "'\(dep)' is not a source or an operator declared above")
+            }
+            if !isSink { names[name] = "operator" }
+            var params: [(String, String)] = []
+            for (k, v) in cm {
+                guard let key = k.scalar?.string, !["name", "type", "input", "inputs", "locations", "window"].contains(key) else { continue }
+                if let s = v.scalar?.string { params.append((key, s)) } else if let seq = v.sequence {
+                    params.append((key, seq.compactMap { $0.scalar?.string }.joined(separator: ", ")))
+                }
+            }
+            var window: WindowSpec?
+            if let w = cm["window"]?.mapping {
+                switch str(w["type"]) {
+                case "tumbling": window = .tumbling(size: ms(w["size"])!)
+                case "hopping":
+                    let size = ms(w["size"])!, slide = ms(w["slide"])!
+                    if slide <= 0 || size <= 0 || size % slide != 0 { fail(w["slide"], path + ".window.slide", "the slide must divide the size") }
+                    window = .hopping(size: size, slide: slide)
+                default: window = .session(gap: ms(w["gap"])!)
+                }
+                if case .tumbling(let size) = window, size <= 0 { fail(w["size"], path + ".window.size", "the size must be positive") }
+            }
+            if let tz = str(cm["timezone"]), tz != "tenant", TenantZone(identifier: tz) == nil {
+                fail(cm["timezone"], path + ".timezone", "'\(tz)' is neither 'tenant' nor an IANA timezone")
+            }
+            return Component(name: name, type: str(cm["type"])!, inputs: inputs.map(\.0), params: params, window: window,
+                             line: n.mark?.line ?? 1)
+        }
+
+        var operators: [Component] = []
+        for (i, o) in (m["operators"]?.sequence ?? []).enumerated() { operators.append(component(o, "operators[\(i)]", isSink: false)) }
+        var sinks: [Component] = []
+        for (i, s) in (m["sinks"]?.sequence ?? []).enumerated() { sinks.append(component(s, "sinks[\(i)]", isSink: true)) }
+        let interval = ms(m["checkpoint"]?.mapping?["interval"]) ?? 10_000
+        if interval <= 0 { fail(m["checkpoint"], "checkpoint.interval", "must be positive") }
+        guard errors.isEmpty else { throw ConfigErrors(errors) }
+        return PipelineConfig(name: str(m["pipeline"])!, file: file, sources: sources, eventTime: settings,
+                              operators: operators, sinks: sinks, checkpointInterval: interval)
+    }
+}
+
+/// Every problem found in a pipeline file.
+public struct ConfigErrors: Error, CustomStringConvertible, ExpressibleByArrayLiteral {
+    public var errors: [ConfigError]
+    public init(_ errors: [ConfigError]) { self.errors = errors.sorted { ($0.line, $0.column) < ($1.line, $1.column) } }
+    public init(arrayLiteral elements: ConfigError...) { self.init(elements) }
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
