@@ -154,8 +154,6 @@ public struct PipelineConfig: Sendable {
                                          m.tag, m.style, m.mark))
         case .sequence(let q):
             return .sequence(Node.Sequence(q.map { substitute($0, env, file: file, errors: &errors) }, q.tag, q.style, q.mark))
-        default:
-            return node
         }
     }
 
