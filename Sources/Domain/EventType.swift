@@ -42,16 +42,6 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
         case .usageRecorded, .notificationSent: return Topics.usage
         }
     }
-
-    /// Looks up an event type by the UTF-8 bytes of its name without allocating.
-    @inlinable
-    public static func lookup(_ bytes: UnsafeRawBufferPointer) -> EventType? {
-        for t in EventType.allCases {
-            let name = t.rawValue.utf8
-            if name.count == bytes.count && name.elementsEqual(bytes) { return t }
-        }
-        return nil
-    }
 }
 
 /// The default topic names (CONTRACT §1). All are configurable in the pipeline file.

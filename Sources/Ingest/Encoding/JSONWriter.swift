@@ -70,6 +70,4 @@ public struct JSONWriter {
         if s.hasSuffix(".") { s.removeLast() }
         bytes.append(contentsOf: s.utf8)
     }
-    /// `"k":` followed by pre-encoded JSON.
-    public mutating func raw(_ k: String, _ json: String) { key(k); bytes.append(contentsOf: json.utf8) }
 }

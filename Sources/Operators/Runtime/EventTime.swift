@@ -54,18 +54,14 @@ public struct WatermarkTracker: Sendable, Equatable {
     /// Removes a partition (revoked): it no longer holds the watermark back.
     public mutating func remove(partition: Int) { partitions[partition] = nil }
 
-    /// Notes a record of `partition` at `eventTime`, received at processing time `now`.
+    /// Notes a record of `partition` at `eventTime` (or a batch's highest), received at
+    /// processing time `now`.
     @inline(__always)
     public mutating func observe(partition: Int, eventTime: EpochMillis, now: EpochMillis) {
         var p = partitions[partition] ?? Partition(lastActivity: now)
         if eventTime > p.maxEventTime { p.maxEventTime = eventTime }
         p.lastActivity = now
         partitions[partition] = p
-    }
-
-    /// Notes the highest event time of a whole batch from `partition` (cheaper than per record).
-    public mutating func observe(partition: Int, maxEventTime: EpochMillis, now: EpochMillis) {
-        observe(partition: partition, eventTime: maxEventTime, now: now)
     }
 
     /// Recomputes the combined watermark at processing time `now`; returns it.

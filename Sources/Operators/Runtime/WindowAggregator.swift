@@ -190,23 +190,27 @@ public struct WindowAggregator<Key: Hashable & Comparable & SnapshotCodable, A: 
             guard let entry = state[slot] else { continue } // merged away (sessions)
             if t.cleanup {
                 guard entry.fired else { continue }
-                state[slot] = nil
-                if case .session = spec {
-                    sessions[t.key]?.removeAll { $0 == t.window }
-                    if sessions[t.key]?.isEmpty == true { sessions[t.key] = nil }
-                }
+                drop(slot)
             } else {
                 guard !entry.fired else { continue }
                 state[slot]!.fired = true
                 out.append(WindowResult(key: t.key, window: t.window, value: aggregation.output(entry.acc), isUpdate: false))
                 let cleanupAt = t.window.end &+ allowedLateness
                 if cleanupAt <= wm {
-                    state[slot] = nil
-                    if case .session = spec { sessions[t.key]?.removeAll { $0 == t.window }; if sessions[t.key]?.isEmpty == true { sessions[t.key] = nil } }
+                    drop(slot)
                 } else {
                     timers.insert(Timer(time: cleanupAt, cleanup: true, window: t.window, key: t.key))
                 }
             }
+        }
+    }
+
+    /// Forgets a window for good (its allowed lateness has passed).
+    private mutating func drop(_ slot: Slot) {
+        state[slot] = nil
+        if case .session = spec {
+            sessions[slot.key]?.removeAll { $0 == slot.window }
+            if sessions[slot.key]?.isEmpty == true { sessions[slot.key] = nil }
         }
     }
 

@@ -25,7 +25,7 @@ public struct WindowWorker<Key: Hashable & Comparable & SnapshotCodable, A: Aggr
         op.process(batch, late: &late, out: &out)
         var maxTime = EpochMillis.min
         for r in batch where r.time > maxTime { maxTime = r.time }
-        if maxTime != .min { tracker.observe(partition: partition, maxEventTime: maxTime, now: now) }
+        if maxTime != .min { tracker.observe(partition: partition, eventTime: maxTime, now: now) }
         op.advance(to: tracker.advance(now: now), out: &out)
     }
 
