@@ -90,3 +90,34 @@ import Testing
         #expect(dot.stdout.contains("\"dedupe\" -> \"orders\";"))
     }
 }
+
+@Suite struct ReplayAndScenarioCommandTests {
+    @Test func testCommandRunsTheProjectScenarios() throws {
+        let r = try runProcess(try wakalaBinary(), ["test", "Tests/Scenarios"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("3 passed, 0 failed") || r.stdout.range(of: #"\d+ passed, 0 failed"#, options: .regularExpression) != nil)
+    }
+
+    @Test func replayWritesRowsAndDeadLetters() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("in.ndjson.zst").path
+        let gen = try runProcess(try wakalaBinary(), ["generate", "--seed", "3", "--tenants", "3", "--orders-per-day", "10",
+                                                      "--duplicates", "0.05", "--malformed", "0.01", "--out", input])
+        #expect(gen.status == 0, "\(gen.stderr)")
+        let out = dir.appendingPathComponent("out").path
+        let r = try runProcess(try wakalaBinary(), ["replay", "--pipeline", "Pipelines/examples/orders-per-hour.yaml", "--input", input, "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("replayed "))
+        let daily = try String(contentsOfFile: out + "/orders_daily.ndjson", encoding: .utf8).split(separator: "\n")
+        #expect(daily.count == 3) // three tenants, one day each
+        let dead = try String(contentsOfFile: out + "/dlq/dead-letters.ndjson", encoding: .utf8).split(separator: "\n")
+        #expect(!dead.isEmpty)
+        #expect(dead.allSatisfy { $0.hasPrefix("{\"reason\":\"") && $0.contains("\"offset\":") })
+        // The analytics pipeline needs operators of the next issue: a clear refusal, exit 2.
+        let a = try runProcess(try wakalaBinary(), ["replay", "--pipeline", "Pipelines/analytics.yaml", "--input", input])
+        #expect(a.status == 2)
+        #expect(a.stderr.contains("operator 'orders' is of type order_lifecycle"))
+    }
+}

@@ -18,6 +18,9 @@ public final class NDJSONReader {
     /// which the decoder reports as `too_large` for anything in between).
     public static let maxLineBytes = 64 << 20
 
+    /// Bytes of the file read so far (compressed for `.zst`), for progress against its size.
+    public var fileBytesRead: Int64 { reader.fileBytesRead }
+
     public init(path: String, bufferSize: Int = 1 << 20) throws {
         reader = try FileReader(path: path)
         buffer = .allocate(byteCount: bufferSize, alignment: 16)

@@ -83,6 +83,8 @@ public final class FileReader {
     private var inLen = 0
     private var finishedFrame = true
     public let path: String
+    /// Bytes read from the file so far (compressed bytes for `.zst`), for progress.
+    public private(set) var fileBytesRead: Int64 = 0
 
     /// Opens `path`; decompresses with zstd when the name ends in `.zst`.
     public init(path: String) throws {
@@ -105,10 +107,15 @@ public final class FileReader {
 
     /// Reads up to `into.count` bytes; returns 0 at end of input.
     public func read(into: UnsafeMutableRawBufferPointer) throws -> Int {
-        guard let dctx else { return fread(into.baseAddress, 1, into.count, file) }
+        guard let dctx else {
+            let n = fread(into.baseAddress, 1, into.count, file)
+            fileBytesRead += Int64(n)
+            return n
+        }
         while true {
             if inPos == inLen {
                 inLen = inBuf.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+                fileBytesRead += Int64(inLen)
                 inPos = 0
                 if inLen == 0 {
                     if ferror(file) != 0 { throw IOError("read from \(path) failed") }

@@ -46,14 +46,16 @@ public struct PipelineConfig: Sendable {
     }
 
     static let eventTypes = FieldType.list(.oneOf(EventType.catalog.map(\.rawValue)))
+    static let keyPath = FieldType.oneOf(EventField.allCases.map(\.rawValue))
+    static let moneyPath = FieldType.oneOf(MoneyField.allCases.map(\.rawValue))
 
     static let operatorSchemas: [String: Schema] = [
-        "dedupe": op([("key", opt(.string, "field path, default event_id")), ("ttl", opt(.duration)),
+        "dedupe": op([("key", opt(keyPath, "field path, default event_id")), ("ttl", opt(.duration)),
                       ("events", opt(eventTypes))]),
-        "window_aggregate": op([("key", req(.string, "field path such as tenant_id")), ("events", opt(eventTypes)),
+        "window_aggregate": op([("key", req(keyPath, "field path such as tenant_id")), ("events", opt(eventTypes)),
                                 ("window", req(windowSchema)), ("timezone", opt(.string, "tenant or an IANA zone")),
-                                ("sum", opt(.string, "money field path to sum")), ("output", opt(.string))]),
-        "repartition": op([("key", req(.string)), ("topic", opt(.string, "internal topic in Kafka mode")),
+                                ("sum", opt(moneyPath, "money field path to sum")), ("output", opt(.string))]),
+        "repartition": op([("key", req(keyPath)), ("topic", opt(.string, "internal topic in Kafka mode")),
                            ("events", opt(eventTypes))]),
         "order_lifecycle": op([("output", opt(.string)), ("hold_unknown_orders", opt(.bool))]),
         "quota": op([("output", opt(.string)), ("soft_limit_percent", opt(.integer(1...100)))]),

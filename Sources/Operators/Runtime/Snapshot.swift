@@ -17,6 +17,7 @@ public struct SnapshotWriter {
         var s = v
         s.withUTF8 { u in write(u.count); bytes.append(contentsOf: u) }
     }
+    public mutating func writeBytes(_ b: [UInt8]) { bytes.append(contentsOf: b) }
     public mutating func write<T: SnapshotCodable>(_ v: T) { v.encode(to: &self) }
     public mutating func write<T: SnapshotCodable>(_ v: T?) {
         write(v != nil)
@@ -55,6 +56,11 @@ public struct SnapshotReader {
         guard n >= 0, i + n <= bytes.count else { throw SnapshotError.truncated }
         defer { i += n }
         return String(decoding: bytes[i..<(i + n)], as: UTF8.self)
+    }
+    public mutating func readBytes(count n: Int) throws -> [UInt8] {
+        guard n >= 0, i + n <= bytes.count else { throw SnapshotError.truncated }
+        defer { i += n }
+        return Array(bytes[i..<(i + n)])
     }
     public mutating func read<T: SnapshotCodable>(_: T.Type) throws -> T { try T(from: &self) }
     public mutating func readOptional<T: SnapshotCodable>(_: T.Type) throws -> T? {

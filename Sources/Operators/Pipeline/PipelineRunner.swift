@@ -1,0 +1,170 @@
+import Domain
+import Foundation
+import Ingest
+
+/// Runs a pipeline file's operators over raw records: decode + validate (bad input to the
+/// dead letters), the late check against the watermark (late events to the dead letters with
+/// `late_event`), then the operators in file order, each reading the source or the operators it
+/// names. One worker owns all partitions given to it.
+public final class PipelineRunner {
+    /// Why a pipeline cannot run.
+    public struct Unsupported: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public let config: PipelineConfig
+    public private(set) var tracker: WatermarkTracker
+    let stages: [Stage]
+    /// For each source or operator name, the stages reading it.
+    let readers: [String: [Int]]
+    let decoder = EventDecoder()
+    let sourceName: String
+
+    /// Result rows of each operator, in emission order.
+    public private(set) var rows: [String: [OutputRow]] = [:]
+    /// Records not accepted (bad input and late events).
+    public private(set) var deadLetters: [DeadLetter] = []
+    /// Records read, accepted and late.
+    public private(set) var recordsIn = 0
+    public private(set) var accepted = 0
+    public private(set) var late = 0
+
+    /// Operator types this build can run.
+    public static let runnableTypes: Set<String> = ["dedupe", "window_aggregate", "repartition"]
+
+    public init(config: PipelineConfig, partitions: [Int] = [0], now: EpochMillis = 0) throws {
+        self.config = config
+        tracker = WatermarkTracker(settings: config.eventTime, partitions: partitions, now: now)
+        guard let source = config.sources.first else { throw Unsupported(description: "the pipeline has no source") }
+        sourceName = source.name
+        var stages: [Stage] = []
+        var readers: [String: [Int]] = [:]
+        for c in config.operators {
+            guard Self.runnableTypes.contains(c.type) else {
+                throw Unsupported(description: "\(config.file):\(c.line): operator '\(c.name)' is of type \(c.type), which this build cannot run yet (it runs \(Self.runnableTypes.sorted().joined(separator: ", ")))")
+            }
+            let p = Dictionary(c.params, uniquingKeysWith: { $1 })
+            let types = p["events"].map { Set($0.components(separatedBy: ", ").compactMap(EventType.init(rawValue:))) }
+            let stage: Stage
+            switch c.type {
+            case "dedupe":
+                stage = DedupeStage(name: c.name, key: p["key"].flatMap(EventField.init(rawValue:)) ?? .eventID,
+                                    ttl: p["ttl"].flatMap(DurationText.parseMillis) ?? 86_400_000, types: types)
+            case "window_aggregate":
+                stage = WindowAggregateStage(name: c.name, key: EventField(rawValue: p["key"]!)!, sum: p["sum"].flatMap(MoneyField.init(rawValue:)),
+                                             types: types, window: c.window!, timezone: p["timezone"],
+                                             allowedLateness: config.eventTime.allowedLateness)
+            default:
+                stage = RepartitionStage(name: c.name, key: EventField(rawValue: p["key"]!)!, types: types, partitions: partitions.count)
+            }
+            for input in c.inputs { readers[input, default: []].append(stages.count) }
+            stages.append(stage)
+            rows[c.name] = []
+        }
+        self.stages = stages
+        self.readers = readers
+    }
+
+    /// Processes one batch of raw records read from `partition` (each with its offset), at
+    /// processing time `now`.
+    public func process(partition: Int, records: [(bytes: UnsafeRawBufferPointer, offset: Int64)], now: EpochMillis) {
+        var events: [Timestamped<Event>] = []
+        events.reserveCapacity(records.count)
+        var maxTime = EpochMillis.min
+        for r in records {
+            recordsIn += 1
+            switch decoder.decode(r.bytes) {
+            case .success(let e):
+                if tracker.isLate(e.time) {
+                    late += 1
+                    deadLetters.append(DeadLetter(record: Array(r.bytes), reason: .lateEvent,
+                                                  detail: "event time \(RFC3339.format(e.time)) is older than watermark \(RFC3339.format(tracker.current)) − allowed lateness \(DurationText.format(tracker.settings.allowedLateness))",
+                                                  source: sourceName, partition: partition, offset: r.offset))
+                    continue
+                }
+                accepted += 1
+                if e.time > maxTime { maxTime = e.time }
+                events.append(Timestamped(time: e.time, value: e))
+            case .failure(let f):
+                deadLetters.append(DeadLetter(record: Array(r.bytes), reason: f.reason, detail: f.detail,
+                                              source: sourceName, partition: partition, offset: r.offset))
+            }
+        }
+        deliver(events, from: sourceName)
+        if maxTime != .min { tracker.observe(partition: partition, eventTime: maxTime, now: now) }
+        advance(to: tracker.advance(now: now))
+    }
+
+    /// Processing time passed without input.
+    public func tick(now: EpochMillis) { advance(to: tracker.advance(now: now)) }
+
+    /// End of a bounded input: every buffered event and open window is emitted.
+    public func finish() {
+        tracker.endOfInput()
+        advance(to: tracker.current)
+    }
+
+    private func deliver(_ events: [Timestamped<Event>], from name: String) {
+        guard !events.isEmpty, let targets = readers[name] else { return }
+        for i in targets {
+            var out = StageOutput()
+            stages[i].process(events, into: &out)
+            collect(i, out)
+        }
+    }
+
+    private func advance(to wm: EpochMillis) {
+        for i in stages.indices {
+            var out = StageOutput()
+            stages[i].advance(to: wm, into: &out)
+            collect(i, out)
+        }
+    }
+
+    private func collect(_ i: Int, _ out: StageOutput) {
+        if !out.rows.isEmpty { rows[stages[i].name]!.append(contentsOf: out.rows) }
+        deliver(out.events, from: stages[i].name)
+    }
+
+    /// Counters of every operator, `name.counter`.
+    public var counters: [(String, Int)] {
+        stages.flatMap { s in s.counters.map { ("\(s.name).\($0.0)", $0.1) } }
+    }
+
+    /// Watermarks and all operator state, for a checkpoint.
+    public func snapshot() throws -> [UInt8] {
+        var w = SnapshotWriter()
+        w.write(tracker.current)
+        let parts = tracker.partitions.keys.sorted()
+        w.write(parts.count)
+        for p in parts { w.write(p); w.write(tracker.partitions[p]!.maxEventTime); w.write(tracker.partitions[p]!.lastActivity) }
+        w.write(stages.count)
+        for s in stages {
+            let b = try s.snapshot()
+            w.write(s.name)
+            w.write(b.count)
+            w.writeBytes(b)
+        }
+        return try SnapshotEnvelope.seal(operator: "pipeline:" + config.name, w.bytes)
+    }
+
+    /// Restores what ``snapshot()`` wrote into a runner built from the same pipeline file.
+    public func restore(_ bytes: [UInt8]) throws {
+        var r = SnapshotReader(try SnapshotEnvelope.open(operator: "pipeline:" + config.name, bytes))
+        let current = try r.readInt64()
+        var t = WatermarkTracker(settings: config.eventTime, partitions: [], now: 0)
+        for _ in 0..<(try r.readInt()) {
+            let p = try r.readInt()
+            t.partitions[p] = .init(maxEventTime: try r.readInt64(), lastActivity: try r.readInt64())
+        }
+        t.restoreCurrent(current)
+        tracker = t
+        let n = try r.readInt()
+        guard n == stages.count else { throw SnapshotError.corrupt("the pipeline has \(stages.count) operators, the snapshot \(n)") }
+        for s in stages {
+            let name = try r.readString()
+            guard name == s.name else { throw SnapshotError.wrongOperator(expected: s.name, found: name) }
+            try s.restore(try r.readBytes(count: try r.readInt()))
+        }
+    }
+}

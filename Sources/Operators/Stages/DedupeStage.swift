@@ -1,0 +1,60 @@
+import Domain
+
+/// Dedupe (CONTRACT §2.1): an event whose key was seen within the last TTL of event time is a
+/// duplicate, dropped and counted. State is bounded: keys older than watermark − TTL are evicted.
+/// Events of other types than `events` (when given), or without the key field, pass through.
+public final class DedupeStage: Stage {
+    public let name: String
+    let key: EventField
+    let ttl: Int64
+    let types: Set<EventType>?
+    var seen: KeyedState<String, Int64>
+    var duplicates = 0
+
+    public init(name: String, key: EventField = .eventID, ttl: Int64 = 86_400_000, types: Set<EventType>? = nil) {
+        self.name = name
+        self.key = key
+        self.ttl = ttl
+        self.types = types
+        seen = KeyedState(name: name)
+    }
+
+    public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) {
+        out.events.reserveCapacity(batch.count)
+        for r in batch {
+            guard types?.contains(r.value.type) ?? true, let k = key.text(of: r.value) else {
+                out.events.append(r)
+                continue
+            }
+            if let first = seen[k], abs(r.time - first) <= ttl {
+                duplicates += 1
+                continue
+            }
+            // Evicted when the watermark passes first-seen + TTL (then it is older than wm − TTL).
+            seen.set(k, r.time, expiresAt: r.time + ttl + 1)
+            out.events.append(r)
+        }
+    }
+
+    public func advance(to watermark: EpochMillis, into out: inout StageOutput) {
+        seen.advance(to: watermark)
+    }
+
+    public var counters: [(String, Int)] { [("duplicates", duplicates), ("keys", seen.count)] }
+
+    public func snapshot() throws -> [UInt8] {
+        var w = SnapshotWriter()
+        w.write(duplicates)
+        let state = try seen.snapshot()
+        w.write(state.count)
+        return w.bytes + state
+    }
+
+    public func restore(_ bytes: [UInt8]) throws {
+        var r = SnapshotReader(bytes)
+        duplicates = try r.readInt()
+        let n = try r.readInt()
+        guard n >= 0, n <= bytes.count else { throw SnapshotError.truncated }
+        try seen.restore(Array(bytes[(bytes.count - n)...]))
+    }
+}

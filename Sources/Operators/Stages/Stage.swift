@@ -1,0 +1,76 @@
+import Domain
+
+/// A value in an operator's result row.
+public enum OutputValue: Equatable, Sendable, CustomStringConvertible {
+    case string(String)
+    case int(Int64)
+    case bool(Bool)
+    case null
+
+    /// As it appears in JSON.
+    public var json: String {
+        switch self {
+        case .string(let s):
+            var out = "\""
+            for c in s.unicodeScalars {
+                switch c {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                default:
+                    if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+                }
+            }
+            return out + "\""
+        case .int(let v): return String(v)
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        }
+    }
+
+    /// As a scenario file writes it (strings bare).
+    public var description: String {
+        if case .string(let s) = self { return s }
+        return json
+    }
+}
+
+/// One result row of an operator (a window's aggregate, a derived event's fields), in field order.
+public struct OutputRow: Equatable, Sendable {
+    public var fields: [(String, OutputValue)]
+    public init(_ fields: [(String, OutputValue)]) { self.fields = fields }
+
+    public subscript(name: String) -> OutputValue? { fields.first { $0.0 == name }?.1 }
+
+    /// Compact JSON, fields in order.
+    public var json: String {
+        "{" + fields.map { "\(OutputValue.string($0.0).json):\($0.1.json)" }.joined(separator: ",") + "}"
+    }
+
+    public static func == (a: OutputRow, b: OutputRow) -> Bool {
+        a.fields.count == b.fields.count && zip(a.fields, b.fields).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+    }
+}
+
+/// What a stage hands on from one call: events for the stages that read it, rows for its output.
+public struct StageOutput {
+    public var events: [Timestamped<Event>] = []
+    public var rows: [OutputRow] = []
+    public init() {}
+}
+
+/// One operator of a pipeline, built from its `operators:` entry. The runner calls it once per
+/// batch (a dynamic call per batch, never per record); inside, stages run concrete generic code.
+public protocol Stage: AnyObject {
+    var name: String { get }
+    /// Takes a batch of events that are not late.
+    func process(_ batch: [Timestamped<Event>], into out: inout StageOutput)
+    /// The watermark moved.
+    func advance(to watermark: EpochMillis, into out: inout StageOutput)
+    /// Counters for the summary and metrics (e.g. duplicates dropped).
+    var counters: [(String, Int)] { get }
+    func snapshot() throws -> [UInt8]
+    func restore(_ bytes: [UInt8]) throws
+}

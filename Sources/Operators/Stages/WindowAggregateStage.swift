@@ -1,0 +1,110 @@
+import Domain
+
+/// `window_aggregate`: counts (and sums a money field of) the events of the given types per key
+/// and window, in the tenant's timezone or a fixed one. Rows: key, window_start, window_end,
+/// count, sum (when configured), update (a re-firing within the allowed lateness).
+public final class WindowAggregateStage: Stage {
+    public let name: String
+    let key: EventField
+    let sum: MoneyField?
+    let types: Set<EventType>?
+    /// Align each tenant's windows to its timezone (learnt from `tenant.created`).
+    let perTenantZone: Bool
+    var op: WindowAggregator<String, CountSum>
+    var batch: [Timestamped<Keyed<String, Int64>>] = []
+    var late: [Timestamped<Keyed<String, Int64>>] = []
+    var results: [WindowResult<String, CountSum.State>] = []
+
+    public init(name: String, key: EventField, sum: MoneyField?, types: Set<EventType>?, window: WindowSpec,
+                timezone: String?, allowedLateness: Int64) {
+        self.name = name
+        self.key = key
+        self.sum = sum
+        self.types = types
+        perTenantZone = timezone == "tenant"
+        let zone = timezone.flatMap { $0 == "tenant" ? nil : TenantZone(identifier: $0) } ?? .johannesburg
+        op = WindowAggregator(name: name, spec: window, allowedLateness: allowedLateness, zone: zone, aggregation: CountSum())
+    }
+
+    public func process(_ events: [Timestamped<Event>], into out: inout StageOutput) {
+        batch.removeAll(keepingCapacity: true)
+        for r in events {
+            if perTenantZone, case .tenantCreated(let t) = r.value.payload, let z = TenantZone(identifier: t.timezone) {
+                op.setZone(z, for: r.value.tenantID)
+            }
+            guard types?.contains(r.value.type) ?? true, let k = key.text(of: r.value) else { continue }
+            let amount = sum.flatMap { $0.cents(of: r.value) } ?? 0
+            batch.append(Timestamped(time: r.time, value: Keyed(key: k, value: amount)))
+        }
+        results.removeAll(keepingCapacity: true)
+        op.process(batch, late: &late, out: &results)
+        emit(into: &out)
+    }
+
+    public func advance(to watermark: EpochMillis, into out: inout StageOutput) {
+        results.removeAll(keepingCapacity: true)
+        op.advance(to: watermark, out: &results)
+        emit(into: &out)
+    }
+
+    private func emit(into out: inout StageOutput) {
+        for r in results {
+            var f: [(String, OutputValue)] = [("key", .string(r.key)), ("window_start", .string(RFC3339.format(r.window.start))),
+                                              ("window_end", .string(RFC3339.format(r.window.end))), ("count", .int(r.value.count))]
+            if sum != nil { f.append(("sum", .int(r.value.sum))) }
+            f.append(("update", .bool(r.isUpdate)))
+            out.rows.append(OutputRow(f))
+        }
+    }
+
+    public var counters: [(String, Int)] { [("open_windows", op.openWindows), ("late", op.lateCount)] }
+
+    public func snapshot() throws -> [UInt8] { try op.snapshot() }
+    public func restore(_ bytes: [UInt8]) throws { try op.restore(bytes) }
+}
+
+/// `repartition`: hands the events of the given types on, keyed by another field. Within one
+/// worker, which holds the state of every partition, this changes no result; it records where each
+/// key belongs (Kafka's murmur2 over the configured partition count) so a multi-worker run or the
+/// Kafka internal topic routes the same way.
+public final class RepartitionStage: Stage {
+    public let name: String
+    let key: EventField
+    let types: Set<EventType>?
+    let partitions: Int
+    var routed: [Int]
+
+    public init(name: String, key: EventField, types: Set<EventType>?, partitions: Int) {
+        self.name = name
+        self.key = key
+        self.types = types
+        self.partitions = max(1, partitions)
+        routed = Array(repeating: 0, count: max(1, partitions))
+    }
+
+    public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) {
+        for r in batch where types?.contains(r.value.type) ?? true {
+            guard let k = key.text(of: r.value) else { continue }
+            routed[KafkaPartitioner.partition(k, count: partitions)] += 1
+            out.events.append(r)
+        }
+    }
+
+    public func advance(to watermark: EpochMillis, into out: inout StageOutput) {}
+
+    public var counters: [(String, Int)] { routed.enumerated().map { ("partition_\($0.offset)", $0.element) } }
+
+    public func snapshot() throws -> [UInt8] {
+        var w = SnapshotWriter()
+        w.write(routed.count)
+        for n in routed { w.write(n) }
+        return w.bytes
+    }
+
+    public func restore(_ bytes: [UInt8]) throws {
+        var r = SnapshotReader(bytes)
+        let n = try r.readInt()
+        guard n == routed.count else { throw SnapshotError.corrupt("partition count changed") }
+        for i in 0..<n { routed[i] = try r.readInt() }
+    }
+}
