@@ -129,3 +129,24 @@ import Testing
         #expect(outcome.diff.contains("+ row 3 emitted:  {\"key\":\"t\",\"window_start\":\"2026-03-01T12:00:00.000Z\",\"window_end\":\"2026-03-01T13:00:00.000Z\",\"count\":2,\"sum\":600,\"update\":false}"))
     }
 }
+
+@Suite struct RunnerBatchTests {
+    @Test func batchSizeDoesNotChangeAnything() throws {
+        let config = try PipelineConfig.load(path: RunnerTests.pipeline)
+        var results: [[String: [OutputRow]]] = []
+        var letters: [[DeadLetter]] = []
+        for batch in [1, 7, 4096] {
+            let runner = try PipelineRunner(config: config, partitions: [0])
+            RunnerTests.replay(RunnerTests.stream[...], into: runner, batch: batch, firstOffset: 0)
+            runner.finish()
+            results.append(runner.rows)
+            letters.append(runner.deadLetters)
+        }
+        for op in config.operators.map(\.name) {
+            #expect(results[1][op] == results[0][op], "\(op) batch 7")
+            #expect(results[2][op] == results[0][op], "\(op) batch 4096")
+        }
+        #expect(letters[1] == letters[0] && letters[2] == letters[0])
+        #expect((results[0]["orders_hourly"]?.count ?? 0) > 50)
+    }
+}
