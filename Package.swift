@@ -26,6 +26,9 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
                        providers: [.apt(["libzstd-dev"])]),
 
+        // Small C helpers for what Swift's Glibc module does not expose.
+        .target(name: "CSupport"),
+
         // Pure domain model: no I/O.
         .target(name: "Domain", swiftSettings: crossModule),
         // Sources and codecs: JSON decoding + validation, NDJSON/zstd files, Kafka, generator.
@@ -41,7 +44,7 @@ let package = Package(
                 swiftSettings: crossModule),
         // Sinks: Postgres (libpq) and the local Postgres cluster helper.
         .target(name: "Sinks",
-                dependencies: ["Domain", "Ingest", "CLibPQ",
+                dependencies: ["Domain", "Ingest", "CLibPQ", "CSupport",
                                .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "wakala",
                           dependencies: ["Domain", "Ingest", "Operators", "Sinks",

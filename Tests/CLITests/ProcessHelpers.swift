@@ -19,29 +19,37 @@ struct Finished {
 }
 
 /// Runs a program to completion; kills it if it runs longer than `timeout` seconds.
+///
+/// Output goes to temporary files, not pipes: a pipe's end-of-file never comes while any other
+/// process spawned meanwhile by a concurrent test (a broker, a Postgres server) still holds an
+/// inherited copy of its write end.
 func runProcess(_ executable: URL, _ args: [String], timeout: Double = 120, environment: [String: String]? = nil) throws -> Finished {
     let p = Process()
     p.executableURL = executable
     p.arguments = args
     if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-    let out = Pipe(), err = Pipe()
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-proc-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
     p.standardOutput = out
     p.standardError = err
     p.standardInput = FileHandle.nullDevice
+    let done = DispatchSemaphore(value: 0)
+    p.terminationHandler = { _ in done.signal() }
     try p.run()
-    let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-    // Read both pipes concurrently so neither fills up and blocks the child.
-    let group = DispatchGroup()
-    nonisolated(unsafe) var errData = Data()
-    group.enter()
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    p.waitUntilExit()
-    killer.cancel()
-    return Finished(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                    stderr: String(decoding: errData, as: UTF8.self))
+    if done.wait(timeout: .now() + timeout) == .timedOut {
+        p.terminate()
+        done.wait()
+    }
+    try? out.close()
+    try? err.close()
+    return Finished(status: p.terminationStatus,
+                    stdout: String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self),
+                    stderr: String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self))
 }
 
 /// A long-running child (e.g. `wakala broker`) that is stopped with SIGTERM when done.

@@ -1,3 +1,4 @@
+import CSupport
 import Foundation
 
 /// A private PostgreSQL cluster in a folder of its own, made from the installed server binaries
@@ -156,6 +157,9 @@ public final class LocalPostgres: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Close every other inherited descriptor: the server outlives this call, and must not keep
+        // open a pipe some other thread of this process is reading to its end.
+        wakala_spawn_addclosefrom(&actions, 3)
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for a in cargs { free(a) } }
         var pid: pid_t = 0
