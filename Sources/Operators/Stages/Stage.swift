@@ -5,6 +5,7 @@ public enum OutputValue: Equatable, Sendable, CustomStringConvertible {
     case string(String)
     case int(Int64)
     case bool(Bool)
+    case strings([String])
     case null
 
     /// As it appears in JSON.
@@ -26,14 +27,18 @@ public enum OutputValue: Equatable, Sendable, CustomStringConvertible {
             return out + "\""
         case .int(let v): return String(v)
         case .bool(let b): return b ? "true" : "false"
+        case .strings(let list): return "[" + list.map { OutputValue.string($0).json }.joined(separator: ",") + "]"
         case .null: return "null"
         }
     }
 
     /// As a scenario file writes it (strings bare).
     public var description: String {
-        if case .string(let s) = self { return s }
-        return json
+        switch self {
+        case .string(let s): return s
+        case .strings(let l): return "[" + l.joined(separator: ", ") + "]"
+        default: return json
+        }
     }
 }
 

@@ -1,0 +1,210 @@
+import Domain
+import HeapModule
+
+/// The order state machine and payment-failure saga (CONTRACT §2.2).
+///
+/// Per order (keyed by tenant and order id), events are applied in event-time order (ties:
+/// `event_id`) once the watermark passes them. Accepted transitions emit `order.status_changed`
+/// and extend the status history; anything else emits `order.transition_rejected` with a reason
+/// and leaves the state alone. Payment events set the payment status; `payment.failed` on a
+/// non-cash order that is pending or confirmed emits `order.compensation_requested`. Events of an
+/// order whose `order.created` has not been seen are held until the watermark passes their time
+/// + allowed lateness (a late `order.created` may still come), then rejected (`order_unknown`).
+///
+/// Derived events come out in (decision time, order, sequence) order, so the output does not
+/// depend on batch sizes or partitioning.
+public struct OrderLifecycle {
+    /// Rejection reasons of `order.transition_rejected`.
+    public enum RejectReason: String, Sendable {
+        case orderUnknown = "order_unknown"
+        case duplicateOrder = "duplicate_order"
+        case invalidTransition = "invalid_transition"
+        case paymentNotSucceeded = "payment_not_succeeded"
+        case vendorUnknown = "vendor_unknown"
+        case deliveryUnknown = "delivery_unknown"
+    }
+
+    /// One entry of an order's status history.
+    public struct HistoryEntry: Equatable, Sendable {
+        public var from: OrderStatus?
+        public var to: OrderStatus
+        public var eventID: String
+        public var at: EpochMillis
+    }
+
+    /// What the lifecycle knows of an order (the `orders` read model's source).
+    public struct Order: Sendable {
+        public var tenantID: String
+        public var orderID: String
+        public var status: OrderStatus?
+        public var paymentStatus: PaymentStatus?
+        public var paymentMethod: OrderPaymentMethod?
+        public var anyPaymentSucceeded = false
+        public var vendorID: String?
+        public var deliveryID: String?
+        public var customerID: String?
+        public var totalCents: Int64 = 0
+        public var createdAt: EpochMillis?
+        public var history: [HistoryEntry] = []
+        /// Events waiting for the watermark (or for the order to be created).
+        var pending: [Timestamped<Event>] = []
+        /// Decision time of the last applied event (monotonic per order).
+        var clock = EpochMillis.min
+        var seq = 0
+    }
+
+    struct Timer: Comparable {
+        var time: EpochMillis
+        var key: String
+        static func < (a: Timer, b: Timer) -> Bool { (a.time, a.key) < (b.time, b.key) }
+    }
+
+    public let allowedLateness: Int64
+    public private(set) var orders: [String: Order] = [:]
+    private var timers = Heap<Timer>()
+    public private(set) var watermark = WatermarkTracker.start
+    /// Counters: applied transitions, rejections, compensations.
+    public private(set) var transitions = 0, rejections = 0, compensations = 0
+
+    public init(allowedLateness: Int64) { self.allowedLateness = allowedLateness }
+
+    /// The key of an event's order (`tenant/order`), or nil if the event is not about an order.
+    @inline(__always)
+    static func key(_ e: Event) -> String? {
+        switch e.payload {
+        case .orderCreated, .orderConfirmed, .orderProcessingStarted, .orderReadyForPickup, .orderPickedUp,
+             .orderCompleted, .orderCancelled, .paymentInitiated, .paymentSucceeded, .paymentFailed,
+             .paymentRefunded, .deliveryAssigned:
+            return e.tenantID + "/" + e.orderID!
+        default:
+            return nil
+        }
+    }
+
+    /// Buffers a batch's order, payment and `delivery.assigned` events.
+    public mutating func process(_ batch: [Timestamped<Event>]) {
+        for r in batch {
+            guard let k = Self.key(r.value) else { continue }
+            if orders[k] == nil {
+                orders[k] = Order(tenantID: r.value.tenantID, orderID: r.value.orderID!)
+            }
+            orders[k]!.pending.append(r)
+            timers.insert(Timer(time: r.time, key: k))
+        }
+    }
+
+    /// Applies every event the watermark has passed; returns the derived events in order.
+    public mutating func advance(to wm: EpochMillis) -> [DerivedEvent] {
+        guard wm > watermark else { return [] }
+        watermark = wm
+        var out: [(EpochMillis, String, Int, DerivedEvent)] = []
+        while let t = timers.min, t.time <= wm {
+            _ = timers.removeMin()
+            guard var o = orders[t.key], !o.pending.isEmpty else { continue }
+            o.pending.sort { ($0.time, $0.value.eventID) < ($1.time, $1.value.eventID) }
+            var applied = 0
+            for r in o.pending {
+                guard r.time <= wm else { break }
+                let isCreate = r.value.type == .orderCreated
+                if o.status == nil && !isCreate {
+                    // Not created (yet): hold until the lateness has passed, then reject.
+                    let deadline = r.time &+ allowedLateness
+                    guard deadline <= wm else { break }
+                    o.clock = max(o.clock, deadline)
+                    emit(&o, reject(o, r.value, .orderUnknown), into: &out)
+                    applied += 1
+                    continue
+                }
+                o.clock = max(o.clock, r.time)
+                apply(r.value, to: &o, into: &out)
+                applied += 1
+            }
+            o.pending.removeFirst(applied)
+            if let next = o.pending.first {
+                let due = o.status == nil && next.value.type != .orderCreated ? next.time &+ allowedLateness : next.time
+                timers.insert(Timer(time: due, key: t.key))
+            }
+            orders[t.key] = o
+        }
+        out.sort { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
+        return out.map(\.3)
+    }
+
+    private mutating func emit(_ o: inout Order, _ d: DerivedEvent, into out: inout [(EpochMillis, String, Int, DerivedEvent)]) {
+        o.seq += 1
+        out.append((o.clock, o.tenantID + "/" + o.orderID, o.seq, d))
+    }
+
+    private mutating func reject(_ o: Order, _ e: Event, _ reason: RejectReason) -> DerivedEvent {
+        rejections += 1
+        return DerivedEvent(type: "order.transition_rejected", time: e.time, tenantID: e.tenantID, causationID: e.eventID,
+                            correlationID: e.correlationID,
+                            data: [("order_id", .string(o.orderID)), ("state", o.status.map { .string($0.rawValue) } ?? .null),
+                                   ("event_type", .string(e.type.rawValue)), ("event_id", .string(e.eventID)),
+                                   ("reason", .string(reason.rawValue))])
+    }
+
+    private mutating func move(_ o: inout Order, to: OrderStatus, by e: Event, into out: inout [(EpochMillis, String, Int, DerivedEvent)]) {
+        let from = o.status
+        o.status = to
+        o.history.append(HistoryEntry(from: from, to: to, eventID: e.eventID, at: e.time))
+        transitions += 1
+        emit(&o, DerivedEvent(type: "order.status_changed", time: e.time, tenantID: e.tenantID, causationID: e.eventID,
+                              correlationID: e.correlationID,
+                              data: [("order_id", .string(o.orderID)), ("from", from.map { .string($0.rawValue) } ?? .null),
+                                     ("to", .string(to.rawValue)), ("event_id", .string(e.eventID)),
+                                     ("at", .string(RFC3339.format(e.time)))]), into: &out)
+    }
+
+    private mutating func apply(_ e: Event, to o: inout Order, into out: inout [(EpochMillis, String, Int, DerivedEvent)]) {
+        switch e.payload {
+        case .orderCreated(let c):
+            guard o.status == nil else { return emit(&o, reject(o, e, .duplicateOrder), into: &out) }
+            o.paymentMethod = c.paymentMethod
+            o.customerID = c.customerID
+            o.totalCents = c.totalAmount.cents
+            o.createdAt = e.time
+            if o.vendorID == nil { o.vendorID = c.items.lazy.compactMap(\.vendorID).first }
+            move(&o, to: .pending, by: e, into: &out)
+        case .paymentInitiated:
+            o.paymentStatus = .initiated
+        case .paymentSucceeded:
+            o.paymentStatus = .succeeded
+            o.anyPaymentSucceeded = true
+        case .paymentRefunded:
+            o.paymentStatus = .refunded
+        case .paymentFailed:
+            o.paymentStatus = .failed
+            if o.paymentMethod != .cash, o.status == .pending || o.status == .confirmed {
+                compensations += 1
+                emit(&o, DerivedEvent(type: "order.compensation_requested", time: e.time, tenantID: e.tenantID,
+                                      causationID: e.eventID, correlationID: e.correlationID,
+                                      data: [("order_id", .string(o.orderID)), ("actions", .strings(["cancel_order", "release_stock"])),
+                                             ("reason", .string("payment_failed"))]), into: &out)
+            }
+        case .deliveryAssigned(let d):
+            o.deliveryID = d.deliveryID
+        default:
+            guard let (from, to) = OrderTransitions.target(of: e.type), let current = o.status, from.contains(current) else {
+                return emit(&o, reject(o, e, .invalidTransition), into: &out)
+            }
+            switch e.payload {
+            case .orderConfirmed(let c):
+                guard o.anyPaymentSucceeded || o.paymentMethod == .cash else {
+                    return emit(&o, reject(o, e, .paymentNotSucceeded), into: &out)
+                }
+                o.vendorID = c.vendorID
+            case .orderProcessingStarted:
+                guard o.vendorID != nil else { return emit(&o, reject(o, e, .vendorUnknown), into: &out) }
+            case .orderPickedUp(let p):
+                o.deliveryID = p.deliveryID
+            case .orderCompleted(let c):
+                if let d = c.deliveryID { o.deliveryID = d }
+            default:
+                break
+            }
+            if e.type == .orderPickedUp, o.deliveryID == nil { return emit(&o, reject(o, e, .deliveryUnknown), into: &out) }
+            move(&o, to: to, by: e, into: &out)
+        }
+    }
+}
