@@ -30,7 +30,7 @@ public final class PipelineRunner {
     public private(set) var late = 0
 
     /// Operator types this build can run.
-    public static let runnableTypes: Set<String> = ["dedupe", "window_aggregate", "repartition", "order_lifecycle"]
+    public static let runnableTypes: Set<String> = ["dedupe", "window_aggregate", "repartition", "order_lifecycle", "quota"]
 
     public init(config: PipelineConfig, partitions: [Int] = [0], now: EpochMillis = 0) throws {
         self.config = config
@@ -54,6 +54,8 @@ public final class PipelineRunner {
                 stage = WindowAggregateStage(name: c.name, key: EventField(rawValue: p["key"]!)!, sum: p["sum"].flatMap(MoneyField.init(rawValue:)),
                                              types: types, window: c.window!, timezone: p["timezone"],
                                              allowedLateness: config.eventTime.allowedLateness)
+            case "quota":
+                stage = QuotaStage(name: c.name)
             case "order_lifecycle":
                 stage = OrderLifecycleStage(name: c.name, allowedLateness: config.eventTime.allowedLateness)
             default:

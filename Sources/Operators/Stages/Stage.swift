@@ -6,6 +6,8 @@ public enum OutputValue: Equatable, Sendable, CustomStringConvertible {
     case int(Int64)
     case bool(Bool)
     case strings([String])
+    /// A number given as its exact decimal text (e.g. `2.5`).
+    case number(String)
     case null
 
     /// As it appears in JSON.
@@ -28,6 +30,7 @@ public enum OutputValue: Equatable, Sendable, CustomStringConvertible {
         case .int(let v): return String(v)
         case .bool(let b): return b ? "true" : "false"
         case .strings(let list): return "[" + list.map { OutputValue.string($0).json }.joined(separator: ",") + "]"
+        case .number(let text): return text
         case .null: return "null"
         }
     }

@@ -1,0 +1,196 @@
+import Domain
+import HeapModule
+
+/// Per-tenant quota tracking (CONTRACT §2.3): tier from tenant events (unknown tenants are
+/// basic); api_calls as Σ `usage.recorded` over a sliding hour of event time; orders as the count
+/// of `order.created` in the calendar month of the tenant's timezone; products, storage_gb and
+/// concurrent_users as gauges (the latest amount). Soft limit = 80 % of the hard limit.
+///
+/// Usage reaching the soft limit emits `quota.warning`, going over the hard limit
+/// `quota.exceeded` {resource, used, limit, tier, window_start}; each once per episode — again only
+/// after usage fell back under that limit. A tier change re-evaluates every resource at once.
+/// Per tenant, events are applied in event-time order (ties: `event_id`) once the watermark
+/// passes them, so the alerts do not depend on arrival order, batching or partitioning.
+public struct QuotaTracker {
+    /// Amounts in thousandths, so sums over the sliding hour are exact.
+    typealias Milli = Int64
+
+    struct Tenant {
+        var tier: Tier = .basic
+        var zone = TenantZone.johannesburg
+        var api: [(time: EpochMillis, amount: Milli)] = []
+        var apiHead = 0
+        var apiSum: Milli = 0
+        var monthEnd: EpochMillis = .min
+        var monthStart: EpochMillis = .min
+        var orders: Milli = 0
+        var gauges: [QuotaResource: (value: Milli, at: EpochMillis)] = [:]
+        /// Resources whose soft / hard limit was crossed in the current episode.
+        var warned: Set<QuotaResource> = []
+        var exceeded: Set<QuotaResource> = []
+        var pending: [Timestamped<Event>] = []
+        var seq = 0
+    }
+
+    struct Timer: Comparable {
+        var time: EpochMillis
+        var tenant: String
+        static func < (a: Timer, b: Timer) -> Bool { (a.time, a.tenant) < (b.time, b.tenant) }
+    }
+
+    public static let hour: Int64 = 3_600_000
+    var tenants: [String: Tenant] = [:]
+    private var timers = Heap<Timer>()
+    public private(set) var watermark = WatermarkTracker.start
+    public private(set) var warnings = 0, exceedances = 0
+
+    public init() {}
+
+    /// Current usage of a tenant's resource (thousandths), as the read model shows it.
+    public func used(_ tenant: String, _ r: QuotaResource) -> Double? {
+        guard let t = tenants[tenant] else { return nil }
+        switch r {
+        case .apiCalls: return Double(t.apiSum) / 1000
+        case .orders: return Double(t.orders) / 1000
+        default: return t.gauges[r].map { Double($0.value) / 1000 }
+        }
+    }
+
+    /// The tier the tracker holds for a tenant.
+    public func tier(_ tenant: String) -> Tier? { tenants[tenant]?.tier }
+
+    /// Buffers the events quotas depend on.
+    public mutating func process(_ batch: [Timestamped<Event>]) {
+        for r in batch {
+            switch r.value.type {
+            case .usageRecorded, .orderCreated, .tenantCreated, .tenantTierChanged: break
+            default: continue
+            }
+            tenants[r.value.tenantID, default: Tenant()].pending.append(r)
+            timers.insert(Timer(time: r.time, tenant: r.value.tenantID))
+        }
+    }
+
+    /// Applies what the watermark has passed; returns the alerts in (time, tenant, sequence) order.
+    public mutating func advance(to wm: EpochMillis) -> [DerivedEvent] {
+        guard wm > watermark else { return [] }
+        watermark = wm
+        var out: [(EpochMillis, String, Int, DerivedEvent)] = []
+        while let t = timers.min, t.time <= wm {
+            _ = timers.removeMin()
+            guard var s = tenants[t.tenant], !s.pending.isEmpty else { continue }
+            s.pending.sort { ($0.time, $0.value.eventID) < ($1.time, $1.value.eventID) }
+            let due = s.pending.prefix { $0.time <= wm }.count
+            for r in s.pending[..<due] {
+                for d in apply(r.value, to: &s) {
+                    s.seq += 1
+                    out.append((r.time, t.tenant, s.seq, d))
+                }
+            }
+            s.pending.removeFirst(due)
+            if let next = s.pending.first { timers.insert(Timer(time: next.time, tenant: t.tenant)) }
+            tenants[t.tenant] = s
+        }
+        out.sort { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
+        return out.map(\.3)
+    }
+
+    static func milli(_ x: Double) -> Milli { Milli((x * 1000).rounded()) }
+
+    static func text(_ m: Milli) -> OutputValue {
+        if m % 1000 == 0 { return .number(String(m / 1000)) }
+        var frac = String(abs(m % 1000))
+        frac = String(repeating: "0", count: 3 - frac.count) + frac
+        while frac.hasSuffix("0") { frac.removeLast() }
+        return .number("\(m / 1000).\(frac)")
+    }
+
+    private mutating func apply(_ e: Event, to s: inout Tenant) -> [DerivedEvent] {
+        var out: [DerivedEvent] = []
+        expireAPI(&s, at: e.time)
+        switch e.payload {
+        case .tenantCreated(let c):
+            s.tier = c.tier
+            s.zone = TenantZone(identifier: c.timezone) ?? .johannesburg
+            for r in QuotaResource.allCases { check(r, &s, e, &out) }
+        case .tenantTierChanged(let c):
+            s.tier = c.tier
+            for r in QuotaResource.allCases { check(r, &s, e, &out) }
+        case .orderCreated:
+            if e.time >= s.monthEnd || e.time < s.monthStart {
+                s.monthStart = s.zone.monthStart(e.time)
+                s.monthEnd = s.zone.nextMonthStart(e.time)
+                s.orders = 0
+                check(.orders, &s, e, &out) // a new month re-arms the episode
+            }
+            s.orders += 1000
+            check(.orders, &s, e, &out)
+        case .usageRecorded(let u):
+            let amount = Self.milli(u.amount)
+            if u.resource == .apiCalls {
+                s.api.append((e.time, amount))
+                s.apiSum += amount
+            } else {
+                s.gauges[u.resource] = (amount, e.time)
+            }
+            check(u.resource, &s, e, &out)
+        default:
+            break
+        }
+        return out
+    }
+
+    /// Drops api-call records older than an hour before `t` (the sliding window is (t − 1 h, t]).
+    private func expireAPI(_ s: inout Tenant, at t: EpochMillis) {
+        while s.apiHead < s.api.count, s.api[s.apiHead].time <= t - Self.hour {
+            s.apiSum -= s.api[s.apiHead].amount
+            s.apiHead += 1
+        }
+        if s.apiHead > 1024 && s.apiHead * 2 > s.api.count {
+            s.api.removeFirst(s.apiHead)
+            s.apiHead = 0
+        }
+    }
+
+    private mutating func check(_ r: QuotaResource, _ s: inout Tenant, _ cause: Event, _ out: inout [DerivedEvent]) {
+        let used: Milli
+        let windowStart: OutputValue
+        switch r {
+        case .apiCalls:
+            used = s.apiSum
+            windowStart = .string(RFC3339.format(cause.time - Self.hour))
+        case .orders:
+            used = s.orders
+            windowStart = s.monthStart == .min ? .null : .string(RFC3339.format(s.monthStart))
+        default:
+            guard let g = s.gauges[r] else { return }
+            used = g.value
+            windowStart = .string(RFC3339.format(g.at))
+        }
+        guard let limit = s.tier.limit(r) else {
+            s.warned.remove(r)
+            s.exceeded.remove(r)
+            return
+        }
+        let hard = limit * 1000
+        let soft = limit * QuotaResource.softLimitPercent * 10
+        if used < soft { s.warned.remove(r) }
+        if used <= hard { s.exceeded.remove(r) }
+        func alert(_ type: String) -> DerivedEvent {
+            DerivedEvent(type: type, time: cause.time, tenantID: cause.tenantID, causationID: cause.eventID,
+                         correlationID: cause.correlationID,
+                         data: [("resource", .string(r.rawValue)), ("used", Self.text(used)), ("limit", .int(limit)),
+                                ("tier", .string(s.tier.rawValue)), ("window_start", windowStart)])
+        }
+        if used >= soft, !s.warned.contains(r) {
+            s.warned.insert(r)
+            warnings += 1
+            out.append(alert("quota.warning"))
+        }
+        if used > hard, !s.exceeded.contains(r) {
+            s.exceeded.insert(r)
+            exceedances += 1
+            out.append(alert("quota.exceeded"))
+        }
+    }
+}
