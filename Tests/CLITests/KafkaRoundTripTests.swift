@@ -118,6 +118,6 @@ import Testing
         // The analytics pipeline needs operators of the next issue: a clear refusal, exit 2.
         let a = try runProcess(try wakalaBinary(), ["replay", "--pipeline", "Pipelines/analytics.yaml", "--input", input])
         #expect(a.status == 2)
-        #expect(a.stderr.contains("operator 'deliveries' is of type delivery_eta"))
+        #expect(a.stderr.contains("operator 'rollups' is of type rollup"))
     }
 }

@@ -40,7 +40,12 @@ public struct StreamGenerator {
         }
         for day in 0..<config.days {
             let dayStart = config.start + Int64(day) * Self.dayMs
-            for ti in world.tenants.indices { simulateDay(tenant: ti, dayStart: dayStart, day: day) }
+            // Every tenant's day first, then all the day's orders in time order: drivers are shared,
+            // so they must be dispatched chronologically (a driver is never in two places).
+            var orders: [(at: EpochMillis, tenant: Int)] = []
+            for ti in world.tenants.indices { orders += simulateDay(tenant: ti, dayStart: dayStart, day: day).map { ($0, ti) } }
+            orders.sort { ($0.at, $0.tenant) < ($1.at, $1.tenant) }
+            for o in orders { simulateOrder(tenant: o.tenant, at: o.at) }
             try flush(before: dayStart + Self.dayMs, sink)
         }
         try flush(before: .max, sink)
@@ -121,7 +126,8 @@ public struct StreamGenerator {
 
     // MARK: a tenant's day
 
-    private mutating func simulateDay(tenant ti: Int, dayStart: EpochMillis, day: Int) {
+    /// A tenant's day without its orders; returns the times its orders are placed at.
+    private mutating func simulateDay(tenant ti: Int, dayStart: EpochMillis, day: Int) -> [EpochMillis] {
         let t = world.tenants[ti]
         if let up = t.upgrade, up.day == day {
             let at = dayStart + 9 * 3_600_000 + rng.int64(0...3_600_000)
@@ -136,13 +142,12 @@ public struct StreamGenerator {
         let count = max(0, Int(expected * rng.double(0.7...1.3)))
         var times: [EpochMillis] = []
         for _ in 0..<count { times.append(dayStart + orderTimeOfDay()) }
-        times.sort()
-        for at in times { simulateOrder(tenant: ti, at: at) }
         // Chat that does not lead to an order.
         for _ in 0..<(count / 3) {
             let c = rng.pick(t.customers)
             whatsapp(tenant: t.id, customer: c, at: dayStart + orderTimeOfDay(), correlation: nil)
         }
+        return times
     }
 
     /// Milliseconds after local midnight: busy at lunch and after work.
@@ -380,6 +385,8 @@ public struct StreamGenerator {
         while true {
             deliveryID = ids.next("dl-")
             di = pickDriver(city: t.city, near: vendorAt, at: assignedAt)
+            // A busy driver takes the delivery when the current one is done.
+            assignedAt = max(assignedAt, world.drivers[di].freeAt)
             let driver = world.drivers[di]
             let did = deliveryID
             emit(.deliveryAssigned, at: assignedAt + 1_000, tenant: t.id, correlation: corr, causation: nil, actor: ("service", "dispatch")) { w, _ in

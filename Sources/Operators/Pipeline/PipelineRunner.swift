@@ -15,8 +15,9 @@ public final class PipelineRunner {
     public let config: PipelineConfig
     public private(set) var tracker: WatermarkTracker
     let stages: [Stage]
-    /// For each source or operator name, the stages reading it.
-    let readers: [String: [Int]]
+    /// For each source or operator name, the stages reading it (and the event types they take
+    /// from it, when only some).
+    let readers: [String: [(stage: Int, types: Set<EventType>?)]]
     let decoder = EventDecoder()
     let sourceName: String
 
@@ -30,7 +31,7 @@ public final class PipelineRunner {
     public private(set) var late = 0
 
     /// Operator types this build can run.
-    public static let runnableTypes: Set<String> = ["dedupe", "window_aggregate", "repartition", "order_lifecycle", "quota"]
+    public static let runnableTypes: Set<String> = ["dedupe", "window_aggregate", "repartition", "order_lifecycle", "quota", "delivery_eta"]
 
     public init(config: PipelineConfig, partitions: [Int] = [0], now: EpochMillis = 0) throws {
         self.config = config
@@ -38,7 +39,7 @@ public final class PipelineRunner {
         guard let source = config.sources.first else { throw Unsupported(description: "the pipeline has no source") }
         sourceName = source.name
         var stages: [Stage] = []
-        var readers: [String: [Int]] = [:]
+        var readers: [String: [(stage: Int, types: Set<EventType>?)]] = [:]
         for c in config.operators {
             guard Self.runnableTypes.contains(c.type) else {
                 throw Unsupported(description: "\(config.file):\(c.line): operator '\(c.name)' is of type \(c.type), which this build cannot run yet (it runs \(Self.runnableTypes.sorted().joined(separator: ", ")))")
@@ -54,6 +55,12 @@ public final class PipelineRunner {
                 stage = WindowAggregateStage(name: c.name, key: EventField(rawValue: p["key"]!)!, sum: p["sum"].flatMap(MoneyField.init(rawValue:)),
                                              types: types, window: c.window!, timezone: p["timezone"],
                                              allowedLateness: config.eventTime.allowedLateness)
+            case "delivery_eta":
+                var settings = DeliveryTracker.Settings()
+                if let g = p["geofence_m"].flatMap(Double.init) { settings.geofenceMeters = g }
+                if let d = p["deviation_m"].flatMap(Double.init) { settings.deviationMeters = d }
+                if let s = p["eta_change_s"].flatMap(Int64.init) { settings.etaChangeMillis = s * 1000 }
+                stage = DeliveryStage(name: c.name, settings: settings)
             case "quota":
                 stage = QuotaStage(name: c.name)
             case "order_lifecycle":
@@ -61,7 +68,13 @@ public final class PipelineRunner {
             default:
                 stage = RepartitionStage(name: c.name, key: EventField(rawValue: p["key"]!)!, types: types, partitions: partitions.count)
             }
-            for input in c.inputs { readers[input, default: []].append(stages.count) }
+            if c.type == "delivery_eta" {
+                // Deliveries from `input`, locations from `locations`.
+                readers[c.inputs[0], default: []].append((stages.count, [.deliveryAssigned, .deliveryPickedUp, .deliveryCompleted, .deliveryCancelled]))
+                readers[c.inputs[1], default: []].append((stages.count, [.driverLocationUpdated]))
+            } else {
+                for input in c.inputs { readers[input, default: []].append((stages.count, nil)) }
+            }
             stages.append(stage)
             rows[c.name] = []
         }
@@ -110,9 +123,9 @@ public final class PipelineRunner {
 
     private func deliver(_ events: [Timestamped<Event>], from name: String) {
         guard !events.isEmpty, let targets = readers[name] else { return }
-        for i in targets {
+        for (i, types) in targets {
             var out = StageOutput()
-            stages[i].process(events, into: &out)
+            stages[i].process(types.map { t in events.filter { t.contains($0.value.type) } } ?? events, into: &out)
             collect(i, out)
         }
     }

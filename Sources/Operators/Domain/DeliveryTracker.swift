@@ -1,0 +1,144 @@
+import Domain
+
+/// Delivery tracking and ETA (CONTRACT §2.4). A delivery is tracked from `delivery.assigned`
+/// until completed or cancelled. On each `driver.location_updated`, for each active delivery of
+/// that driver: remaining distance = haversine(location, pickup) + haversine(pickup, dropoff)
+/// before pick-up, haversine(location, dropoff) after; speed = `speed_mps` if ≥ 1.0 else 25 km/h;
+/// ETA = event time + remaining / speed. `delivery.eta_updated` is emitted when there was no ETA
+/// yet or it moved by more than 300 s from the last one emitted. Geofences of 50 m give
+/// `delivery.arrived_at_pickup` (while assigned) and `delivery.arrived_at_dropoff` (while picked
+/// up), each once; `delivery.route_deviation` when the cross-track distance from the
+/// pickup→dropoff great circle exceeds 1000 m while picked up, once per excursion.
+///
+/// Locations and deliveries are joined across keys (driver, delivery), so all events are applied
+/// in one event-time order (ties: `event_id`) once the watermark passes them.
+public struct DeliveryTracker {
+    public struct Settings: Sendable {
+        public var geofenceMeters = 50.0
+        public var deviationMeters = 1000.0
+        public var etaChangeMillis: Int64 = 300_000
+        /// 25 km/h in m/s.
+        public var fallbackSpeed = 25_000.0 / 3600
+        public init() {}
+    }
+
+    public enum Status: String, Sendable { case assigned, pickedUp = "picked_up" }
+
+    public struct Delivery: Sendable {
+        public var deliveryID: String
+        public var orderID: String
+        public var driverID: String
+        public var tenantID: String
+        public var pickup: GeoPoint
+        public var dropoff: GeoPoint
+        public var status: Status = .assigned
+        public var eta: EpochMillis?
+        public var lastLocation: GeoPoint?
+        var arrivedPickup = false
+        var arrivedDropoff = false
+        var deviating = false
+        var correlationID: String?
+    }
+
+    public let settings: Settings
+    public private(set) var deliveries: [String: Delivery] = [:]
+    private var byDriver: [String: [String]] = [:]
+    private var pending: [Timestamped<Event>] = []
+    public private(set) var watermark = WatermarkTracker.start
+    public private(set) var etaUpdates = 0, deviations = 0
+
+    public init(settings: Settings = Settings()) { self.settings = settings }
+
+    /// Buffers delivery events and driver locations.
+    public mutating func process(_ batch: [Timestamped<Event>]) {
+        for r in batch {
+            switch r.value.type {
+            case .deliveryAssigned, .deliveryPickedUp, .deliveryCompleted, .deliveryCancelled, .driverLocationUpdated:
+                pending.append(r)
+            default: continue
+            }
+        }
+    }
+
+    /// Applies what the watermark has passed, in (time, event_id) order; returns derived events.
+    public mutating func advance(to wm: EpochMillis) -> [DerivedEvent] {
+        guard wm > watermark, !pending.isEmpty else { watermark = max(watermark, wm); return [] }
+        watermark = wm
+        pending.sort { ($0.time, $0.value.eventID) < ($1.time, $1.value.eventID) }
+        let due = pending.prefix { $0.time <= wm }.count
+        var out: [DerivedEvent] = []
+        for r in pending[..<due] { apply(r.value, &out) }
+        pending.removeFirst(due)
+        return out
+    }
+
+    private mutating func apply(_ e: Event, _ out: inout [DerivedEvent]) {
+        switch e.payload {
+        case .deliveryAssigned(let a):
+            deliveries[a.deliveryID] = Delivery(deliveryID: a.deliveryID, orderID: a.orderID, driverID: a.driverID, tenantID: e.tenantID,
+                                                pickup: a.pickup, dropoff: a.dropoff, correlationID: e.correlationID)
+            byDriver[a.driverID, default: []].append(a.deliveryID)
+        case .deliveryPickedUp(let p):
+            deliveries[p.deliveryID]?.status = .pickedUp
+        case .deliveryCompleted(let c):
+            stop(c.deliveryID)
+        case .deliveryCancelled(let c):
+            stop(c.deliveryID)
+        case .driverLocationUpdated(let l):
+            for id in byDriver[l.driverID] ?? [] { update(id, l, e, &out) }
+        default:
+            break
+        }
+    }
+
+    private mutating func stop(_ id: String) {
+        guard let d = deliveries.removeValue(forKey: id) else { return }
+        byDriver[d.driverID]?.removeAll { $0 == id }
+        if byDriver[d.driverID]?.isEmpty == true { byDriver[d.driverID] = nil }
+    }
+
+    private mutating func update(_ id: String, _ l: DriverLocationUpdated, _ e: Event, _ out: inout [DerivedEvent]) {
+        guard var d = deliveries[id] else { return }
+        let here = l.location
+        d.lastLocation = here
+        let remaining = d.status == .assigned
+            ? here.distance(to: d.pickup) + d.pickup.distance(to: d.dropoff)
+            : here.distance(to: d.dropoff)
+        let speed = (l.speedMps ?? 0) >= 1.0 ? l.speedMps! : settings.fallbackSpeed
+        let eta = e.time + Int64((remaining / speed * 1000).rounded())
+        func derived(_ type: String, _ data: [(String, OutputValue)]) -> DerivedEvent {
+            DerivedEvent(type: type, time: e.time, tenantID: d.tenantID, causationID: e.eventID, correlationID: d.correlationID,
+                         data: [("delivery_id", .string(d.deliveryID))] + data)
+        }
+        if d.eta == nil || abs(eta - d.eta!) > settings.etaChangeMillis {
+            out.append(derived("delivery.eta_updated", [("order_id", .string(d.orderID)), ("driver_id", .string(d.driverID)),
+                                                        ("eta", .string(RFC3339.format(eta))),
+                                                        ("previous_eta", d.eta.map { .string(RFC3339.format($0)) } ?? .null),
+                                                        ("distance_remaining_m", .int(Int64(remaining.rounded())))]))
+            d.eta = eta
+            etaUpdates += 1
+        }
+        if d.status == .assigned, !d.arrivedPickup, here.distance(to: d.pickup) <= settings.geofenceMeters {
+            d.arrivedPickup = true
+            out.append(derived("delivery.arrived_at_pickup", [("order_id", .string(d.orderID)), ("driver_id", .string(d.driverID))]))
+        }
+        if d.status == .pickedUp {
+            if !d.arrivedDropoff, here.distance(to: d.dropoff) <= settings.geofenceMeters {
+                d.arrivedDropoff = true
+                out.append(derived("delivery.arrived_at_dropoff", [("order_id", .string(d.orderID)), ("driver_id", .string(d.driverID))]))
+            }
+            let off = here.crossTrackDistance(start: d.pickup, end: d.dropoff)
+            if off > settings.deviationMeters {
+                if !d.deviating {
+                    d.deviating = true
+                    deviations += 1
+                    out.append(derived("delivery.route_deviation", [("order_id", .string(d.orderID)), ("driver_id", .string(d.driverID)),
+                                                                    ("cross_track_m", .int(Int64(off.rounded())))]))
+                }
+            } else {
+                d.deviating = false
+            }
+        }
+        deliveries[id] = d
+    }
+}
