@@ -75,18 +75,21 @@ import Testing
         #expect(runner.accepted - distinct > 0)
     }
 
-    @Test func snapshotMidStreamRestoreContinue() throws {
-        let config = try PipelineConfig.load(path: Self.pipeline)
+    @Test(arguments: ["Pipelines/examples/orders-per-hour.yaml", "Pipelines/examples/order-lifecycle.yaml"])
+    func snapshotMidStreamRestoreContinue(pipeline: String) throws {
+        let config = try PipelineConfig.load(path: Self.repo.appendingPathComponent(pipeline).path)
         let whole = try PipelineRunner(config: config, partitions: [0])
         Self.replay(Self.stream[...], into: whole, batch: 300, firstOffset: 0)
         whole.finish()
 
+        #expect(whole.rows.values.reduce(0) { $0 + $1.count } > 100)
         let cut = Self.stream.count * 3 / 5
         let first = try PipelineRunner(config: config, partitions: [0])
         Self.replay(Self.stream[..<cut], into: first, batch: 300, firstOffset: 0)
         let bytes = try first.snapshot()
         let second = try PipelineRunner(config: config, partitions: [0])
         try second.restore(bytes)
+        #expect(try second.snapshot() == bytes) // restore is exact
         Self.replay(Self.stream[cut...], into: second, batch: 300, firstOffset: Int64(cut))
         second.finish()
         for op in config.operators.map(\.name) {

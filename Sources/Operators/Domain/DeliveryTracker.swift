@@ -41,11 +41,11 @@ public struct DeliveryTracker {
     }
 
     public let settings: Settings
-    public private(set) var deliveries: [String: Delivery] = [:]
-    private var byDriver: [String: [String]] = [:]
-    private var pending: [Timestamped<Event>] = []
-    public private(set) var watermark = WatermarkTracker.start
-    public private(set) var etaUpdates = 0, deviations = 0
+    public internal(set) var deliveries: [String: Delivery] = [:]
+    var byDriver: [String: [String]] = [:]
+    var pending: [Timestamped<Event>] = []
+    public internal(set) var watermark = WatermarkTracker.start
+    public internal(set) var etaUpdates = 0, deviations = 0
 
     public init(settings: Settings = Settings()) { self.settings = settings }
 

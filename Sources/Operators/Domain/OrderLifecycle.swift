@@ -60,11 +60,11 @@ public struct OrderLifecycle {
     }
 
     public let allowedLateness: Int64
-    public private(set) var orders: [String: Order] = [:]
-    private var timers = Heap<Timer>()
-    public private(set) var watermark = WatermarkTracker.start
+    public internal(set) var orders: [String: Order] = [:]
+    var timers = Heap<Timer>()
+    public internal(set) var watermark = WatermarkTracker.start
     /// Counters: applied transitions, rejections, compensations.
-    public private(set) var transitions = 0, rejections = 0, compensations = 0
+    public internal(set) var transitions = 0, rejections = 0, compensations = 0
 
     public init(allowedLateness: Int64) { self.allowedLateness = allowedLateness }
 

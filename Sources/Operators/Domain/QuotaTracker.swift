@@ -40,9 +40,9 @@ public struct QuotaTracker {
 
     public static let hour: Int64 = 3_600_000
     var tenants: [String: Tenant] = [:]
-    private var timers = Heap<Timer>()
-    public private(set) var watermark = WatermarkTracker.start
-    public private(set) var warnings = 0, exceedances = 0
+    var timers = Heap<Timer>()
+    public internal(set) var watermark = WatermarkTracker.start
+    public internal(set) var warnings = 0, exceedances = 0
 
     public init() {}
 

@@ -22,11 +22,6 @@ public final class DeliveryStage: Stage {
         [("active_deliveries", tracker.deliveries.count), ("eta_updates", tracker.etaUpdates), ("deviations", tracker.deviations)]
     }
 
-    public func snapshot() throws -> [UInt8] {
-        throw SnapshotError.corrupt("operator \(name) (delivery_eta) cannot be snapshotted yet")
-    }
-
-    public func restore(_ bytes: [UInt8]) throws {
-        throw SnapshotError.corrupt("operator \(name) (delivery_eta) cannot be restored yet")
-    }
+    public func snapshot() throws -> [UInt8] { try tracker.snapshot() }
+    public func restore(_ bytes: [UInt8]) throws { try tracker.restore(bytes) }
 }

@@ -25,14 +25,6 @@ public final class OrderLifecycleStage: Stage {
          ("compensations", lifecycle.compensations)]
     }
 
-    /// Checkpointing the lifecycle needs its held events written out; that comes with the
-    /// checkpointed sinks (issue 5). Until then a snapshot of a pipeline with this operator fails
-    /// loudly rather than losing held events.
-    public func snapshot() throws -> [UInt8] {
-        throw SnapshotError.corrupt("operator \(name) (order_lifecycle) cannot be snapshotted yet")
-    }
-
-    public func restore(_ bytes: [UInt8]) throws {
-        throw SnapshotError.corrupt("operator \(name) (order_lifecycle) cannot be restored yet")
-    }
+    public func snapshot() throws -> [UInt8] { try lifecycle.snapshot() }
+    public func restore(_ bytes: [UInt8]) throws { try lifecycle.restore(bytes) }
 }

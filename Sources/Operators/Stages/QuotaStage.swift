@@ -16,12 +16,6 @@ public final class QuotaStage: Stage {
 
     public var counters: [(String, Int)] { [("warnings", tracker.warnings), ("exceeded", tracker.exceedances)] }
 
-    /// As with the lifecycle, held events need writing out first (issue 5); fail loudly until then.
-    public func snapshot() throws -> [UInt8] {
-        throw SnapshotError.corrupt("operator \(name) (quota) cannot be snapshotted yet")
-    }
-
-    public func restore(_ bytes: [UInt8]) throws {
-        throw SnapshotError.corrupt("operator \(name) (quota) cannot be restored yet")
-    }
+    public func snapshot() throws -> [UInt8] { try tracker.snapshot() }
+    public func restore(_ bytes: [UInt8]) throws { try tracker.restore(bytes) }
 }

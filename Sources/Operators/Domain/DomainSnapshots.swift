@@ -1,0 +1,161 @@
+import Domain
+
+// Snapshots of the domain operators: every field, in a deterministic order (sorted keys), with
+// the events they still hold. Timers are rebuilt from the held events on restore.
+
+extension OrderLifecycle {
+    public func snapshot() throws -> [UInt8] {
+        var w = SnapshotWriter()
+        w.write(watermark); w.write(transitions); w.write(rejections); w.write(compensations)
+        let keys = orders.keys.sorted()
+        w.write(keys.count)
+        for k in keys {
+            let o = orders[k]!
+            w.write(k); w.write(o.tenantID); w.write(o.orderID)
+            w.write(o.status?.rawValue); w.write(o.paymentStatus?.rawValue); w.write(o.paymentMethod?.rawValue)
+            w.write(o.anyPaymentSucceeded); w.write(o.vendorID); w.write(o.deliveryID); w.write(o.customerID)
+            w.write(o.totalCents); w.write(o.createdAt); w.write(o.clock); w.write(o.seq)
+            w.write(o.history.count)
+            for h in o.history { w.write(h.from?.rawValue); w.write(h.to.rawValue); w.write(h.eventID); w.write(h.at) }
+            w.write(o.pending.count)
+            for p in o.pending { w.write(p) }
+        }
+        return try SnapshotEnvelope.seal(operator: "order_lifecycle", w.bytes)
+    }
+
+    public mutating func restore(_ bytes: [UInt8]) throws {
+        var r = SnapshotReader(try SnapshotEnvelope.open(operator: "order_lifecycle", bytes))
+        func status(_ s: String?) throws -> OrderStatus? {
+            try s.map { guard let v = OrderStatus(rawValue: $0) else { throw SnapshotError.corrupt("status \($0)") }; return v }
+        }
+        var fresh = OrderLifecycle(allowedLateness: allowedLateness)
+        fresh.watermark = try r.readInt64()
+        fresh.transitions = try r.readInt(); fresh.rejections = try r.readInt(); fresh.compensations = try r.readInt()
+        for _ in 0..<(try r.readInt()) {
+            let k = try r.readString()
+            var o = Order(tenantID: try r.readString(), orderID: try r.readString())
+            o.status = try status(try r.readOptional(String.self))
+            o.paymentStatus = try r.readOptional(String.self).flatMap(PaymentStatus.init(rawValue:))
+            o.paymentMethod = try r.readOptional(String.self).flatMap(OrderPaymentMethod.init(rawValue:))
+            o.anyPaymentSucceeded = try r.readBool()
+            o.vendorID = try r.readOptional(String.self); o.deliveryID = try r.readOptional(String.self); o.customerID = try r.readOptional(String.self)
+            o.totalCents = try r.readInt64(); o.createdAt = try r.readOptional(Int64.self); o.clock = try r.readInt64(); o.seq = try r.readInt()
+            for _ in 0..<(try r.readInt()) {
+                let from = try status(try r.readOptional(String.self))
+                guard let to = try status(try r.readString()) else { throw SnapshotError.corrupt("history") }
+                o.history.append(HistoryEntry(from: from, to: to, eventID: try r.readString(), at: try r.readInt64()))
+            }
+            for _ in 0..<(try r.readInt()) { o.pending.append(try r.read(Timestamped<Event>.self)) }
+            if let first = o.pending.map(\.time).min() { fresh.timers.insert(Timer(time: first, key: k)) }
+            fresh.orders[k] = o
+        }
+        guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
+        self = fresh
+    }
+}
+
+extension QuotaTracker {
+    public func snapshot() throws -> [UInt8] {
+        var w = SnapshotWriter()
+        w.write(watermark); w.write(warnings); w.write(exceedances)
+        let keys = tenants.keys.sorted()
+        w.write(keys.count)
+        for k in keys {
+            let t = tenants[k]!
+            w.write(k); w.write(t.tier.rawValue); w.write(t.zone.identifier)
+            let api = t.api[t.apiHead...]
+            w.write(api.count)
+            for a in api { w.write(a.time); w.write(a.amount) }
+            w.write(t.apiSum); w.write(t.monthStart); w.write(t.monthEnd); w.write(t.orders)
+            let gauges = t.gauges.keys.sorted { $0.rawValue < $1.rawValue }
+            w.write(gauges.count)
+            for g in gauges { w.write(g.rawValue); w.write(t.gauges[g]!.value); w.write(t.gauges[g]!.at) }
+            w.write(t.warned.map(\.rawValue).sorted().joined(separator: ","))
+            w.write(t.exceeded.map(\.rawValue).sorted().joined(separator: ","))
+            w.write(t.seq)
+            w.write(t.pending.count)
+            for p in t.pending { w.write(p) }
+        }
+        return try SnapshotEnvelope.seal(operator: "quota", w.bytes)
+    }
+
+    public mutating func restore(_ bytes: [UInt8]) throws {
+        var r = SnapshotReader(try SnapshotEnvelope.open(operator: "quota", bytes))
+        func resource(_ s: String) throws -> QuotaResource {
+            guard let v = QuotaResource(rawValue: s) else { throw SnapshotError.corrupt("resource \(s)") }
+            return v
+        }
+        var fresh = QuotaTracker()
+        fresh.watermark = try r.readInt64(); fresh.warnings = try r.readInt(); fresh.exceedances = try r.readInt()
+        for _ in 0..<(try r.readInt()) {
+            let k = try r.readString()
+            var t = Tenant()
+            guard let tier = Tier(rawValue: try r.readString()) else { throw SnapshotError.corrupt("tier") }
+            t.tier = tier
+            let zone = try r.readString()
+            guard let z = TenantZone(identifier: zone) else { throw SnapshotError.corrupt("zone \(zone)") }
+            t.zone = z
+            for _ in 0..<(try r.readInt()) { t.api.append((try r.readInt64(), try r.readInt64())) }
+            t.apiSum = try r.readInt64(); t.monthStart = try r.readInt64(); t.monthEnd = try r.readInt64(); t.orders = try r.readInt64()
+            for _ in 0..<(try r.readInt()) { t.gauges[try resource(try r.readString())] = (try r.readInt64(), try r.readInt64()) }
+            t.warned = Set(try r.readString().split(separator: ",").map { try resource(String($0)) })
+            t.exceeded = Set(try r.readString().split(separator: ",").map { try resource(String($0)) })
+            t.seq = try r.readInt()
+            for _ in 0..<(try r.readInt()) { t.pending.append(try r.read(Timestamped<Event>.self)) }
+            if let first = t.pending.map(\.time).min() { fresh.timers.insert(Timer(time: first, tenant: k)) }
+            fresh.tenants[k] = t
+        }
+        guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
+        self = fresh
+    }
+}
+
+extension DeliveryTracker {
+    public func snapshot() throws -> [UInt8] {
+        var w = SnapshotWriter()
+        w.write(watermark); w.write(etaUpdates); w.write(deviations)
+        let drivers = byDriver.keys.sorted()
+        w.write(drivers.count)
+        for d in drivers {
+            w.write(d)
+            w.write(byDriver[d]!.count)
+            for id in byDriver[d]! {
+                let x = deliveries[id]!
+                w.write(x.deliveryID); w.write(x.orderID); w.write(x.tenantID)
+                w.write(x.pickup.lat); w.write(x.pickup.lng); w.write(x.dropoff.lat); w.write(x.dropoff.lng)
+                w.write(x.status.rawValue); w.write(x.eta)
+                w.write(x.lastLocation != nil)
+                if let l = x.lastLocation { w.write(l.lat); w.write(l.lng) }
+                w.write(x.arrivedPickup); w.write(x.arrivedDropoff); w.write(x.deviating); w.write(x.correlationID)
+            }
+        }
+        w.write(pending.count)
+        for p in pending { w.write(p) }
+        return try SnapshotEnvelope.seal(operator: "delivery_eta", w.bytes)
+    }
+
+    public mutating func restore(_ bytes: [UInt8]) throws {
+        var r = SnapshotReader(try SnapshotEnvelope.open(operator: "delivery_eta", bytes))
+        var fresh = DeliveryTracker(settings: settings)
+        fresh.watermark = try r.readInt64(); fresh.etaUpdates = try r.readInt(); fresh.deviations = try r.readInt()
+        for _ in 0..<(try r.readInt()) {
+            let driver = try r.readString()
+            for _ in 0..<(try r.readInt()) {
+                var x = Delivery(deliveryID: try r.readString(), orderID: try r.readString(), driverID: driver, tenantID: try r.readString(),
+                                 pickup: GeoPoint(lat: try r.readDouble(), lng: try r.readDouble()),
+                                 dropoff: GeoPoint(lat: try r.readDouble(), lng: try r.readDouble()))
+                guard let st = Status(rawValue: try r.readString()) else { throw SnapshotError.corrupt("status") }
+                x.status = st
+                x.eta = try r.readOptional(Int64.self)
+                if try r.readBool() { x.lastLocation = GeoPoint(lat: try r.readDouble(), lng: try r.readDouble()) }
+                x.arrivedPickup = try r.readBool(); x.arrivedDropoff = try r.readBool(); x.deviating = try r.readBool()
+                x.correlationID = try r.readOptional(String.self)
+                fresh.deliveries[x.deliveryID] = x
+                fresh.byDriver[driver, default: []].append(x.deliveryID)
+            }
+        }
+        for _ in 0..<(try r.readInt()) { fresh.pending.append(try r.read(Timestamped<Event>.self)) }
+        guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
+        self = fresh
+    }
+}
