@@ -31,7 +31,7 @@ public final class PipelineRunner {
     public private(set) var late = 0
 
     /// Operator types this build can run.
-    public static let runnableTypes: Set<String> = ["dedupe", "window_aggregate", "repartition", "order_lifecycle", "quota", "delivery_eta"]
+    public static let runnableTypes: Set<String> = ["dedupe", "window_aggregate", "repartition", "order_lifecycle", "quota", "delivery_eta", "rollup"]
 
     public init(config: PipelineConfig, partitions: [Int] = [0], now: EpochMillis = 0) throws {
         self.config = config
@@ -61,6 +61,9 @@ public final class PipelineRunner {
                 if let d = p["deviation_m"].flatMap(Double.init) { settings.deviationMeters = d }
                 if let s = p["eta_change_s"].flatMap(Int64.init) { settings.etaChangeMillis = s * 1000 }
                 stage = DeliveryStage(name: c.name, settings: settings)
+            case "rollup":
+                let gs = (p["granularities"] ?? "hour, day").components(separatedBy: ", ").compactMap(Rollups.Granularity.init(rawValue:))
+                stage = RollupStage(name: c.name, granularities: gs, allowedLateness: config.eventTime.allowedLateness)
             case "quota":
                 stage = QuotaStage(name: c.name)
             case "order_lifecycle":

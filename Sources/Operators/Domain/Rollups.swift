@@ -1,0 +1,235 @@
+import Domain
+
+/// Per-tenant rollups (CONTRACT §2.5), hourly and daily in the tenant's timezone.
+///
+/// Order metrics belong to the bucket of the order's `order.created` time (cohort), with the
+/// order's current status as the state machine decided it (an order created at 09:10 and
+/// completed at 14:00 moves the 09:00 bucket's completed count). Unique and new customers are
+/// exact (sets; a customer is new in the bucket of their earliest `order.created` for the tenant,
+/// moved if an earlier one turns up). Per product: distinct orders, quantity, revenue; the name is
+/// the latest seen in event time. Payments by gateway and method (from the payment's
+/// `payment.initiated`, `unknown` without one) in the bucket of each payment event's own time.
+/// Deliveries in the bucket of `delivery.completed`. WhatsApp messages by type, by event time.
+///
+/// The rollup runs its own ``OrderLifecycle`` over the same events, so its statuses are exactly the
+/// state machine's; events are applied in event-time order once the watermark passes them.
+public struct Rollups {
+    public enum Granularity: String, CaseIterable, Sendable { case hour, day }
+
+    public struct Sales: Equatable, Sendable {
+        public var orders: Int64 = 0, grossRevenueCents: Int64 = 0, netRevenueCents: Int64 = 0, itemsSold: Int64 = 0
+        public var completedOrders: Int64 = 0, cancelledOrders: Int64 = 0, fulfillmentMillisSum: Int64 = 0
+        public var customers: Set<String> = [], newCustomers: Set<String> = []
+    }
+
+    public struct Product: Equatable, Sendable {
+        public var orders: Set<String> = [], quantity: Int64 = 0, revenueCents: Int64 = 0
+        public var name: String?, nameAt: EpochMillis = .min
+    }
+
+    public struct Payments: Equatable, Sendable {
+        public var initiated: Int64 = 0, succeeded: Int64 = 0, failed: Int64 = 0, succeededAmountCents: Int64 = 0
+    }
+
+    public struct Deliveries: Equatable, Sendable {
+        public var completed: Int64 = 0, deliveryMillisSum: Int64 = 0
+    }
+
+    /// A bucket: tenant, granularity and start (UTC ms).
+    public struct Bucket: Hashable, Comparable, Sendable {
+        public var tenant: String
+        public var granularity: Granularity
+        public var start: EpochMillis
+        public static func < (a: Bucket, b: Bucket) -> Bool {
+            (a.tenant, a.granularity.rawValue, a.start) < (b.tenant, b.granularity.rawValue, b.start)
+        }
+    }
+
+    struct OrderFacts {
+        var created: EpochMillis
+        var customer: String
+        var total: Int64
+    }
+
+    public let granularities: [Granularity]
+    public private(set) var sales: [Bucket: Sales] = [:]
+    public private(set) var products: [Bucket: [String: Product]] = [:]
+    public private(set) var payments: [Bucket: [String: Payments]] = [:]   // "gateway/method"
+    public private(set) var deliveries: [Bucket: Deliveries] = [:]
+    public private(set) var messages: [Bucket: [String: Int64]] = [:]
+
+    var lifecycle: OrderLifecycle
+    var zones: [String: TenantZone] = [:]
+    var orders: [String: OrderFacts] = [:]                 // tenant/order
+    var firstOrder: [String: (time: EpochMillis, bucketsKey: String)] = [:] // tenant/customer → earliest created
+    var paymentKind: [String: String] = [:]                // tenant/payment → gateway/method
+    var assignedAt: [String: EpochMillis] = [:]            // tenant/delivery → assigned time
+    var pending: [Timestamped<Event>] = []
+    var watermark = WatermarkTracker.start
+
+    public init(granularities: [Granularity], allowedLateness: Int64) {
+        self.granularities = granularities
+        lifecycle = OrderLifecycle(allowedLateness: allowedLateness)
+    }
+
+    public mutating func process(_ batch: [Timestamped<Event>]) {
+        lifecycle.process(batch)
+        for r in batch {
+            switch r.value.type {
+            case .driverLocationUpdated, .inventoryUpdated, .notificationSent, .usageRecorded: continue
+            default: pending.append(r)
+            }
+        }
+    }
+
+    /// Applies what the watermark has passed (events in time order; then the state machine's
+    /// status changes up to the same watermark).
+    public mutating func advance(to wm: EpochMillis) {
+        guard wm > watermark else { return }
+        watermark = wm
+        pending.sort { ($0.time, $0.value.eventID) < ($1.time, $1.value.eventID) }
+        let due = pending.prefix { $0.time <= wm }.count
+        for r in pending[..<due] { apply(r.value) }
+        pending.removeFirst(due)
+        for d in lifecycle.advance(to: wm) where d.type == "order.status_changed" { statusChanged(d) }
+    }
+
+    private mutating func zone(_ tenant: String) -> TenantZone { zones[tenant] ?? .johannesburg }
+
+    private mutating func buckets(_ tenant: String, _ t: EpochMillis) -> [Bucket] {
+        var z = zone(tenant)
+        let out = granularities.map { g in
+            Bucket(tenant: tenant, granularity: g, start: g == .hour ? z.hourStart(t) : z.dayStart(t))
+        }
+        zones[tenant] = z
+        return out
+    }
+
+    private mutating func apply(_ e: Event) {
+        let tenant = e.tenantID
+        switch e.payload {
+        case .tenantCreated(let c):
+            zones[tenant] = TenantZone(identifier: c.timezone) ?? .johannesburg
+        case .orderCreated(let o):
+            let key = tenant + "/" + o.orderID
+            guard orders[key] == nil else { return } // a duplicate order: the state machine rejects it
+            orders[key] = OrderFacts(created: e.time, customer: o.customerID, total: o.totalAmount.cents)
+            let bs = buckets(tenant, e.time)
+            for b in bs {
+                sales[b, default: Sales()].orders += 1
+                sales[b]!.grossRevenueCents += o.totalAmount.cents
+                sales[b]!.itemsSold += o.itemCount
+                sales[b]!.customers.insert(o.customerID)
+                for item in o.items {
+                    var p = products[b, default: [:]][item.productID] ?? Product()
+                    p.orders.insert(o.orderID)
+                    p.quantity += item.quantity
+                    p.revenueCents += item.lineTotal.cents
+                    if let n = item.name, e.time >= p.nameAt { p.name = n; p.nameAt = e.time }
+                    products[b, default: [:]][item.productID] = p
+                }
+            }
+            // New customers: the bucket of the customer's earliest order.created.
+            let ck = tenant + "/" + o.customerID
+            if let first = firstOrder[ck], first.time <= e.time { break }
+            if let first = firstOrder[ck] {
+                for b in buckets(tenant, first.time) { sales[b]?.newCustomers.remove(o.customerID) }
+            }
+            firstOrder[ck] = (e.time, "")
+            for b in bs { sales[b]!.newCustomers.insert(o.customerID) }
+        case .paymentInitiated(let p):
+            let kind = p.gateway.rawValue + "/" + p.method.rawValue
+            paymentKind[tenant + "/" + p.paymentID] = kind
+            for b in buckets(tenant, e.time) { payments[b, default: [:]][kind, default: Payments()].initiated += 1 }
+        case .paymentSucceeded(let p):
+            let kind = paymentKind[tenant + "/" + p.paymentID] ?? "unknown/unknown"
+            for b in buckets(tenant, e.time) {
+                payments[b, default: [:]][kind, default: Payments()].succeeded += 1
+                payments[b]![kind]!.succeededAmountCents += p.amount.cents
+            }
+        case .paymentFailed(let p):
+            let kind = paymentKind[tenant + "/" + p.paymentID] ?? "unknown/unknown"
+            for b in buckets(tenant, e.time) { payments[b, default: [:]][kind, default: Payments()].failed += 1 }
+        case .deliveryAssigned(let d):
+            assignedAt[tenant + "/" + d.deliveryID] = e.time
+        case .deliveryCompleted(let d):
+            for b in buckets(tenant, e.time) {
+                deliveries[b, default: Deliveries()].completed += 1
+                if let a = assignedAt[tenant + "/" + d.deliveryID] { deliveries[b]!.deliveryMillisSum += e.time - a }
+            }
+        case .whatsappMessageReceived(let m):
+            for b in buckets(tenant, e.time) { messages[b, default: [:]][m.type.rawValue, default: 0] += 1 }
+        default:
+            break
+        }
+    }
+
+    /// Cohort updates from the state machine: completed and cancelled orders count in the bucket
+    /// of their creation.
+    private mutating func statusChanged(_ d: DerivedEvent) {
+        let f = Dictionary(d.data.map { ($0.0, $0.1.description) }, uniquingKeysWith: { $1 })
+        guard let orderID = f["order_id"], let to = f["to"], to == "completed" || to == "cancelled",
+              let o = orders[d.tenantID + "/" + orderID] else { return }
+        for b in buckets(d.tenantID, o.created) {
+            if to == "completed" {
+                sales[b]!.completedOrders += 1
+                sales[b]!.netRevenueCents += o.total
+                sales[b]!.fulfillmentMillisSum += d.time - o.created
+            } else {
+                sales[b]!.cancelledOrders += 1
+            }
+        }
+    }
+
+    /// Milliseconds as exact decimal seconds (`5.25`).
+    static func seconds(_ ms: Int64) -> OutputValue {
+        if ms % 1000 == 0 { return .number(String(ms / 1000)) }
+        var frac = String(ms % 1000)
+        frac = String(repeating: "0", count: 3 - frac.count) + frac
+        while frac.hasSuffix("0") { frac.removeLast() }
+        return .number("\(ms / 1000).\(frac)")
+    }
+
+    /// Every bucket as rows, tables `rollup_hourly`/`rollup_daily`, `rollup_products`,
+    /// `rollup_payments`, `rollup_deliveries`, `rollup_messages`, sorted by tenant, bucket, key.
+    public func rows() -> [OutputRow] {
+        var out: [OutputRow] = []
+        func head(_ table: String, _ b: Bucket) -> [(String, OutputValue)] {
+            [("table", .string(table)), ("tenant_id", .string(b.tenant)), ("granularity", .string(b.granularity.rawValue)),
+             ("bucket_start", .string(RFC3339.format(b.start)))]
+        }
+        for b in sales.keys.sorted() {
+            let s = sales[b]!
+            out.append(OutputRow(head(b.granularity == .hour ? "rollup_hourly" : "rollup_daily", b) + [
+                ("orders", .int(s.orders)), ("gross_revenue_cents", .int(s.grossRevenueCents)), ("net_revenue_cents", .int(s.netRevenueCents)),
+                ("items_sold", .int(s.itemsSold)), ("completed_orders", .int(s.completedOrders)), ("cancelled_orders", .int(s.cancelledOrders)),
+                ("fulfillment_seconds_sum", Self.seconds(s.fulfillmentMillisSum)), ("unique_customers", .int(Int64(s.customers.count))),
+                ("new_customers", .int(Int64(s.newCustomers.count)))]))
+        }
+        for b in products.keys.sorted() {
+            for (id, p) in products[b]!.sorted(by: { $0.key < $1.key }) {
+                out.append(OutputRow(head("rollup_products", b) + [("product_id", .string(id)), ("name", p.name.map { .string($0) } ?? .null),
+                                                                  ("orders", .int(Int64(p.orders.count))), ("quantity", .int(p.quantity)),
+                                                                  ("revenue_cents", .int(p.revenueCents))]))
+            }
+        }
+        for b in payments.keys.sorted() {
+            for (kind, p) in payments[b]!.sorted(by: { $0.key < $1.key }) {
+                let parts = kind.split(separator: "/").map(String.init)
+                out.append(OutputRow(head("rollup_payments", b) + [("gateway", .string(parts[0])), ("method", .string(parts[1])),
+                                                                  ("initiated", .int(p.initiated)), ("succeeded", .int(p.succeeded)),
+                                                                  ("failed", .int(p.failed)), ("succeeded_amount_cents", .int(p.succeededAmountCents))]))
+            }
+        }
+        for b in deliveries.keys.sorted() {
+            let d = deliveries[b]!
+            out.append(OutputRow(head("rollup_deliveries", b) + [("completed", .int(d.completed)), ("delivery_seconds_sum", Self.seconds(d.deliveryMillisSum))]))
+        }
+        for b in messages.keys.sorted() {
+            for (type, n) in messages[b]!.sorted(by: { $0.key < $1.key }) {
+                out.append(OutputRow(head("rollup_messages", b) + [("type", .string(type)), ("count", .int(n))]))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,28 @@
+import Domain
+
+/// `rollup`: per-tenant hourly/daily rollups (``Rollups``). A bounded input emits every bucket
+/// at its end (tables `rollup_hourly`, `rollup_daily`, `rollup_products`, `rollup_payments`,
+/// `rollup_deliveries`, `rollup_messages`); on a stream the read model is written at checkpoints.
+public final class RollupStage: Stage {
+    public let name: String
+    var rollups: Rollups
+
+    public init(name: String, granularities: [Rollups.Granularity], allowedLateness: Int64) {
+        self.name = name
+        rollups = Rollups(granularities: granularities, allowedLateness: allowedLateness)
+    }
+
+    public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) { rollups.process(batch) }
+
+    public func advance(to watermark: EpochMillis, into out: inout StageOutput) {
+        rollups.advance(to: watermark)
+        if watermark == WatermarkTracker.end { out.rows = rollups.rows() }
+    }
+
+    public var counters: [(String, Int)] { [("buckets", rollups.sales.count)] }
+
+    /// Rollup state (its sets of customers and orders) is written with the read models at
+    /// checkpoints (issue 5); until then a snapshot fails loudly instead of losing it.
+    public func snapshot() throws -> [UInt8] { throw SnapshotError.corrupt("operator \(name) (rollup) cannot be snapshotted yet") }
+    public func restore(_ bytes: [UInt8]) throws { throw SnapshotError.corrupt("operator \(name) (rollup) cannot be restored yet") }
+}
