@@ -110,6 +110,26 @@ public final class PipelineRunner {
                                               source: sourceName, partition: partition, offset: r.offset))
             }
         }
+        run(partition: partition, events: events, maxTime: maxTime, now: now)
+    }
+
+    /// Processes events decoded elsewhere (benchmarks, or a source that decodes itself); the late
+    /// check still applies.
+    public func process(partition: Int, events: [Timestamped<Event>], now: EpochMillis) {
+        var kept: [Timestamped<Event>] = []
+        kept.reserveCapacity(events.count)
+        var maxTime = EpochMillis.min
+        for e in events {
+            recordsIn += 1
+            if tracker.isLate(e.time) { late += 1; continue }
+            accepted += 1
+            if e.time > maxTime { maxTime = e.time }
+            kept.append(e)
+        }
+        run(partition: partition, events: kept, maxTime: maxTime, now: now)
+    }
+
+    private func run(partition: Int, events: [Timestamped<Event>], maxTime: EpochMillis, now: EpochMillis) {
         deliver(events, from: sourceName)
         if maxTime != .min { tracker.observe(partition: partition, eventTime: maxTime, now: now) }
         advance(to: tracker.advance(now: now))
