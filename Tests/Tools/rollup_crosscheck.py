@@ -55,14 +55,68 @@ for g, table in (("hour", "rollup_hourly"), ("day", "rollup_daily")):
     for t, b, *vals in rows:
         expected[(table, t, b)] = vals
 
+# Per product: distinct orders, quantity, revenue (all orders created in the bucket).
+for g, gname in (("hour", "hour"), ("day", "day")):
+    rows = con.execute(f"""
+      WITH items AS (SELECT o.tenant, o.order_id, o.created, o.zone, unnest(json_extract(e.data, '$.items[*]')) AS i
+                     FROM orders o JOIN ev e ON e.type = 'order.created' AND e.tenant = o.tenant
+                       AND json_extract_string(e.data, '$.order_id') = o.order_id)
+      SELECT tenant, bucket(created, zone, '{g}') AS b, json_extract_string(i, '$.product_id') AS product,
+        count(DISTINCT order_id), sum(CAST(json_extract_string(i, '$.quantity') AS BIGINT)),
+        sum(CAST(json_extract_string(i, '$.quantity') AS BIGINT) * round(CAST(json_extract_string(i, '$.unit_price') AS DECIMAL(18,2)) * 100)::BIGINT)
+      FROM items GROUP BY ALL""").fetchall()
+    for t, b, product, *vals in rows:
+        expected[("rollup_products", gname, t, b, product)] = vals
+    # Payments by gateway/method of the payment's initiated event, bucketed by each event's time.
+    rows = con.execute(f"""
+      WITH init AS (SELECT tenant, json_extract_string(data, '$.payment_id') AS pid,
+                      any_value(json_extract_string(data, '$.gateway')) AS gw, any_value(json_extract_string(data, '$.method')) AS m
+                    FROM ev WHERE type = 'payment.initiated' GROUP BY ALL),
+           p AS (SELECT e.tenant, e.type, e.ms, coalesce(z.zone, 'Africa/Johannesburg') AS zone,
+                   coalesce(i.gw, 'unknown') AS gw, coalesce(i.m, 'unknown') AS m,
+                   CASE WHEN e.type = 'payment.succeeded' THEN round(CAST(json_extract_string(e.data, '$.amount') AS DECIMAL(18,2)) * 100)::BIGINT ELSE 0 END AS amount
+                 FROM ev e LEFT JOIN init i ON i.tenant = e.tenant AND i.pid = json_extract_string(e.data, '$.payment_id')
+                 LEFT JOIN tz z ON z.tenant = e.tenant
+                 WHERE e.type IN ('payment.initiated', 'payment.succeeded', 'payment.failed'))
+      SELECT tenant, bucket(ms, zone, '{g}'), gw, m, count(*) FILTER (WHERE type = 'payment.initiated'),
+        count(*) FILTER (WHERE type = 'payment.succeeded'), count(*) FILTER (WHERE type = 'payment.failed'), sum(amount)
+      FROM p GROUP BY ALL""").fetchall()
+    for t, b, gw, m, *vals in rows:
+        expected[("rollup_payments", gname, t, b, gw + "/" + m)] = vals
+    # Deliveries by completion time: count and Σ (completed − assigned).
+    rows = con.execute(f"""
+      WITH a AS (SELECT tenant, json_extract_string(data, '$.delivery_id') AS d, min(ms) AS assigned FROM ev WHERE type = 'delivery.assigned' GROUP BY ALL)
+      SELECT e.tenant, bucket(e.ms, coalesce(z.zone, 'Africa/Johannesburg'), '{g}'), count(*), sum(e.ms - a.assigned)
+      FROM ev e JOIN a ON a.tenant = e.tenant AND a.d = json_extract_string(e.data, '$.delivery_id')
+      LEFT JOIN tz z ON z.tenant = e.tenant WHERE e.type = 'delivery.completed' GROUP BY ALL""").fetchall()
+    for t, b, *vals in rows:
+        expected[("rollup_deliveries", gname, t, b)] = vals
+    # WhatsApp messages by type.
+    rows = con.execute(f"""
+      SELECT e.tenant, bucket(e.ms, coalesce(z.zone, 'Africa/Johannesburg'), '{g}'), json_extract_string(e.data, '$.type'), count(*)
+      FROM ev e LEFT JOIN tz z ON z.tenant = e.tenant WHERE e.type = 'whatsapp.message.received' GROUP BY ALL""").fetchall()
+    for t, b, typ, *vals in rows:
+        expected[("rollup_messages", gname, t, b, typ)] = vals
+
 got = {}
 with open(rollups_path) as f:
     for line in f:
         r = json.loads(line)
-        if r["table"] not in ("rollup_hourly", "rollup_daily"):
-            continue
         from datetime import datetime
         b = int(datetime.fromisoformat(r["bucket_start"].replace("Z", "+00:00")).timestamp() * 1000)
+        g, t = r["granularity"], r["tenant_id"]
+        if r["table"] == "rollup_products":
+            got[("rollup_products", g, t, b, r["product_id"])] = [r["orders"], r["quantity"], r["revenue_cents"]]
+            continue
+        if r["table"] == "rollup_payments":
+            got[("rollup_payments", g, t, b, r["gateway"] + "/" + r["method"])] = [r["initiated"], r["succeeded"], r["failed"], r["succeeded_amount_cents"]]
+            continue
+        if r["table"] == "rollup_deliveries":
+            got[("rollup_deliveries", g, t, b)] = [r["completed"], round(float(r["delivery_seconds_sum"]) * 1000)]
+            continue
+        if r["table"] == "rollup_messages":
+            got[("rollup_messages", g, t, b, r["type"])] = [r["count"]]
+            continue
         got[(r["table"], r["tenant_id"], b)] = [r["orders"], r["gross_revenue_cents"], r["net_revenue_cents"], r["items_sold"],
                                                r["completed_orders"], r["cancelled_orders"],
                                                round(float(r["fulfillment_seconds_sum"]) * 1000), r["unique_customers"], r["new_customers"]]
@@ -72,4 +126,7 @@ for k in sorted(set(expected) | set(got), key=str):
     e, g = expected.get(k), got.get(k)
     if e is None or g is None or [int(x) for x in e] != [int(x) for x in g]:
         diffs.append({"bucket": list(map(str, k)), "duckdb": e and [int(x) for x in e], "wakala": g})
-print(json.dumps({"buckets": len(expected), "differences": diffs[:20], "count": len(diffs)}))
+tables = {}
+for k in expected:
+    tables[k[0]] = tables.get(k[0], 0) + 1
+print(json.dumps({"buckets": len(expected), "by_table": tables, "differences": diffs[:20], "count": len(diffs)}))
