@@ -75,9 +75,9 @@ import Testing
         #expect(runner.accepted - distinct > 0)
     }
 
-    @Test(arguments: ["Pipelines/examples/orders-per-hour.yaml", "Pipelines/examples/order-lifecycle.yaml"])
+    @Test(arguments: ["Pipelines/examples/orders-per-hour.yaml", "Pipelines/examples/order-lifecycle.yaml", "Pipelines/analytics.yaml"])
     func snapshotMidStreamRestoreContinue(pipeline: String) throws {
-        let config = try PipelineConfig.load(path: Self.repo.appendingPathComponent(pipeline).path)
+        let config = try PipelineConfig.load(path: Self.repo.appendingPathComponent(pipeline).path, environment: [:])
         let whole = try PipelineRunner(config: config, partitions: [0])
         Self.replay(Self.stream[...], into: whole, batch: 300, firstOffset: 0)
         whole.finish()

@@ -159,3 +159,134 @@ extension DeliveryTracker {
         self = fresh
     }
 }
+
+extension Rollups {
+    private static func write(_ b: Bucket, _ w: inout SnapshotWriter) { w.write(b.tenant); w.write(b.granularity.rawValue); w.write(b.start) }
+    private static func readBucket(_ r: inout SnapshotReader) throws -> Bucket {
+        let t = try r.readString()
+        guard let g = Granularity(rawValue: try r.readString()) else { throw SnapshotError.corrupt("granularity") }
+        return Bucket(tenant: t, granularity: g, start: try r.readInt64())
+    }
+    private static func write(_ set: Set<String>, _ w: inout SnapshotWriter) {
+        w.write(set.count)
+        for s in set.sorted() { w.write(s) }
+    }
+    private static func readSet(_ r: inout SnapshotReader) throws -> Set<String> {
+        var s = Set<String>()
+        for _ in 0..<(try r.readInt()) { s.insert(try r.readString()) }
+        return s
+    }
+
+    public func snapshot() throws -> [UInt8] {
+        var w = SnapshotWriter()
+        w.write(watermark)
+        let life = try lifecycle.snapshot()
+        w.write(life.count); w.writeBytes(life)
+        w.write(sales.count)
+        for b in sales.keys.sorted() {
+            let s = sales[b]!
+            Self.write(b, &w)
+            for v in [s.orders, s.grossRevenueCents, s.netRevenueCents, s.itemsSold, s.completedOrders, s.cancelledOrders, s.fulfillmentMillisSum] { w.write(v) }
+            Self.write(s.customers, &w); Self.write(s.newCustomers, &w)
+        }
+        w.write(products.count)
+        for b in products.keys.sorted() {
+            Self.write(b, &w)
+            w.write(products[b]!.count)
+            for (id, p) in products[b]!.sorted(by: { $0.key < $1.key }) {
+                w.write(id); Self.write(p.orders, &w); w.write(p.quantity); w.write(p.revenueCents); w.write(p.name); w.write(p.nameAt)
+            }
+        }
+        w.write(payments.count)
+        for b in payments.keys.sorted() {
+            Self.write(b, &w)
+            w.write(payments[b]!.count)
+            for (k, p) in payments[b]!.sorted(by: { $0.key < $1.key }) {
+                w.write(k); w.write(p.initiated); w.write(p.succeeded); w.write(p.failed); w.write(p.succeededAmountCents)
+            }
+        }
+        w.write(deliveries.count)
+        for b in deliveries.keys.sorted() { Self.write(b, &w); w.write(deliveries[b]!.completed); w.write(deliveries[b]!.deliveryMillisSum) }
+        w.write(messages.count)
+        for b in messages.keys.sorted() {
+            Self.write(b, &w)
+            w.write(messages[b]!.count)
+            for (k, n) in messages[b]!.sorted(by: { $0.key < $1.key }) { w.write(k); w.write(n) }
+        }
+        w.write(zones.count)
+        for k in zones.keys.sorted() { w.write(k); w.write(zones[k]!.identifier) }
+        w.write(orders.count)
+        for k in orders.keys.sorted() { let o = orders[k]!; w.write(k); w.write(o.created); w.write(o.customer); w.write(o.total) }
+        w.write(firstOrder.count)
+        for k in firstOrder.keys.sorted() { w.write(k); w.write(firstOrder[k]!.time) }
+        w.write(paymentKind.count)
+        for k in paymentKind.keys.sorted() { w.write(k); w.write(paymentKind[k]!) }
+        w.write(assignedAt.count)
+        for k in assignedAt.keys.sorted() { w.write(k); w.write(assignedAt[k]!) }
+        w.write(pending.count)
+        for p in pending { w.write(p) }
+        return try SnapshotEnvelope.seal(operator: "rollup", w.bytes)
+    }
+
+    public mutating func restore(_ bytes: [UInt8]) throws {
+        var r = SnapshotReader(try SnapshotEnvelope.open(operator: "rollup", bytes))
+        var fresh = Rollups(granularities: granularities, allowedLateness: lifecycle.allowedLateness)
+        fresh.watermark = try r.readInt64()
+        try fresh.lifecycle.restore(try r.readBytes(count: try r.readInt()))
+        for _ in 0..<(try r.readInt()) {
+            let b = try Self.readBucket(&r)
+            var s = Sales()
+            s.orders = try r.readInt64(); s.grossRevenueCents = try r.readInt64(); s.netRevenueCents = try r.readInt64()
+            s.itemsSold = try r.readInt64(); s.completedOrders = try r.readInt64(); s.cancelledOrders = try r.readInt64()
+            s.fulfillmentMillisSum = try r.readInt64()
+            s.customers = try Self.readSet(&r); s.newCustomers = try Self.readSet(&r)
+            fresh.sales[b] = s
+        }
+        for _ in 0..<(try r.readInt()) {
+            let b = try Self.readBucket(&r)
+            var m: [String: Product] = [:]
+            for _ in 0..<(try r.readInt()) {
+                let id = try r.readString()
+                var p = Product()
+                p.orders = try Self.readSet(&r); p.quantity = try r.readInt64(); p.revenueCents = try r.readInt64()
+                p.name = try r.readOptional(String.self); p.nameAt = try r.readInt64()
+                m[id] = p
+            }
+            fresh.products[b] = m
+        }
+        for _ in 0..<(try r.readInt()) {
+            let b = try Self.readBucket(&r)
+            var m: [String: Payments] = [:]
+            for _ in 0..<(try r.readInt()) {
+                let k = try r.readString()
+                m[k] = Payments(initiated: try r.readInt64(), succeeded: try r.readInt64(), failed: try r.readInt64(), succeededAmountCents: try r.readInt64())
+            }
+            fresh.payments[b] = m
+        }
+        for _ in 0..<(try r.readInt()) {
+            let b = try Self.readBucket(&r)
+            fresh.deliveries[b] = Deliveries(completed: try r.readInt64(), deliveryMillisSum: try r.readInt64())
+        }
+        for _ in 0..<(try r.readInt()) {
+            let b = try Self.readBucket(&r)
+            var m: [String: Int64] = [:]
+            for _ in 0..<(try r.readInt()) { m[try r.readString()] = try r.readInt64() }
+            fresh.messages[b] = m
+        }
+        for _ in 0..<(try r.readInt()) {
+            let k = try r.readString(), id = try r.readString()
+            guard let z = TenantZone(identifier: id) else { throw SnapshotError.corrupt("zone \(id)") }
+            fresh.zones[k] = z
+        }
+        for _ in 0..<(try r.readInt()) {
+            let k = try r.readString()
+            fresh.orders[k] = OrderFacts(created: try r.readInt64(), customer: try r.readString(), total: try r.readInt64())
+        }
+        for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.firstOrder[k] = (try r.readInt64(), "") }
+        for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.paymentKind[k] = try r.readString() }
+        for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.assignedAt[k] = try r.readInt64() }
+        for _ in 0..<(try r.readInt()) { fresh.pending.append(try r.read(Timestamped<Event>.self)) }
+        guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
+        self = fresh
+    }
+}

@@ -29,10 +29,14 @@ public struct Rollups {
 
     public struct Payments: Equatable, Sendable {
         public var initiated: Int64 = 0, succeeded: Int64 = 0, failed: Int64 = 0, succeededAmountCents: Int64 = 0
+        public init(initiated: Int64 = 0, succeeded: Int64 = 0, failed: Int64 = 0, succeededAmountCents: Int64 = 0) {
+            self.initiated = initiated; self.succeeded = succeeded; self.failed = failed; self.succeededAmountCents = succeededAmountCents
+        }
     }
 
     public struct Deliveries: Equatable, Sendable {
         public var completed: Int64 = 0, deliveryMillisSum: Int64 = 0
+        public init(completed: Int64 = 0, deliveryMillisSum: Int64 = 0) { self.completed = completed; self.deliveryMillisSum = deliveryMillisSum }
     }
 
     /// A bucket: tenant, granularity and start (UTC ms).
@@ -52,11 +56,11 @@ public struct Rollups {
     }
 
     public let granularities: [Granularity]
-    public private(set) var sales: [Bucket: Sales] = [:]
-    public private(set) var products: [Bucket: [String: Product]] = [:]
-    public private(set) var payments: [Bucket: [String: Payments]] = [:]   // "gateway/method"
-    public private(set) var deliveries: [Bucket: Deliveries] = [:]
-    public private(set) var messages: [Bucket: [String: Int64]] = [:]
+    public internal(set) var sales: [Bucket: Sales] = [:]
+    public internal(set) var products: [Bucket: [String: Product]] = [:]
+    public internal(set) var payments: [Bucket: [String: Payments]] = [:]   // "gateway/method"
+    public internal(set) var deliveries: [Bucket: Deliveries] = [:]
+    public internal(set) var messages: [Bucket: [String: Int64]] = [:]
 
     var lifecycle: OrderLifecycle
     var zones: [String: TenantZone] = [:]

@@ -21,8 +21,6 @@ public final class RollupStage: Stage {
 
     public var counters: [(String, Int)] { [("buckets", rollups.sales.count)] }
 
-    /// Rollup state (its sets of customers and orders) is written with the read models at
-    /// checkpoints (issue 5); until then a snapshot fails loudly instead of losing it.
-    public func snapshot() throws -> [UInt8] { throw SnapshotError.corrupt("operator \(name) (rollup) cannot be snapshotted yet") }
-    public func restore(_ bytes: [UInt8]) throws { throw SnapshotError.corrupt("operator \(name) (rollup) cannot be restored yet") }
+    public func snapshot() throws -> [UInt8] { try rollups.snapshot() }
+    public func restore(_ bytes: [UInt8]) throws { try rollups.restore(bytes) }
 }
