@@ -43,7 +43,7 @@ public struct DeliveryTracker {
     public let settings: Settings
     public internal(set) var deliveries: [String: Delivery] = [:]
     var byDriver: [String: [String]] = [:]
-    var pending: [Timestamped<Event>] = []
+    var pending = HeldEvents()
     public internal(set) var watermark = WatermarkTracker.start
     public internal(set) var etaUpdates = 0, deviations = 0
 
@@ -64,11 +64,8 @@ public struct DeliveryTracker {
     public mutating func advance(to wm: EpochMillis) -> [DerivedEvent] {
         guard wm > watermark, !pending.isEmpty else { watermark = max(watermark, wm); return [] }
         watermark = wm
-        pending.sort { ($0.time, $0.value.eventID) < ($1.time, $1.value.eventID) }
-        let due = pending.prefix { $0.time <= wm }.count
         var out: [DerivedEvent] = []
-        for r in pending[..<due] { apply(r.value, &out) }
-        pending.removeFirst(due)
+        for r in pending.takeDue(wm) { apply(r.value, &out) }
         return out
     }
 

@@ -74,7 +74,7 @@ extension QuotaTracker {
             w.write(t.exceeded.map(\.rawValue).sorted().joined(separator: ","))
             w.write(t.seq)
             w.write(t.pending.count)
-            for p in t.pending { w.write(p) }
+            for p in t.pending.events { w.write(p) }
         }
         return try SnapshotEnvelope.seal(operator: "quota", w.bytes)
     }
@@ -102,7 +102,7 @@ extension QuotaTracker {
             t.exceeded = Set(try r.readString().split(separator: ",").map { try resource(String($0)) })
             t.seq = try r.readInt()
             for _ in 0..<(try r.readInt()) { t.pending.append(try r.read(Timestamped<Event>.self)) }
-            if let first = t.pending.map(\.time).min() { fresh.timers.insert(Timer(time: first, tenant: k)) }
+            if let first = t.pending.events.map(\.time).min() { fresh.timers.insert(Timer(time: first, tenant: k)) }
             fresh.tenants[k] = t
         }
         guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
@@ -130,7 +130,7 @@ extension DeliveryTracker {
             }
         }
         w.write(pending.count)
-        for p in pending { w.write(p) }
+        for p in pending.events { w.write(p) }
         return try SnapshotEnvelope.seal(operator: "delivery_eta", w.bytes)
     }
 
@@ -224,7 +224,7 @@ extension Rollups {
         w.write(assignedAt.count)
         for k in assignedAt.keys.sorted() { w.write(k); w.write(assignedAt[k]!) }
         w.write(pending.count)
-        for p in pending { w.write(p) }
+        for p in pending.events { w.write(p) }
         return try SnapshotEnvelope.seal(operator: "rollup", w.bytes)
     }
 

@@ -28,7 +28,7 @@ public struct QuotaTracker {
         /// Resources whose soft / hard limit was crossed in the current episode.
         var warned: Set<QuotaResource> = []
         var exceeded: Set<QuotaResource> = []
-        var pending: [Timestamped<Event>] = []
+        var pending = HeldEvents()
         var seq = 0
     }
 
@@ -79,15 +79,12 @@ public struct QuotaTracker {
         while let t = timers.min, t.time <= wm {
             _ = timers.removeMin()
             guard var s = tenants[t.tenant], !s.pending.isEmpty else { continue }
-            s.pending.sort { ($0.time, $0.value.eventID) < ($1.time, $1.value.eventID) }
-            let due = s.pending.prefix { $0.time <= wm }.count
-            for r in s.pending[..<due] {
+            for r in s.pending.takeDue(wm) {
                 for d in apply(r.value, to: &s) {
                     s.seq += 1
                     out.append((r.time, t.tenant, s.seq, d))
                 }
             }
-            s.pending.removeFirst(due)
             if let next = s.pending.first { timers.insert(Timer(time: next.time, tenant: t.tenant)) }
             tenants[t.tenant] = s
         }

@@ -68,7 +68,7 @@ public struct Rollups {
     var firstOrder: [String: (time: EpochMillis, bucketsKey: String)] = [:] // tenant/customer → earliest created
     var paymentKind: [String: String] = [:]                // tenant/payment → gateway/method
     var assignedAt: [String: EpochMillis] = [:]            // tenant/delivery → assigned time
-    var pending: [Timestamped<Event>] = []
+    var pending = HeldEvents()
     var watermark = WatermarkTracker.start
 
     public init(granularities: [Granularity], allowedLateness: Int64) {
@@ -91,10 +91,7 @@ public struct Rollups {
     public mutating func advance(to wm: EpochMillis) {
         guard wm > watermark else { return }
         watermark = wm
-        pending.sort { ($0.time, $0.value.eventID) < ($1.time, $1.value.eventID) }
-        let due = pending.prefix { $0.time <= wm }.count
-        for r in pending[..<due] { apply(r.value) }
-        pending.removeFirst(due)
+        for r in pending.takeDue(wm) { apply(r.value) }
         for d in lifecycle.advance(to: wm) where d.type == "order.status_changed" { statusChanged(d) }
     }
 

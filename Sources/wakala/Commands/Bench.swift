@@ -129,6 +129,18 @@ private struct CodableEnvelope: Decodable {
     }
 }
 
+/// The benchmarks' stream: seed 42, 20 s of disorder.
+func benchStream(tenants: Int, days: Int, duplicates: Double) -> [GeneratedRecord] {
+    var config = GeneratorConfig()
+    config.seed = 42
+    config.tenants = tenants
+    config.days = days
+    config.disorderMillis = 20_000
+    config.duplicates = duplicates
+    var gen = StreamGenerator(config)
+    return gen.generateAll()
+}
+
 /// Keyed hourly tumbling count+sum over generated order events (decode excluded).
 struct WindowBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "window",
@@ -140,15 +152,9 @@ struct WindowBench: ParsableCommand {
     @Option(help: "Records per batch.") var batch: Int = 4096
 
     func run() throws {
-        var config = GeneratorConfig()
-        config.seed = 42
-        config.tenants = tenants
-        config.days = days
-        config.disorderMillis = 20_000
-        var gen = StreamGenerator(config)
         let decoder = EventDecoder()
         var records: [Timestamped<Keyed<String, Int64>>] = []
-        for r in gen.generateAll() where r.topic == Topics.orders {
+        for r in benchStream(tenants: tenants, days: days, duplicates: 0) where r.topic == Topics.orders {
             guard case .success(let e) = decoder.decode(r.value) else { continue }
             var amount: Int64 = 0
             if case .orderCreated(let o) = e.payload { amount = o.totalAmount.cents }
@@ -212,14 +218,7 @@ struct OperatorsBench: ParsableCommand {
     @Option(help: "Records per batch.") var batch: Int = 4096
 
     func run() throws {
-        var config = GeneratorConfig()
-        config.seed = 42
-        config.tenants = tenants
-        config.days = days
-        config.disorderMillis = 20_000
-        config.duplicates = 0.01
-        var gen = StreamGenerator(config)
-        let records = gen.generateAll()
+        let records = benchStream(tenants: tenants, days: days, duplicates: 0.01)
         let decoder = EventDecoder()
         let t0 = monotonicSeconds()
         var events: [Timestamped<Event>] = []
