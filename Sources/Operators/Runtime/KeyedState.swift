@@ -5,20 +5,21 @@ import HeapModule
 /// watermark passes a key's expiry the key is evicted (and handed to the caller). Dedupe keeps
 /// `event_id → first seen` here with a 24 h TTL; operators use it for any per-key state with a
 /// lifetime. Re-arming a key's timer replaces the old one (stale timers are skipped when popped).
+///
+/// Timers are kept in one-second buckets (a small heap orders the buckets, a list holds each
+/// bucket's keys), so arming a timer is an append rather than a heap insert compared on keys.
 public struct KeyedState<Key: Hashable & Comparable & SnapshotCodable, Value: SnapshotCodable> {
     struct Slot {
         var value: Value
         var expiresAt: EpochMillis
     }
 
-    struct Timer: Comparable {
-        var time: EpochMillis
-        var key: Key
-        static func < (a: Timer, b: Timer) -> Bool { (a.time, a.key) < (b.time, b.key) }
-    }
+    static var bucketWidth: EpochMillis { 1000 }
 
     private var slots: [Key: Slot] = [:]
-    private var timers = Heap<Timer>()
+    /// Bucket start → keys armed to expire in [start, start + width).
+    private var buckets: [EpochMillis: [Key]] = [:]
+    private var bucketOrder = Heap<EpochMillis>()
     public let name: String
 
     public init(name: String) { self.name = name }
@@ -38,7 +39,9 @@ public struct KeyedState<Key: Hashable & Comparable & SnapshotCodable, Value: Sn
             return
         }
         slots[key] = Slot(value: value, expiresAt: expiresAt)
-        timers.insert(Timer(time: expiresAt, key: key))
+        let b = floorDiv(expiresAt, Self.bucketWidth).quotient * Self.bucketWidth
+        if buckets[b] == nil { bucketOrder.insert(b) }
+        buckets[b, default: []].append(key)
     }
 
     /// Removes `key` now.
@@ -47,12 +50,29 @@ public struct KeyedState<Key: Hashable & Comparable & SnapshotCodable, Value: Sn
     /// Evicts every key whose expiry is at or before `watermark`; calls `evicted` for each, in
     /// (expiry, key) order.
     public mutating func advance(to watermark: EpochMillis, evicted: (Key, Value) -> Void = { _, _ in }) {
-        while let t = timers.min, t.time <= watermark {
-            _ = timers.removeMin()
-            guard let s = slots[t.key], s.expiresAt == t.time else { continue } // re-armed or removed
-            slots[t.key] = nil
-            evicted(t.key, s.value)
+        var gone: [(EpochMillis, Key, Value)] = []
+        while let b = bucketOrder.min, b <= watermark {
+            _ = bucketOrder.removeMin()
+            guard let keys = buckets.removeValue(forKey: b) else { continue }
+            var keep: [Key] = []
+            for k in keys {
+                guard let s = slots[k], floorDiv(s.expiresAt, Self.bucketWidth).quotient * Self.bucketWidth == b else { continue } // re-armed or removed
+                if s.expiresAt <= watermark {
+                    slots[k] = nil
+                    gone.append((s.expiresAt, k, s.value))
+                } else {
+                    keep.append(k) // same bucket, not due yet
+                }
+            }
+            if !keep.isEmpty {
+                buckets[b] = keep
+                bucketOrder.insert(b)
+                break // the rest of this bucket and every later one are after the watermark
+            }
         }
+        guard !gone.isEmpty else { return }
+        gone.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+        for (_, k, v) in gone { evicted(k, v) }
     }
 
     /// Versioned, compressed bytes of every key, value and expiry (deterministic order).
@@ -71,7 +91,8 @@ public struct KeyedState<Key: Hashable & Comparable & SnapshotCodable, Value: Sn
     public mutating func restore(_ bytes: [UInt8]) throws {
         var r = SnapshotReader(try SnapshotEnvelope.open(operator: name, bytes))
         slots = [:]
-        timers = Heap()
+        buckets = [:]
+        bucketOrder = Heap()
         for _ in 0..<(try r.readInt()) {
             let k = try r.read(Key.self)
             let v = try r.read(Value.self)

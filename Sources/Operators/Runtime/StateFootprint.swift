@@ -1,10 +1,10 @@
 /// Sizes of the per-key state the operators hold, from the types' memory layouts (bytes, before
 /// hash-table load factor and the heap allocations of strings over 15 bytes and of arrays).
 public enum StateFootprint {
-    /// Per dedupe key: its dictionary entry (key + first-seen + expiry) and its expiry timer.
+    /// Per dedupe key: its dictionary entry (key + first-seen + expiry) and its place in an
+    /// expiry bucket.
     public static var dedupeKey: Int {
-        MemoryLayout<String>.stride + MemoryLayout<KeyedState<String, Int64>.Slot>.stride
-            + MemoryLayout<KeyedState<String, Int64>.Timer>.stride
+        MemoryLayout<String>.stride + MemoryLayout<KeyedState<String, Int64>.Slot>.stride + MemoryLayout<String>.stride
     }
 
     /// Per open order in the state machine: its entry, without history entries and held events.
