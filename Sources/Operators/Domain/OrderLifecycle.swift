@@ -53,15 +53,9 @@ public struct OrderLifecycle {
         var seq = 0
     }
 
-    struct Timer: Comparable {
-        var time: EpochMillis
-        var key: String
-        static func < (a: Timer, b: Timer) -> Bool { (a.time, a.key) < (b.time, b.key) }
-    }
-
     public let allowedLateness: Int64
     public internal(set) var orders: [String: Order] = [:]
-    var timers = Heap<Timer>()
+    var timers = Heap<KeyTimer>()
     public internal(set) var watermark = WatermarkTracker.start
     /// Counters: applied transitions, rejections, compensations.
     public internal(set) var transitions = 0, rejections = 0, compensations = 0
@@ -89,7 +83,7 @@ public struct OrderLifecycle {
                 orders[k] = Order(tenantID: r.value.tenantID, orderID: r.value.orderID!)
             }
             orders[k]!.pending.append(r)
-            timers.insert(Timer(time: r.time, key: k))
+            timers.insert(KeyTimer(time: r.time, key: k))
         }
     }
 
@@ -122,7 +116,7 @@ public struct OrderLifecycle {
             o.pending.removeFirst(applied)
             if let next = o.pending.first {
                 let due = o.status == nil && next.value.type != .orderCreated ? next.time &+ allowedLateness : next.time
-                timers.insert(Timer(time: due, key: t.key))
+                timers.insert(KeyTimer(time: due, key: t.key))
             }
             orders[t.key] = o
         }

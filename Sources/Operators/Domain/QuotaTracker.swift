@@ -32,15 +32,9 @@ public struct QuotaTracker {
         var seq = 0
     }
 
-    struct Timer: Comparable {
-        var time: EpochMillis
-        var tenant: String
-        static func < (a: Timer, b: Timer) -> Bool { (a.time, a.tenant) < (b.time, b.tenant) }
-    }
-
     public static let hour: Int64 = 3_600_000
     var tenants: [String: Tenant] = [:]
-    var timers = Heap<Timer>()
+    var timers = Heap<KeyTimer>()
     public internal(set) var watermark = WatermarkTracker.start
     public internal(set) var warnings = 0, exceedances = 0
 
@@ -67,7 +61,7 @@ public struct QuotaTracker {
             default: continue
             }
             tenants[r.value.tenantID, default: Tenant()].pending.append(r)
-            timers.insert(Timer(time: r.time, tenant: r.value.tenantID))
+            timers.insert(KeyTimer(time: r.time, key: r.value.tenantID))
         }
     }
 
@@ -78,15 +72,15 @@ public struct QuotaTracker {
         var out: [(EpochMillis, String, Int, DerivedEvent)] = []
         while let t = timers.min, t.time <= wm {
             _ = timers.removeMin()
-            guard var s = tenants[t.tenant], !s.pending.isEmpty else { continue }
+            guard var s = tenants[t.key], !s.pending.isEmpty else { continue }
             for r in s.pending.takeDue(wm) {
                 for d in apply(r.value, to: &s) {
                     s.seq += 1
-                    out.append((r.time, t.tenant, s.seq, d))
+                    out.append((r.time, t.key, s.seq, d))
                 }
             }
-            if let next = s.pending.first { timers.insert(Timer(time: next.time, tenant: t.tenant)) }
-            tenants[t.tenant] = s
+            if let next = s.pending.first { timers.insert(KeyTimer(time: next.time, key: t.key)) }
+            tenants[t.key] = s
         }
         out.sort { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
         return out.map(\.3)
