@@ -40,6 +40,7 @@ let package = Package(
         .target(name: "Operators",
                 dependencies: ["Domain", "Ingest",
                                .product(name: "HeapModule", package: "swift-collections"),
+                               .product(name: "DequeModule", package: "swift-collections"),
                                .product(name: "Yams", package: "Yams")],
                 swiftSettings: crossModule),
         // Sinks: Postgres (libpq) and the local Postgres cluster helper.

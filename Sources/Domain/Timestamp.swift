@@ -74,16 +74,34 @@ public enum RFC3339 {
     }
 
     /// Formats as `YYYY-MM-DDTHH:MM:SS.mmm±HH:MM` at the given UTC offset (`Z` for 0).
+    /// Written digit by digit into one buffer: every derived event carries timestamps, and the
+    /// string-concatenating version was a tenth of the operators' time.
     public static func format(_ ms: EpochMillis, offsetSeconds: Int) -> String {
         let local = ms + Int64(offsetSeconds) * 1000
         let (days, msOfDay) = floorDiv(local, 86_400_000)
         let c = Civil.civilFromDays(Int(days))
         let s = Int(msOfDay / 1000), milli = Int(msOfDay % 1000)
-        var out = pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T"
-        out += pad(s / 3600, 2) + ":" + pad(s / 60 % 60, 2) + ":" + pad(s % 60, 2) + "." + pad(milli, 3)
-        if offsetSeconds == 0 { return out + "Z" }
-        let a = abs(offsetSeconds) / 60
-        return out + (offsetSeconds < 0 ? "-" : "+") + pad(a / 60, 2) + ":" + pad(a % 60, 2)
+        guard (0...9999).contains(c.year) else {
+            var out = pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T"
+            out += pad(s / 3600, 2) + ":" + pad(s / 60 % 60, 2) + ":" + pad(s % 60, 2) + "." + pad(milli, 3)
+            if offsetSeconds == 0 { return out + "Z" }
+            let a = abs(offsetSeconds) / 60
+            return out + (offsetSeconds < 0 ? "-" : "+") + pad(a / 60, 2) + ":" + pad(a % 60, 2)
+        }
+        let length = offsetSeconds == 0 ? 24 : 29
+        return String(unsafeUninitializedCapacity: length) { b in
+            @inline(__always) func put(_ v: Int, _ width: Int, at i: Int) {
+                var v = v
+                for k in stride(from: i + width - 1, through: i, by: -1) { b[k] = UInt8(48 + v % 10); v /= 10 }
+            }
+            put(c.year, 4, at: 0); b[4] = 45; put(c.month, 2, at: 5); b[7] = 45; put(c.day, 2, at: 8); b[10] = 84
+            put(s / 3600, 2, at: 11); b[13] = 58; put(s / 60 % 60, 2, at: 14); b[16] = 58; put(s % 60, 2, at: 17)
+            b[19] = 46; put(milli, 3, at: 20)
+            if offsetSeconds == 0 { b[23] = 90; return 24 }
+            let a = abs(offsetSeconds) / 60
+            b[23] = offsetSeconds < 0 ? 45 : 43; put(a / 60, 2, at: 24); b[26] = 58; put(a % 60, 2, at: 27)
+            return 29
+        }
     }
 
     private static func pad(_ v: Int, _ width: Int) -> String {

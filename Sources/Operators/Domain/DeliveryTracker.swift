@@ -38,6 +38,15 @@ public struct DeliveryTracker {
         var arrivedDropoff = false
         var deviating = false
         var correlationID: String?
+        /// haversine(pickup, dropoff), fixed for the delivery.
+        let route: Double
+
+        init(deliveryID: String, orderID: String, driverID: String, tenantID: String, pickup: GeoPoint, dropoff: GeoPoint,
+             correlationID: String? = nil) {
+            self.deliveryID = deliveryID; self.orderID = orderID; self.driverID = driverID; self.tenantID = tenantID
+            self.pickup = pickup; self.dropoff = dropoff; self.correlationID = correlationID
+            route = pickup.distance(to: dropoff)
+        }
     }
 
     public let settings: Settings
@@ -95,47 +104,54 @@ public struct DeliveryTracker {
     }
 
     private mutating func update(_ id: String, _ l: DriverLocationUpdated, _ e: Event, _ out: inout [DerivedEvent]) {
-        guard var d = deliveries[id] else { return }
+        guard let i = deliveries.index(forKey: id) else { return }
+        // Mutated in place (one hash lookup per fix and delivery).
+        let n = out.count
+        Self.step(&deliveries.values[i], l, e, settings, &out)
+        for d in out[n...] {
+            if d.type == "delivery.eta_updated" { etaUpdates += 1 } else if d.type == "delivery.route_deviation" { deviations += 1 }
+        }
+    }
+
+    private static func step(_ d: inout Delivery, _ l: DriverLocationUpdated, _ e: Event, _ settings: Settings, _ out: inout [DerivedEvent]) {
         let here = l.location
         d.lastLocation = here
-        let remaining = d.status == .assigned
-            ? here.distance(to: d.pickup) + d.pickup.distance(to: d.dropoff)
-            : here.distance(to: d.dropoff)
+        let assigned = d.status == .assigned
+        let toPickup = assigned ? here.distance(to: d.pickup) : 0
+        let toDropoff = assigned ? 0 : here.distance(to: d.dropoff)
+        let remaining = assigned ? toPickup + d.route : toDropoff
         let speed = (l.speedMps ?? 0) >= 1.0 ? l.speedMps! : settings.fallbackSpeed
         let eta = e.time + Int64((remaining / speed * 1000).rounded())
+        let ids: [(String, OutputValue)] = [("delivery_id", .string(d.deliveryID)), ("order_id", .string(d.orderID)),
+                                             ("driver_id", .string(d.driverID))]
+        let (tenant, correlation) = (d.tenantID, d.correlationID)
         func derived(_ type: String, _ data: [(String, OutputValue)]) -> DerivedEvent {
-            DerivedEvent(type: type, time: e.time, tenantID: d.tenantID, causationID: e.eventID, correlationID: d.correlationID,
-                         data: [("delivery_id", .string(d.deliveryID))] + data)
+            DerivedEvent(type: type, time: e.time, tenantID: tenant, causationID: e.eventID, correlationID: correlation, data: data)
         }
         if d.eta == nil || abs(eta - d.eta!) > settings.etaChangeMillis {
-            out.append(derived("delivery.eta_updated", [("order_id", .string(d.orderID)), ("driver_id", .string(d.driverID)),
-                                                        ("eta", .string(RFC3339.format(eta))),
-                                                        ("previous_eta", d.eta.map { .string(RFC3339.format($0)) } ?? .null),
-                                                        ("distance_remaining_m", .int(Int64(remaining.rounded())))]))
+            out.append(derived("delivery.eta_updated", ids + [("eta", .string(RFC3339.format(eta))),
+                                                              ("previous_eta", d.eta.map { .string(RFC3339.format($0)) } ?? .null),
+                                                              ("distance_remaining_m", .int(Int64(remaining.rounded())))]))
             d.eta = eta
-            etaUpdates += 1
         }
-        if d.status == .assigned, !d.arrivedPickup, here.distance(to: d.pickup) <= settings.geofenceMeters {
+        if assigned, !d.arrivedPickup, toPickup <= settings.geofenceMeters {
             d.arrivedPickup = true
-            out.append(derived("delivery.arrived_at_pickup", [("order_id", .string(d.orderID)), ("driver_id", .string(d.driverID))]))
+            out.append(derived("delivery.arrived_at_pickup", ids))
         }
         if d.status == .pickedUp {
-            if !d.arrivedDropoff, here.distance(to: d.dropoff) <= settings.geofenceMeters {
+            if !d.arrivedDropoff, toDropoff <= settings.geofenceMeters {
                 d.arrivedDropoff = true
-                out.append(derived("delivery.arrived_at_dropoff", [("order_id", .string(d.orderID)), ("driver_id", .string(d.driverID))]))
+                out.append(derived("delivery.arrived_at_dropoff", ids))
             }
             let off = here.crossTrackDistance(start: d.pickup, end: d.dropoff)
             if off > settings.deviationMeters {
                 if !d.deviating {
                     d.deviating = true
-                    deviations += 1
-                    out.append(derived("delivery.route_deviation", [("order_id", .string(d.orderID)), ("driver_id", .string(d.driverID)),
-                                                                    ("cross_track_m", .int(Int64(off.rounded())))]))
+                    out.append(derived("delivery.route_deviation", ids + [("cross_track_m", .int(Int64(off.rounded())))]))
                 }
             } else {
                 d.deviating = false
             }
         }
-        deliveries[id] = d
     }
 }

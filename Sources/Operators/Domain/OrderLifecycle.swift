@@ -79,10 +79,11 @@ public struct OrderLifecycle {
     public mutating func process(_ batch: [Timestamped<Event>]) {
         for r in batch {
             guard let k = Self.key(r.value) else { continue }
-            if orders[k] == nil {
-                orders[k] = Order(tenantID: r.value.tenantID, orderID: r.value.orderID!)
+            func hold(_ o: inout Order?) { // one hash lookup
+                if o == nil { o = Order(tenantID: r.value.tenantID, orderID: r.value.orderID!) }
+                o!.pending.append(r)
             }
-            orders[k]!.pending.append(r)
+            hold(&orders[k])
             timers.insert(KeyTimer(time: r.time, key: k))
         }
     }
@@ -94,8 +95,11 @@ public struct OrderLifecycle {
         var out: [(EpochMillis, String, Int, DerivedEvent)] = []
         while let t = timers.min, t.time <= wm {
             _ = timers.removeMin()
-            guard var o = orders[t.key], !o.pending.isEmpty else { continue }
-            o.pending.sort { ($0.time, $0.value.eventID) < ($1.time, $1.value.eventID) }
+            // Taken out of the table while it changes, so its arrays are not copied on write.
+            guard var o = orders.removeValue(forKey: t.key) else { continue }
+            defer { orders[t.key] = o }
+            guard !o.pending.isEmpty else { continue }
+            o.pending.sort { $0.time != $1.time ? $0.time < $1.time : $0.value.eventID < $1.value.eventID }
             var applied = 0
             for r in o.pending {
                 guard r.time <= wm else { break }
@@ -118,9 +122,12 @@ public struct OrderLifecycle {
                 let due = o.status == nil && next.value.type != .orderCreated ? next.time &+ allowedLateness : next.time
                 timers.insert(KeyTimer(time: due, key: t.key))
             }
-            orders[t.key] = o
         }
-        out.sort { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
+        out.sort { a, b in
+            if a.0 != b.0 { return a.0 < b.0 }
+            if a.1 != b.1 { return a.1 < b.1 }
+            return a.2 < b.2
+        }
         return out.map(\.3)
     }
 

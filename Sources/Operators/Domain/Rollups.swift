@@ -168,8 +168,11 @@ public struct Rollups {
     /// Cohort updates from the state machine: completed and cancelled orders count in the bucket
     /// of their creation.
     private mutating func statusChanged(_ d: DerivedEvent) {
-        let f = Dictionary(d.data.map { ($0.0, $0.1.description) }, uniquingKeysWith: { $1 })
-        guard let orderID = f["order_id"], let to = f["to"], to == "completed" || to == "cancelled",
+        func field(_ name: String) -> String? {
+            for (k, v) in d.data where k == name { if case .string(let s) = v { return s } }
+            return nil
+        }
+        guard let to = field("to"), to == "completed" || to == "cancelled", let orderID = field("order_id"),
               let o = orders[d.tenantID + "/" + orderID] else { return }
         for b in buckets(d.tenantID, o.created) {
             if to == "completed" {

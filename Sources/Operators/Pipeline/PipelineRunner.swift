@@ -29,6 +29,10 @@ public final class PipelineRunner {
     public private(set) var recordsIn = 0
     public private(set) var accepted = 0
     public private(set) var late = 0
+    /// When set, nanoseconds spent in each stage (process + advance), in stage order — for the
+    /// operators benchmark and the metrics; off by default (two clock reads per stage call).
+    public var timing = false
+    public private(set) var stageNanos: [UInt64] = []
 
     /// Operator types this build can run.
     public static let runnableTypes: Set<String> = ["dedupe", "window_aggregate", "repartition", "order_lifecycle", "quota", "delivery_eta", "rollup"]
@@ -83,6 +87,7 @@ public final class PipelineRunner {
         }
         self.stages = stages
         self.readers = readers
+        stageNanos = Array(repeating: 0, count: stages.count)
     }
 
     /// Processes one batch of raw records read from `partition` (each with its offset), at
@@ -148,7 +153,9 @@ public final class PipelineRunner {
         guard !events.isEmpty, let targets = readers[name] else { return }
         for (i, types) in targets {
             var out = StageOutput()
+            let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
             stages[i].process(types.map { t in events.filter { t.contains($0.value.type) } } ?? events, into: &out)
+            if timing { stageNanos[i] += DispatchTime.now().uptimeNanoseconds - t0 }
             collect(i, out)
         }
     }
@@ -156,7 +163,9 @@ public final class PipelineRunner {
     private func advance(to wm: EpochMillis) {
         for i in stages.indices {
             var out = StageOutput()
+            let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
             stages[i].advance(to: wm, into: &out)
+            if timing { stageNanos[i] += DispatchTime.now().uptimeNanoseconds - t0 }
             collect(i, out)
         }
     }
@@ -165,6 +174,9 @@ public final class PipelineRunner {
         if !out.rows.isEmpty { rows[stages[i].name]!.append(contentsOf: out.rows) }
         deliver(out.events, from: stages[i].name)
     }
+
+    /// Names of the stages, in order (matching ``stageNanos``).
+    public var stageNames: [String] { stages.map(\.name) }
 
     /// Counters of every operator, `name.counter`.
     public var counters: [(String, Int)] {

@@ -18,7 +18,7 @@ public struct HeldEvents {
 
     /// Removes and returns, in (time, event_id) order, the events at or before `watermark`.
     public mutating func takeDue(_ watermark: EpochMillis) -> ArraySlice<Timestamped<Event>> {
-        events.sort { ($0.time, $0.value.eventID) < ($1.time, $1.value.eventID) }
+        events.sort { $0.time != $1.time ? $0.time < $1.time : $0.value.eventID < $1.value.eventID }
         let due = events.prefix { $0.time <= watermark }.count
         defer { events.removeFirst(due) }
         return events[..<due]

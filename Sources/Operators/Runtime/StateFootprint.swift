@@ -1,10 +1,11 @@
 /// Sizes of the per-key state the operators hold, from the types' memory layouts (bytes, before
 /// hash-table load factor and the heap allocations of strings over 15 bytes and of arrays).
 public enum StateFootprint {
-    /// Per dedupe key: its dictionary entry (key + first-seen + expiry) and its place in an
-    /// expiry bucket.
-    public static var dedupeKey: Int {
-        MemoryLayout<String>.stride + MemoryLayout<KeyedState<String, Int64>.Slot>.stride + MemoryLayout<String>.stride
+    /// Per dedupe key: its table slot (fingerprint, first seen, expiry, key) at the table's
+    /// load of 1/4 to 1/2 (so 2 to 4 slots per key), and its expiry timer.
+    public static var dedupeKey: ClosedRange<Int> {
+        let slot = MemoryLayout<SeenKeys.Slot>.stride, timer = MemoryLayout<(Int64, UInt64)>.stride
+        return (2 * slot + timer)...(4 * slot + timer)
     }
 
     /// Per open order in the state machine: its entry, without history entries and held events.
@@ -15,8 +16,13 @@ public enum StateFootprint {
     /// Per status-history entry of an order.
     public static var historyEntry: Int { MemoryLayout<OrderLifecycle.HistoryEntry>.stride }
 
-    /// Per event held until the watermark passes it.
+    /// Per event held until the watermark passes it: its place in the buffer (the event itself
+    /// is shared by every operator holding it, see ``event``).
     public static var heldEvent: Int { MemoryLayout<Timestamped<Domain.Event>>.stride }
+
+    /// One event's shared storage (object header + envelope + payload inline), before its
+    /// strings over 15 bytes and item arrays.
+    public static var event: Int { Domain.Event.storageBytes }
 }
 
 import Domain

@@ -8,7 +8,7 @@ public final class DedupeStage: Stage {
     let key: EventField
     let ttl: Int64
     let types: Set<EventType>?
-    var seen: KeyedState<String, Int64>
+    var seen: SeenKeys
     var duplicates = 0
 
     public init(name: String, key: EventField = .eventID, ttl: Int64 = 86_400_000, types: Set<EventType>? = nil) {
@@ -16,7 +16,7 @@ public final class DedupeStage: Stage {
         self.key = key
         self.ttl = ttl
         self.types = types
-        seen = KeyedState(name: name)
+        seen = SeenKeys(name: name)
     }
 
     public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) {
@@ -26,12 +26,14 @@ public final class DedupeStage: Stage {
                 out.events.append(r)
                 continue
             }
-            if let first = seen[k], abs(r.time - first) <= ttl {
-                duplicates += 1
-                continue
-            }
             // Evicted when the watermark passes first-seen + TTL (then it is older than wm − TTL).
-            seen.set(k, r.time, expiresAt: r.time + ttl + 1)
+            if let first = seen.insertIfAbsent(k, r.time, expiresAt: r.time + ttl + 1) {
+                if abs(r.time - first) <= ttl {
+                    duplicates += 1
+                    continue
+                }
+                seen.set(k, r.time, expiresAt: r.time + ttl + 1)
+            }
             out.events.append(r)
         }
     }

@@ -1,0 +1,88 @@
+import Domain
+import Testing
+@testable import Operators
+
+@Suite struct SeenKeysTests {
+    @Test func evictsWhenTheWatermarkPassesTheExpiry() {
+        var s = SeenKeys(name: "dedupe")
+        #expect(s.insertIfAbsent("e1", 1, expiresAt: 50) == nil)
+        #expect(s.insertIfAbsent("e2", 2, expiresAt: 60) == nil)
+        #expect(s.insertIfAbsent("e1", 9, expiresAt: 99) == 1) // present: kept, value returned
+        s.advance(to: 49)
+        #expect(s.count == 2)
+        s.advance(to: 50)
+        #expect(s["e1"] == nil)
+        #expect(s["e2"] == 2)
+        s.advance(to: 1000)
+        #expect(s.count == 0)
+    }
+
+    @Test func rearmingReplacesTheTimer() {
+        var s = SeenKeys(name: "ttl")
+        s.set("k", 1, expiresAt: 100)
+        s.set("k", 2, expiresAt: 300) // touched again: lives longer
+        s.advance(to: 200)
+        #expect(s["k"] == 2)
+        s.advance(to: 300)
+        #expect(s["k"] == nil)
+    }
+
+    @Test func timersInArrivalOrderEvictLateButNeverWrongly() {
+        var s = SeenKeys(name: "dedupe")
+        s.set("late", 1, expiresAt: 200)
+        s.set("early", 2, expiresAt: 100) // arrived after a later expiry
+        s.advance(to: 150)
+        #expect(s["early"] == 2) // waits behind "late": memory only, dedupe checks the TTL itself
+        s.advance(to: 200)
+        #expect(s.count == 0)
+    }
+
+    /// Against a Dictionary model under heavy churn in a small table: inserts, re-arms and
+    /// evictions move entries along probe chains (backward-shift deletion, growth).
+    @Test func matchesADictionaryModelUnderChurn() {
+        var s = SeenKeys(name: "model", capacity: 4)
+        var model: [String: (value: Int64, expiresAt: Int64)] = [:]
+        var rng = SystemRandomNumberGenerator()
+        var wm: Int64 = 0, t: Int64 = 0
+        for step in 0..<20_000 {
+            t += Int64.random(in: 0...2, using: &rng) // expiries in arrival order: eviction is exact
+            let key = "k\(Int.random(in: 0..<600, using: &rng))"
+            if Bool.random(using: &rng) {
+                let got = s.insertIfAbsent(key, t, expiresAt: t + 100)
+                #expect(got == model[key]?.value)
+                if model[key] == nil { model[key] = (t, t + 100) }
+            } else {
+                s.set(key, t, expiresAt: t + 100)
+                model[key] = (t, t + 100)
+            }
+            if step % 7 == 0 {
+                wm = t + 100 - Int64.random(in: 0...60, using: &rng)
+                s.advance(to: wm)
+                model = model.filter { $0.value.expiresAt > wm }
+            }
+            if step % 500 == 0 {
+                #expect(s.count == model.count)
+                for (k, v) in model { #expect(s[k] == v.value) }
+            }
+        }
+    }
+
+    @Test func snapshotRestoreKeepsValuesAndTimers() throws {
+        var s = SeenKeys(name: "dedupe")
+        for i in 0..<1000 { s.set("e\(i)", Int64(i), expiresAt: Int64(i * 10)) }
+        s.advance(to: 4_995)
+        let bytes = try s.snapshot()
+        var t = SeenKeys(name: "dedupe")
+        try t.restore(bytes)
+        #expect(t.count == 500)
+        #expect(t["e500"] == 500)
+        #expect(t["e499"] == nil)
+        #expect(try t.snapshot() == bytes)
+        s.advance(to: 7_000)
+        t.advance(to: 7_000)
+        #expect(s.count == 299 && t.count == 299)
+        #expect(try s.snapshot() == t.snapshot())
+        var other = SeenKeys(name: "other")
+        #expect(throws: SnapshotError.self) { try other.restore(bytes) }
+    }
+}
