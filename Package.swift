@@ -38,7 +38,7 @@ let package = Package(
                 swiftSettings: crossModule),
         // The dataflow: records, event time, watermarks, windows, keyed state, snapshots.
         .target(name: "Operators",
-                dependencies: ["Domain", "Ingest",
+                dependencies: ["Domain", "Ingest", "CSupport",
                                .product(name: "HeapModule", package: "swift-collections"),
                                .product(name: "DequeModule", package: "swift-collections"),
                                .product(name: "Yams", package: "Yams")],

@@ -63,3 +63,51 @@ public enum Topics {
     /// The derived-event and dead-letter topics.
     public static let outputs = [orderStatus, quotaAlerts, deliveryETA, deadLetters]
 }
+
+
+extension EventType {
+    /// Position in the catalog (declaration order), for bit sets.
+    @inlinable public var ordinal: Int {
+        switch self {
+        case .tenantCreated: return 0
+        case .tenantTierChanged: return 1
+        case .whatsappMessageReceived: return 2
+        case .orderCreated: return 3
+        case .orderConfirmed: return 4
+        case .orderProcessingStarted: return 5
+        case .orderReadyForPickup: return 6
+        case .orderPickedUp: return 7
+        case .orderCompleted: return 8
+        case .orderCancelled: return 9
+        case .paymentInitiated: return 10
+        case .paymentSucceeded: return 11
+        case .paymentFailed: return 12
+        case .paymentRefunded: return 13
+        case .deliveryAssigned: return 14
+        case .deliveryPickedUp: return 15
+        case .deliveryCompleted: return 16
+        case .deliveryCancelled: return 17
+        case .driverLocationUpdated: return 18
+        case .usageRecorded: return 19
+        case .inventoryUpdated: return 20
+        case .notificationSent: return 21
+        }
+    }
+}
+
+/// A set of event types as one bit per type: the per-event `events:` filters of operators test
+/// membership for every record, and `Set<EventType>` hashed each time.
+public struct EventTypeSet: Sendable, Equatable, ExpressibleByArrayLiteral {
+    @usableFromInline var bits: UInt64
+
+    @inlinable public init<S: Sequence>(_ types: S) where S.Element == EventType {
+        bits = 0
+        for t in types { bits |= 1 << UInt64(t.ordinal) }
+    }
+
+    public init(arrayLiteral elements: EventType...) { self.init(elements) }
+
+    @inlinable public func contains(_ t: EventType) -> Bool { bits & (1 << UInt64(t.ordinal)) != 0 }
+
+    public var isEmpty: Bool { bits == 0 }
+}

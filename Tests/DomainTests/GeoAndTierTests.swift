@@ -21,6 +21,25 @@ import Testing
         #expect(on < 0.001)
     }
 
+    @Test func crossTrackThroughTheNormalEqualsTheBearingFormula() throws {
+        let n = try #require(GeoPoint.greatCircleNormal(GeoPoint(lat: 0, lng: 0), GeoPoint(lat: 0, lng: 10)))
+        #expect(abs(GeoPoint(lat: 1, lng: 5).crossTrackDistance(normal: n) - Self.oneDegree) < 0.01)
+        // Johannesburg-sized routes and fixes up to ~5 km off, as delivery tracking sees them.
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            func near(_ p: GeoPoint, _ r: Double) -> GeoPoint {
+                GeoPoint(lat: p.lat + Double.random(in: -r...r, using: &rng), lng: p.lng + Double.random(in: -r...r, using: &rng))
+            }
+            let a = near(GeoPoint(lat: -26.2, lng: 28.0), 0.2), b = near(a, 0.1), p = near(a, 0.1)
+            guard let n = GeoPoint.greatCircleNormal(a, b) else { continue }
+            let slow = p.crossTrackDistance(start: a, end: b), fast = p.crossTrackDistance(normal: n)
+            #expect(abs(slow - fast) < 1e-4, "\(a) \(b) \(p): \(slow) vs \(fast)")
+            // The cached-cosine haversine is the same arithmetic, bit for bit.
+            #expect(p.distance(to: a, cosLat: p.cosLatitude, otherCosLat: a.cosLatitude) == p.distance(to: a))
+        }
+        #expect(GeoPoint.greatCircleNormal(GeoPoint(lat: 1, lng: 1), GeoPoint(lat: 1, lng: 1)) == nil)
+    }
+
     @Test func validity() {
         #expect(GeoPoint(lat: 90, lng: 180).isValid)
         #expect(!GeoPoint(lat: 90.0001, lng: 0).isValid)

@@ -18,8 +18,9 @@ import Testing
         return g.generateAll()
     }()
 
-    static func run(_ records: [(arrival: EpochMillis, rec: GeneratedRecord)], partitions: Int, batch: Int) throws -> PipelineRunner {
-        let config = try PipelineConfig.load(path: RunnerTests.repo.appendingPathComponent("Pipelines/analytics.yaml").path, environment: [:])
+    static func run(_ records: [(arrival: EpochMillis, rec: GeneratedRecord)], partitions: Int, batch: Int,
+                    config: PipelineConfig? = nil) throws -> PipelineRunner {
+        let config = try config ?? PipelineConfig.load(path: RunnerTests.repo.appendingPathComponent("Pipelines/analytics.yaml").path, environment: [:])
         let runner = try PipelineRunner(config: config, partitions: Array(0..<partitions))
         var buffers = Array(repeating: [(arrival: EpochMillis, rec: GeneratedRecord)](), count: partitions)
         var offset: Int64 = 0
@@ -68,5 +69,23 @@ import Testing
         // The repartition counters say how keys spread over the partitions; everything else agrees.
         let same = { (r: PipelineRunner) in r.counters.filter { !$0.0.contains(".partition_") }.map { "\($0.0)=\($0.1)" } }
         #expect(same(a) == same(c))
+    }
+
+    /// `statuses: orders` (the rollup takes the state machine's status changes) gives the same
+    /// rollups as the rollup running its own state machine.
+    @Test func rollupWithTakenStatusesEqualsItsOwnStateMachine() throws {
+        let path = RunnerTests.repo.appendingPathComponent("Pipelines/analytics.yaml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.contains("    statuses: orders\n"))
+        let own = try PipelineConfig.parse(text.replacingOccurrences(of: "    statuses: orders\n", with: ""), file: "own.yaml", environment: [:])
+        let records = Self.stream.map { (arrival: $0.arrival, rec: $0) }
+        let taken = try Self.run(records, partitions: 1, batch: 256)
+        let separate = try Self.run(records, partitions: 1, batch: 256, config: own)
+        let a = taken.rows["rollups"] ?? [], b = separate.rows["rollups"] ?? []
+        #expect(a.count > 100)
+        #expect(a == b)
+        // Mid-stream snapshots of the two kinds are not interchangeable.
+        let other = try PipelineRunner(config: own)
+        #expect(throws: (any Error).self) { try other.restore(try taken.snapshot()) }
     }
 }

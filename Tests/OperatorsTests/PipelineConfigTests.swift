@@ -81,6 +81,27 @@ import Testing
         #expect(e.first?.message.contains("unknown type") == true)
     }
 
+    @Test func rollupStatusesMustNameALifecycleOnTheSameInput() {
+        let base = Self.minimal + """
+
+              - name: orders
+                type: order_lifecycle
+                input: events
+              - name: rollups
+                type: rollup
+                input: events
+                granularities: [hour]
+                statuses: STATUSES
+            """
+        #expect(errors(base.replacingOccurrences(of: "STATUSES", with: "orders")).isEmpty)
+        var e = errors(base.replacingOccurrences(of: "STATUSES", with: "hourly"))
+        #expect(e.map(\.description) == ["p.yaml:18:15: operators[2].statuses: 'hourly' is a window_aggregate operator, not an order_lifecycle"])
+        e = errors(base.replacingOccurrences(of: "STATUSES", with: "later"))
+        #expect(e.first?.message == "'later' is not an operator declared above")
+        e = errors(base.replacingOccurrences(of: "STATUSES", with: "orders").replacingOccurrences(of: "    input: events\n    granularities", with: "    input: hourly\n    granularities"))
+        #expect(e.first?.message.contains("they must read the same input") == true)
+    }
+
     @Test func yamlSyntaxErrorsHaveAPlace() {
         let e = errors("pipeline: x\nsources: [\n")
         #expect(e.count == 1)

@@ -6,4 +6,8 @@
 /// posix_spawn_file_actions_addclosefrom_np, which Swift's Glibc module does not expose).
 int wakala_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int lowfd);
 
+/// Asks the CPU to bring the cache line holding `p` closer (no effect on results): hash-table
+/// operators prefetch the home slots of a whole batch before probing them one by one.
+static inline void wakala_prefetch(const void *p) { __builtin_prefetch(p); }
+
 #endif

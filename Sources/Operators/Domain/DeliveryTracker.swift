@@ -38,25 +38,41 @@ public struct DeliveryTracker {
         var arrivedDropoff = false
         var deviating = false
         var correlationID: String?
-        /// haversine(pickup, dropoff), fixed for the delivery.
+        /// Fixed for the delivery: haversine(pickup, dropoff), the cosines of both latitudes and
+        /// the route's great-circle normal (nil when pickup and dropoff coincide).
         let route: Double
+        let pickupCos: Double, dropoffCos: Double
+        let normal: SIMD3<Double>?
 
         init(deliveryID: String, orderID: String, driverID: String, tenantID: String, pickup: GeoPoint, dropoff: GeoPoint,
              correlationID: String? = nil) {
             self.deliveryID = deliveryID; self.orderID = orderID; self.driverID = driverID; self.tenantID = tenantID
             self.pickup = pickup; self.dropoff = dropoff; self.correlationID = correlationID
             route = pickup.distance(to: dropoff)
+            pickupCos = pickup.cosLatitude
+            dropoffCos = dropoff.cosLatitude
+            normal = GeoPoint.greatCircleNormal(pickup, dropoff)
         }
     }
 
     public let settings: Settings
-    public internal(set) var deliveries: [String: Delivery] = [:]
-    var byDriver: [String: [String]] = [:]
+    /// Active deliveries per driver, in assignment order (a fix costs one lookup).
+    var byDriver: [String: [Delivery]] = [:]
+    /// delivery id → driver, for the delivery's own events.
+    var driverOf: [String: String] = [:]
     var pending = HeldEvents()
     public internal(set) var watermark = WatermarkTracker.start
     public internal(set) var etaUpdates = 0, deviations = 0
 
     public init(settings: Settings = Settings()) { self.settings = settings }
+
+    /// Deliveries being tracked.
+    public var activeCount: Int { driverOf.count }
+
+    /// The tracked delivery with this id.
+    public func delivery(_ id: String) -> Delivery? {
+        driverOf[id].flatMap { byDriver[$0]?.first { $0.deliveryID == id } }
+    }
 
     /// Buffers delivery events and driver locations.
     public mutating func process(_ batch: [Timestamped<Event>]) {
@@ -81,73 +97,82 @@ public struct DeliveryTracker {
     private mutating func apply(_ e: Event, _ out: inout [DerivedEvent]) {
         switch e.payload {
         case .deliveryAssigned(let a):
-            deliveries[a.deliveryID] = Delivery(deliveryID: a.deliveryID, orderID: a.orderID, driverID: a.driverID, tenantID: e.tenantID,
-                                                pickup: a.pickup, dropoff: a.dropoff, correlationID: e.correlationID)
-            byDriver[a.driverID, default: []].append(a.deliveryID)
+            stop(a.deliveryID) // assigned again: tracked afresh
+            byDriver[a.driverID, default: []].append(Delivery(deliveryID: a.deliveryID, orderID: a.orderID, driverID: a.driverID,
+                                                              tenantID: e.tenantID, pickup: a.pickup, dropoff: a.dropoff,
+                                                              correlationID: e.correlationID))
+            driverOf[a.deliveryID] = a.driverID
         case .deliveryPickedUp(let p):
-            deliveries[p.deliveryID]?.status = .pickedUp
+            guard let driver = driverOf[p.deliveryID], let i = byDriver.index(forKey: driver),
+                  let j = byDriver.values[i].firstIndex(where: { $0.deliveryID == p.deliveryID }) else { return }
+            byDriver.values[i][j].status = .pickedUp
         case .deliveryCompleted(let c):
             stop(c.deliveryID)
         case .deliveryCancelled(let c):
             stop(c.deliveryID)
         case .driverLocationUpdated(let l):
-            for id in byDriver[l.driverID] ?? [] { update(id, l, e, &out) }
+            guard let i = byDriver.index(forKey: l.driverID) else { return }
+            // Mutated in place: one hash lookup per fix.
+            let n = out.count
+            let fix = Fix(here: l.location, cos: l.location.cosLatitude, speed: l.speedMps, time: e.time, cause: e.eventID)
+            for j in byDriver.values[i].indices { Self.step(&byDriver.values[i][j], fix, settings, &out) }
+            for d in out[n...] {
+                if d.type == "delivery.eta_updated" { etaUpdates += 1 } else if d.type == "delivery.route_deviation" { deviations += 1 }
+            }
         default:
             break
         }
     }
 
     private mutating func stop(_ id: String) {
-        guard let d = deliveries.removeValue(forKey: id) else { return }
-        byDriver[d.driverID]?.removeAll { $0 == id }
-        if byDriver[d.driverID]?.isEmpty == true { byDriver[d.driverID] = nil }
+        guard let driver = driverOf.removeValue(forKey: id) else { return }
+        byDriver[driver]?.removeAll { $0.deliveryID == id }
+        if byDriver[driver]?.isEmpty == true { byDriver[driver] = nil }
     }
 
-    private mutating func update(_ id: String, _ l: DriverLocationUpdated, _ e: Event, _ out: inout [DerivedEvent]) {
-        guard let i = deliveries.index(forKey: id) else { return }
-        // Mutated in place (one hash lookup per fix and delivery).
-        let n = out.count
-        Self.step(&deliveries.values[i], l, e, settings, &out)
-        for d in out[n...] {
-            if d.type == "delivery.eta_updated" { etaUpdates += 1 } else if d.type == "delivery.route_deviation" { deviations += 1 }
-        }
+    /// One driver fix, with what every delivery of the driver needs from it.
+    struct Fix {
+        var here: GeoPoint
+        var cos: Double
+        var speed: Double?
+        var time: EpochMillis
+        var cause: String
     }
 
-    private static func step(_ d: inout Delivery, _ l: DriverLocationUpdated, _ e: Event, _ settings: Settings, _ out: inout [DerivedEvent]) {
-        let here = l.location
+    private static func step(_ d: inout Delivery, _ f: Fix, _ settings: Settings, _ out: inout [DerivedEvent]) {
+        let here = f.here
         d.lastLocation = here
         let assigned = d.status == .assigned
-        let toPickup = assigned ? here.distance(to: d.pickup) : 0
-        let toDropoff = assigned ? 0 : here.distance(to: d.dropoff)
+        let toPickup = assigned ? here.distance(to: d.pickup, cosLat: f.cos, otherCosLat: d.pickupCos) : 0
+        let toDropoff = assigned ? 0 : here.distance(to: d.dropoff, cosLat: f.cos, otherCosLat: d.dropoffCos)
         let remaining = assigned ? toPickup + d.route : toDropoff
-        let speed = (l.speedMps ?? 0) >= 1.0 ? l.speedMps! : settings.fallbackSpeed
-        let eta = e.time + Int64((remaining / speed * 1000).rounded())
-        let ids: [(String, OutputValue)] = [("delivery_id", .string(d.deliveryID)), ("order_id", .string(d.orderID)),
-                                             ("driver_id", .string(d.driverID))]
-        let (tenant, correlation) = (d.tenantID, d.correlationID)
-        func derived(_ type: String, _ data: [(String, OutputValue)]) -> DerivedEvent {
-            DerivedEvent(type: type, time: e.time, tenantID: tenant, causationID: e.eventID, correlationID: correlation, data: data)
+        let speed = (f.speed ?? 0) >= 1.0 ? f.speed! : settings.fallbackSpeed
+        let eta = f.time + Int64((remaining / speed * 1000).rounded())
+        func derived(_ type: String, _ more: [(String, OutputValue)] = []) -> DerivedEvent {
+            DerivedEvent(type: type, time: f.time, tenantID: d.tenantID, causationID: f.cause, correlationID: d.correlationID,
+                         data: [("delivery_id", .string(d.deliveryID)), ("order_id", .string(d.orderID)),
+                                ("driver_id", .string(d.driverID))] + more)
         }
         if d.eta == nil || abs(eta - d.eta!) > settings.etaChangeMillis {
-            out.append(derived("delivery.eta_updated", ids + [("eta", .string(RFC3339.format(eta))),
+            out.append(derived("delivery.eta_updated", [("eta", .string(RFC3339.format(eta))),
                                                               ("previous_eta", d.eta.map { .string(RFC3339.format($0)) } ?? .null),
                                                               ("distance_remaining_m", .int(Int64(remaining.rounded())))]))
             d.eta = eta
         }
         if assigned, !d.arrivedPickup, toPickup <= settings.geofenceMeters {
             d.arrivedPickup = true
-            out.append(derived("delivery.arrived_at_pickup", ids))
+            out.append(derived("delivery.arrived_at_pickup"))
         }
         if d.status == .pickedUp {
             if !d.arrivedDropoff, toDropoff <= settings.geofenceMeters {
                 d.arrivedDropoff = true
-                out.append(derived("delivery.arrived_at_dropoff", ids))
+                out.append(derived("delivery.arrived_at_dropoff"))
             }
-            let off = here.crossTrackDistance(start: d.pickup, end: d.dropoff)
+            let off = d.normal.map { here.crossTrackDistance(normal: $0) } ?? here.crossTrackDistance(start: d.pickup, end: d.dropoff)
             if off > settings.deviationMeters {
                 if !d.deviating {
                     d.deviating = true
-                    out.append(derived("delivery.route_deviation", ids + [("cross_track_m", .int(Int64(off.rounded())))]))
+                    out.append(derived("delivery.route_deviation", [("cross_track_m", .int(Int64(off.rounded())))]))
                 }
             } else {
                 d.deviating = false

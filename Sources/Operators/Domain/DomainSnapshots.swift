@@ -119,8 +119,7 @@ extension DeliveryTracker {
         for d in drivers {
             w.write(d)
             w.write(byDriver[d]!.count)
-            for id in byDriver[d]! {
-                let x = deliveries[id]!
+            for x in byDriver[d]! {
                 w.write(x.deliveryID); w.write(x.orderID); w.write(x.tenantID)
                 w.write(x.pickup.lat); w.write(x.pickup.lng); w.write(x.dropoff.lat); w.write(x.dropoff.lng)
                 w.write(x.status.rawValue); w.write(x.eta)
@@ -150,8 +149,8 @@ extension DeliveryTracker {
                 if try r.readBool() { x.lastLocation = GeoPoint(lat: try r.readDouble(), lng: try r.readDouble()) }
                 x.arrivedPickup = try r.readBool(); x.arrivedDropoff = try r.readBool(); x.deviating = try r.readBool()
                 x.correlationID = try r.readOptional(String.self)
-                fresh.deliveries[x.deliveryID] = x
-                fresh.byDriver[driver, default: []].append(x.deliveryID)
+                fresh.byDriver[driver, default: []].append(x)
+                fresh.driverOf[x.deliveryID] = driver
             }
         }
         for _ in 0..<(try r.readInt()) { fresh.pending.append(try r.read(Timestamped<Event>.self)) }
@@ -180,7 +179,9 @@ extension Rollups {
     public func snapshot() throws -> [UInt8] {
         var w = SnapshotWriter()
         w.write(watermark)
-        let life = try lifecycle.snapshot()
+        // Its own state machine when it runs one (taken status changes never wait across an
+        // advance, so there is nothing else to keep).
+        let life = try lifecycle?.snapshot() ?? []
         w.write(life.count); w.writeBytes(life)
         w.write(sales.count)
         for b in sales.keys.sorted() {
@@ -230,9 +231,13 @@ extension Rollups {
 
     public mutating func restore(_ bytes: [UInt8]) throws {
         var r = SnapshotReader(try SnapshotEnvelope.open(operator: "rollup", bytes))
-        var fresh = Rollups(granularities: granularities, allowedLateness: lifecycle.allowedLateness)
+        var fresh = Rollups(granularities: granularities, allowedLateness: allowedLateness, ownStateMachine: lifecycle != nil)
         fresh.watermark = try r.readInt64()
-        try fresh.lifecycle.restore(try r.readBytes(count: try r.readInt()))
+        let life = try r.readBytes(count: try r.readInt())
+        guard life.isEmpty == (lifecycle == nil) else {
+            throw SnapshotError.corrupt(lifecycle == nil ? "the snapshot has its own state machine; this rollup takes statuses" : "the snapshot has no state machine; this rollup runs its own")
+        }
+        try fresh.lifecycle?.restore(life)
         for _ in 0..<(try r.readInt()) {
             let b = try Self.readBucket(&r)
             var s = Sales()

@@ -11,8 +11,10 @@ import Domain
 /// `payment.initiated`, `unknown` without one) in the bucket of each payment event's own time.
 /// Deliveries in the bucket of `delivery.completed`. WhatsApp messages by type, by event time.
 ///
-/// The rollup runs its own ``OrderLifecycle`` over the same events, so its statuses are exactly the
-/// state machine's; events are applied in event-time order once the watermark passes them.
+/// Statuses are exactly the state machine's: in a pipeline the rollup takes the status changes of
+/// the `order_lifecycle` operator reading the same input (`statuses:`), which emits them at the
+/// same watermark just before the rollup advances; on its own it runs its own ``OrderLifecycle``.
+/// Events are applied in event-time order once the watermark passes them.
 public struct Rollups {
     public enum Granularity: String, CaseIterable, Sendable { case hour, day }
 
@@ -62,7 +64,11 @@ public struct Rollups {
     public internal(set) var deliveries: [Bucket: Deliveries] = [:]
     public internal(set) var messages: [Bucket: [String: Int64]] = [:]
 
-    var lifecycle: OrderLifecycle
+    /// Its own state machine, or nil when status changes come from the pipeline's (``take(statusChanges:)``).
+    var lifecycle: OrderLifecycle?
+    /// Status changes taken since the last advance.
+    var taken: [DerivedEvent] = []
+    let allowedLateness: Int64
     var zones: [String: TenantZone] = [:]
     var orders: [String: OrderFacts] = [:]                 // tenant/order
     var firstOrder: [String: (time: EpochMillis, bucketsKey: String)] = [:] // tenant/customer → earliest created
@@ -71,13 +77,19 @@ public struct Rollups {
     var pending = HeldEvents()
     var watermark = WatermarkTracker.start
 
-    public init(granularities: [Granularity], allowedLateness: Int64) {
+    public init(granularities: [Granularity], allowedLateness: Int64, ownStateMachine: Bool = true) {
         self.granularities = granularities
-        lifecycle = OrderLifecycle(allowedLateness: allowedLateness)
+        self.allowedLateness = allowedLateness
+        lifecycle = ownStateMachine ? OrderLifecycle(allowedLateness: allowedLateness) : nil
+    }
+
+    /// Derived events of the pipeline's order state machine (only `order.status_changed` count).
+    public mutating func take(statusChanges: [DerivedEvent]) {
+        taken.append(contentsOf: statusChanges.lazy.filter { $0.type == "order.status_changed" })
     }
 
     public mutating func process(_ batch: [Timestamped<Event>]) {
-        lifecycle.process(batch)
+        lifecycle?.process(batch)
         for r in batch {
             switch r.value.type {
             case .driverLocationUpdated, .inventoryUpdated, .notificationSent, .usageRecorded: continue
@@ -92,7 +104,12 @@ public struct Rollups {
         guard wm > watermark else { return }
         watermark = wm
         for r in pending.takeDue(wm) { apply(r.value) }
-        for d in lifecycle.advance(to: wm) where d.type == "order.status_changed" { statusChanged(d) }
+        if lifecycle != nil {
+            for d in lifecycle!.advance(to: wm) where d.type == "order.status_changed" { statusChanged(d) }
+        } else {
+            for d in taken { statusChanged(d) }
+            taken.removeAll(keepingCapacity: true)
+        }
     }
 
     private mutating func zone(_ tenant: String) -> TenantZone { zones[tenant] ?? .johannesburg }

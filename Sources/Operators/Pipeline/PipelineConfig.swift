@@ -62,7 +62,8 @@ public struct PipelineConfig: Sendable {
         "delivery_eta": op([("locations", req(.string, "the stream of driver locations keyed by driver")),
                             ("output", opt(.string)), ("geofence_m", opt(.integer(1...10_000))),
                             ("deviation_m", opt(.integer(1...100_000))), ("eta_change_s", opt(.integer(1...86_400)))]),
-        "rollup": op([("granularities", req(.list(.oneOf(["hour", "day"])))), ("timezone", opt(.string))]),
+        "rollup": op([("granularities", req(.list(.oneOf(["hour", "day"])))), ("timezone", opt(.string)),
+                      ("statuses", opt(.string, "an order_lifecycle operator declared above, reading the same input, whose status changes the rollup takes instead of running its own state machine"))]),
     ]
 
     static let sinkSchemas: [String: Schema] = [
@@ -228,7 +229,19 @@ public struct PipelineConfig: Sendable {
         }
 
         var operators: [Component] = []
-        for (i, o) in (m["operators"]?.sequence ?? []).enumerated() { operators.append(component(o, "operators[\(i)]", isSink: false)) }
+        for (i, o) in (m["operators"]?.sequence ?? []).enumerated() {
+            let c = component(o, "operators[\(i)]", isSink: false)
+            if let from = o.mapping?["statuses"], let target = str(from) {
+                let path = "operators[\(i)].statuses"
+                if let t = operators.first(where: { $0.name == target }) {
+                    if t.type != "order_lifecycle" { fail(from, path, "'\(target)' is a \(t.type) operator, not an order_lifecycle") }
+                    else if t.inputs != c.inputs { fail(from, path, "'\(target)' reads \(t.inputs.joined(separator: ", ")), this rollup \(c.inputs.joined(separator: ", ")); they must read the same input") }
+                } else {
+                    fail(from, path, "'\(target)' is not an operator declared above")
+                }
+            }
+            operators.append(c)
+        }
         var sinks: [Component] = []
         for (i, s) in (m["sinks"]?.sequence ?? []).enumerated() { sinks.append(component(s, "sinks[\(i)]", isSink: true)) }
         let interval = ms(m["checkpoint"]?.mapping?["interval"]) ?? 10_000

@@ -17,12 +17,26 @@ public final class PipelineRunner {
     let stages: [Stage]
     /// For each source or operator name, the stages reading it (and the event types they take
     /// from it, when only some).
-    let readers: [String: [(stage: Int, types: Set<EventType>?)]]
+    let readers: [String: [(stage: Int, types: EventTypeSet?)]]
+    /// For each stage, the stages taking its derived events (``Stage/take(_:)``).
+    let derivedReaders: [Int: [Int]]
     let decoder = EventDecoder()
     let sourceName: String
 
-    /// Result rows of each operator, in emission order.
-    public private(set) var rows: [String: [OutputRow]] = [:]
+    /// What each operator emitted, in emission order (indexed like the stages). Derived events
+    /// stay typed until a sink formats them (a row, Kafka JSON, a read-model update).
+    public private(set) var outputs: [[StageResult]] = []
+
+    /// Result rows of each operator, in emission order (derived events formatted as rows).
+    public var rows: [String: [OutputRow]] {
+        Dictionary(uniqueKeysWithValues: zip(stages.map(\.name), outputs.map { $0.map(\.row) }))
+    }
+
+    /// Takes the outputs emitted since the last call (for sinks that write per checkpoint).
+    public func drainOutputs() -> [(name: String, results: [StageResult])] {
+        defer { for i in outputs.indices { outputs[i].removeAll(keepingCapacity: true) } }
+        return zip(stages.map(\.name), outputs).map { ($0, $1) }
+    }
     /// Records not accepted (bad input and late events).
     public private(set) var deadLetters: [DeadLetter] = []
     /// Records read, accepted and late.
@@ -43,13 +57,14 @@ public final class PipelineRunner {
         guard let source = config.sources.first else { throw Unsupported(description: "the pipeline has no source") }
         sourceName = source.name
         var stages: [Stage] = []
-        var readers: [String: [(stage: Int, types: Set<EventType>?)]] = [:]
+        var readers: [String: [(stage: Int, types: EventTypeSet?)]] = [:]
+        var derivedReaders: [Int: [Int]] = [:]
         for c in config.operators {
             guard Self.runnableTypes.contains(c.type) else {
                 throw Unsupported(description: "\(config.file):\(c.line): operator '\(c.name)' is of type \(c.type), which this build cannot run yet (it runs \(Self.runnableTypes.sorted().joined(separator: ", ")))")
             }
             let p = Dictionary(c.params, uniquingKeysWith: { $1 })
-            let types = p["events"].map { Set($0.components(separatedBy: ", ").compactMap(EventType.init(rawValue:))) }
+            let types = p["events"].map { EventTypeSet($0.components(separatedBy: ", ").compactMap(EventType.init(rawValue:))) }
             let stage: Stage
             switch c.type {
             case "dedupe":
@@ -67,7 +82,11 @@ public final class PipelineRunner {
                 stage = DeliveryStage(name: c.name, settings: settings)
             case "rollup":
                 let gs = (p["granularities"] ?? "hour, day").components(separatedBy: ", ").compactMap(Rollups.Granularity.init(rawValue:))
-                stage = RollupStage(name: c.name, granularities: gs, allowedLateness: config.eventTime.allowedLateness)
+                stage = RollupStage(name: c.name, granularities: gs, allowedLateness: config.eventTime.allowedLateness,
+                                    ownStateMachine: p["statuses"] == nil)
+                if let from = p["statuses"], let i = config.operators.firstIndex(where: { $0.name == from }) {
+                    derivedReaders[i, default: []].append(stages.count)
+                }
             case "quota":
                 stage = QuotaStage(name: c.name)
             case "order_lifecycle":
@@ -83,11 +102,12 @@ public final class PipelineRunner {
                 for input in c.inputs { readers[input, default: []].append((stages.count, nil)) }
             }
             stages.append(stage)
-            rows[c.name] = []
         }
         self.stages = stages
         self.readers = readers
+        self.derivedReaders = derivedReaders
         stageNanos = Array(repeating: 0, count: stages.count)
+        outputs = Array(repeating: [], count: stages.count)
     }
 
     /// Processes one batch of raw records read from `partition` (each with its offset), at
@@ -171,7 +191,11 @@ public final class PipelineRunner {
     }
 
     private func collect(_ i: Int, _ out: StageOutput) {
-        if !out.rows.isEmpty { rows[stages[i].name]!.append(contentsOf: out.rows) }
+        if !out.rows.isEmpty { outputs[i].append(contentsOf: out.rows.lazy.map(StageResult.row)) }
+        if !out.derived.isEmpty {
+            outputs[i].append(contentsOf: out.derived.lazy.map(StageResult.event))
+            for j in derivedReaders[i] ?? [] { stages[j].take(out.derived) }
+        }
         deliver(out.events, from: stages[i].name)
     }
 

@@ -1,3 +1,4 @@
+import CSupport
 import Domain
 import DequeModule
 
@@ -11,6 +12,10 @@ import DequeModule
 /// holds a 64-bit fingerprint of the key next to the key, so a probe compares the strings only
 /// when fingerprints match. The fingerprint is seeded per process (the table's layout is never
 /// written anywhere), so crafted keys cannot be aimed at one probe chain.
+///
+/// The table is far larger than the CPU caches, so almost every probe is a cache miss; callers
+/// with a batch compute all fingerprints first and ``prefetch(_:)`` their home slots, so the
+/// misses overlap instead of coming one after another (eviction does the same per chunk).
 ///
 /// Expiry timers sit in a FIFO in arrival order. Arrival is event-time order up to the
 /// out-of-orderness bound, so a key can outlive its expiry by at most that much (plus allowed
@@ -82,10 +87,23 @@ public struct SeenKeys {
         return r.found ? slots[r.index].value : nil
     }
 
+    /// Starts loading the home slots of these fingerprints into the cache.
+    @inline(__always)
+    public func prefetch(_ fingerprints: some Sequence<UInt64>) {
+        slots.withUnsafeBufferPointer { b in
+            for fp in fingerprints { wakala_prefetch(b.baseAddress! + (Int(truncatingIfNeeded: fp) & mask)) }
+        }
+    }
+
     /// Inserts `key` when absent and returns nil; when present, leaves it and returns its value.
     @inline(__always)
     public mutating func insertIfAbsent(_ key: String, _ value: Int64, expiresAt: Int64) -> Int64? {
-        let fp = Self.fingerprint(key)
+        insertIfAbsent(key, fingerprint: Self.fingerprint(key), value, expiresAt: expiresAt)
+    }
+
+    /// ``insertIfAbsent(_:_:expiresAt:)`` with the key's ``fingerprint(_:)`` already computed.
+    @inline(__always)
+    public mutating func insertIfAbsent(_ key: String, fingerprint fp: UInt64, _ value: Int64, expiresAt: Int64) -> Int64? {
         let r = find(key, fp)
         if r.found { return slots[r.index].value }
         slots[r.index] = Slot(fingerprint: fp, value: value, expiresAt: expiresAt, key: key)
@@ -113,17 +131,22 @@ public struct SeenKeys {
 
     /// Evicts the keys whose expiry is at or before `watermark` (see the type's note on order).
     public mutating func advance(to watermark: EpochMillis) {
-        while let t = timers.first, t.expiresAt <= watermark {
-            timers.removeFirst()
-            // The slot with this fingerprint and expiry (a key re-armed later has another expiry
-            // and its own, later timer).
-            var i = Int(truncatingIfNeeded: t.fingerprint) & mask
-            while slots[i].fingerprint != 0 {
-                if slots[i].fingerprint == t.fingerprint && slots[i].expiresAt == t.expiresAt {
-                    remove(at: i)
-                    break
+        var due: [(expiresAt: Int64, fingerprint: UInt64)] = []
+        while timers.first.map({ $0.expiresAt <= watermark }) == true {
+            due.removeAll(keepingCapacity: true)
+            while due.count < 512, let t = timers.first, t.expiresAt <= watermark { due.append(timers.removeFirst()) }
+            prefetch(due.lazy.map(\.fingerprint))
+            for t in due {
+                // The slot with this fingerprint and expiry (a key re-armed later has another
+                // expiry and its own, later timer).
+                var i = Int(truncatingIfNeeded: t.fingerprint) & mask
+                while slots[i].fingerprint != 0 {
+                    if slots[i].fingerprint == t.fingerprint && slots[i].expiresAt == t.expiresAt {
+                        remove(at: i)
+                        break
+                    }
+                    i = (i + 1) & mask
                 }
-                i = (i + 1) & mask
             }
         }
     }

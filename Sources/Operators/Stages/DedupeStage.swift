@@ -7,11 +7,12 @@ public final class DedupeStage: Stage {
     public let name: String
     let key: EventField
     let ttl: Int64
-    let types: Set<EventType>?
+    let types: EventTypeSet?
     var seen: SeenKeys
     var duplicates = 0
+    private var fingerprints: [UInt64] = []
 
-    public init(name: String, key: EventField = .eventID, ttl: Int64 = 86_400_000, types: Set<EventType>? = nil) {
+    public init(name: String, key: EventField = .eventID, ttl: Int64 = 86_400_000, types: EventTypeSet? = nil) {
         self.name = name
         self.key = key
         self.ttl = ttl
@@ -21,13 +22,24 @@ public final class DedupeStage: Stage {
 
     public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) {
         out.events.reserveCapacity(batch.count)
+        // Keys and fingerprints first, then the table's slots for all of them are prefetched, then
+        // probed (SeenKeys: the probes are cache misses; this way they overlap).
+        var keys: [String?] = []
+        keys.reserveCapacity(batch.count)
+        fingerprints.removeAll(keepingCapacity: true)
         for r in batch {
-            guard types?.contains(r.value.type) ?? true, let k = key.text(of: r.value) else {
+            let k = types?.contains(r.value.type) ?? true ? key.text(of: r.value) : nil
+            keys.append(k)
+            fingerprints.append(k.map(SeenKeys.fingerprint) ?? 0)
+        }
+        seen.prefetch(fingerprints)
+        for (i, r) in batch.enumerated() {
+            guard let k = keys[i] else {
                 out.events.append(r)
                 continue
             }
             // Evicted when the watermark passes first-seen + TTL (then it is older than wm − TTL).
-            if let first = seen.insertIfAbsent(k, r.time, expiresAt: r.time + ttl + 1) {
+            if let first = seen.insertIfAbsent(k, fingerprint: fingerprints[i], r.time, expiresAt: r.time + ttl + 1) {
                 if abs(r.time - first) <= ttl {
                     duplicates += 1
                     continue

@@ -15,11 +15,11 @@ public final class DeliveryStage: Stage {
     public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) { tracker.process(batch) }
 
     public func advance(to watermark: EpochMillis, into out: inout StageOutput) {
-        for d in tracker.advance(to: watermark) { out.rows.append(d.row) }
+        out.derived += tracker.advance(to: watermark)
     }
 
     public var counters: [(String, Int)] {
-        [("active_deliveries", tracker.deliveries.count), ("eta_updates", tracker.etaUpdates), ("deviations", tracker.deviations)]
+        [("active_deliveries", tracker.activeCount), ("eta_updates", tracker.etaUpdates), ("deviations", tracker.deviations)]
     }
 
     public func snapshot() throws -> [UInt8] { try tracker.snapshot() }

@@ -17,7 +17,7 @@ public final class OrderLifecycleStage: Stage {
     }
 
     public func advance(to watermark: EpochMillis, into out: inout StageOutput) {
-        for d in lifecycle.advance(to: watermark) { out.rows.append(d.row) }
+        out.derived += lifecycle.advance(to: watermark)
     }
 
     public var counters: [(String, Int)] {

@@ -11,7 +11,7 @@ public final class QuotaStage: Stage {
     public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) { tracker.process(batch) }
 
     public func advance(to watermark: EpochMillis, into out: inout StageOutput) {
-        for d in tracker.advance(to: watermark) { out.rows.append(d.row) }
+        out.derived += tracker.advance(to: watermark)
     }
 
     public var counters: [(String, Int)] { [("warnings", tracker.warnings), ("exceeded", tracker.exceedances)] }

@@ -7,10 +7,12 @@ public final class RollupStage: Stage {
     public let name: String
     var rollups: Rollups
 
-    public init(name: String, granularities: [Rollups.Granularity], allowedLateness: Int64) {
+    public init(name: String, granularities: [Rollups.Granularity], allowedLateness: Int64, ownStateMachine: Bool = true) {
         self.name = name
-        rollups = Rollups(granularities: granularities, allowedLateness: allowedLateness)
+        rollups = Rollups(granularities: granularities, allowedLateness: allowedLateness, ownStateMachine: ownStateMachine)
     }
+
+    public func take(_ derived: [DerivedEvent]) { rollups.take(statusChanges: derived) }
 
     public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) { rollups.process(batch) }
 

@@ -62,11 +62,26 @@ public struct OutputRow: Equatable, Sendable {
     }
 }
 
-/// What a stage hands on from one call: events for the stages that read it, rows for its output.
+/// What a stage hands on from one call: events for the stages that read it, rows or derived
+/// events for its output.
 public struct StageOutput {
     public var events: [Timestamped<Event>] = []
     public var rows: [OutputRow] = []
+    public var derived: [DerivedEvent] = []
     public init() {}
+}
+
+/// One result of an operator: a row (window aggregates, rollups) or a derived event.
+public enum StageResult: Sendable {
+    case row(OutputRow)
+    case event(DerivedEvent)
+
+    public var row: OutputRow {
+        switch self {
+        case .row(let r): return r
+        case .event(let d): return d.row
+        }
+    }
 }
 
 /// One operator of a pipeline, built from its `operators:` entry. The runner calls it once per
@@ -81,4 +96,11 @@ public protocol Stage: AnyObject {
     var counters: [(String, Int)] { get }
     func snapshot() throws -> [UInt8]
     func restore(_ bytes: [UInt8]) throws
+    /// Derived events of another operator this one reads (a rollup's `statuses`), delivered
+    /// right after that operator emitted them.
+    func take(_ derived: [DerivedEvent])
+}
+
+extension Stage {
+    public func take(_ derived: [DerivedEvent]) {}
 }

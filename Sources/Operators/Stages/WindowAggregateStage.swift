@@ -7,7 +7,7 @@ public final class WindowAggregateStage: Stage {
     public let name: String
     let key: EventField
     let sum: MoneyField?
-    let types: Set<EventType>?
+    let types: EventTypeSet?
     /// Align each tenant's windows to its timezone (learnt from `tenant.created`).
     let perTenantZone: Bool
     var op: WindowAggregator<String, CountSum>
@@ -15,7 +15,7 @@ public final class WindowAggregateStage: Stage {
     var late: [Timestamped<Keyed<String, Int64>>] = []
     var results: [WindowResult<String, CountSum.State>] = []
 
-    public init(name: String, key: EventField, sum: MoneyField?, types: Set<EventType>?, window: WindowSpec,
+    public init(name: String, key: EventField, sum: MoneyField?, types: EventTypeSet?, window: WindowSpec,
                 timezone: String?, allowedLateness: Int64) {
         self.name = name
         self.key = key
@@ -70,11 +70,11 @@ public final class WindowAggregateStage: Stage {
 public final class RepartitionStage: Stage {
     public let name: String
     let key: EventField
-    let types: Set<EventType>?
+    let types: EventTypeSet?
     let partitions: Int
     var routed: [Int]
 
-    public init(name: String, key: EventField, types: Set<EventType>?, partitions: Int) {
+    public init(name: String, key: EventField, types: EventTypeSet?, partitions: Int) {
         self.name = name
         self.key = key
         self.types = types

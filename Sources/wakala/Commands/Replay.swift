@@ -56,25 +56,27 @@ struct Replay: ParsableCommand {
         var summary = String(format: "replayed %d records in %.1f s (%.0f /s): %d accepted, %d dead letters (%d late)",
                              runner.recordsIn, seconds, Double(runner.recordsIn) / max(seconds, 0.001), runner.accepted,
                              runner.deadLetters.count, runner.late)
-        for op in config.operators where op.type == "window_aggregate" { summary += "\n  \(op.name): \(runner.rows[op.name]?.count ?? 0) rows" }
+        let counts = Dictionary(uniqueKeysWithValues: zip(runner.stageNames, runner.outputs.map(\.count)))
+        for op in config.operators where op.type == "window_aggregate" { summary += "\n  \(op.name): \(counts[op.name] ?? 0) rows" }
         for (name, n) in runner.counters { summary += "\n  \(name): \(n)" }
         note(summary)
     }
 
     func writeOutputs(_ runner: PipelineRunner, config: PipelineConfig) throws {
         let dir = out ?? env("WAKALA_DATA_DIR")
+        let rows = runner.rows
         guard let dir else {
             for op in config.operators {
-                for row in runner.rows[op.name] ?? [] {
+                for row in rows[op.name] ?? [] {
                     print("{\"operator\":\(OutputValue.string(op.name).json),\(row.json.dropFirst())")
                 }
             }
             return
         }
         try FileManager.default.createDirectory(atPath: dir + "/dlq", withIntermediateDirectories: true)
-        for op in config.operators where !(runner.rows[op.name] ?? []).isEmpty {
+        for op in config.operators where !(rows[op.name] ?? []).isEmpty {
             let w = try FileWriter(path: "\(dir)/\(op.name).ndjson")
-            for row in runner.rows[op.name]! { try w.write(Array((row.json + "\n").utf8)) }
+            for row in rows[op.name]! { try w.write(Array((row.json + "\n").utf8)) }
             try w.close()
         }
         let w = try FileWriter(path: "\(dir)/dlq/dead-letters.ndjson")
