@@ -21,7 +21,15 @@ public final class DedupeStage: Stage {
     }
 
     public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) {
-        out.events.reserveCapacity(batch.count)
+        // State passed inout: one exclusivity check per batch instead of one per event.
+        Self.run(batch, key: key, ttl: ttl, types: types, seen: &seen, duplicates: &duplicates,
+                 fingerprints: &fingerprints, out: &out.events)
+    }
+
+    private static func run(_ batch: [Timestamped<Event>], key: EventField, ttl: Int64, types: EventTypeSet?,
+                            seen: inout SeenKeys, duplicates: inout Int, fingerprints: inout [UInt64],
+                            out: inout [Timestamped<Event>]) {
+        out.reserveCapacity(out.count + batch.count)
         // Keys and fingerprints first, then the table's slots for all of them are prefetched, then
         // probed (SeenKeys: the probes are cache misses; this way they overlap).
         var keys: [String?] = []
@@ -35,7 +43,7 @@ public final class DedupeStage: Stage {
         seen.prefetch(fingerprints)
         for (i, r) in batch.enumerated() {
             guard let k = keys[i] else {
-                out.events.append(r)
+                out.append(r)
                 continue
             }
             // Evicted when the watermark passes first-seen + TTL (then it is older than wm − TTL).
@@ -46,7 +54,7 @@ public final class DedupeStage: Stage {
                 }
                 seen.set(k, r.time, expiresAt: r.time + ttl + 1)
             }
-            out.events.append(r)
+            out.append(r)
         }
     }
 

@@ -83,11 +83,13 @@ public final class RepartitionStage: Stage {
     }
 
     public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) {
+        var counts = Array(repeating: 0, count: partitions) // one write-back per batch
         for r in batch where types?.contains(r.value.type) ?? true {
             guard let k = key.text(of: r.value) else { continue }
-            routed[KafkaPartitioner.partition(k, count: partitions)] += 1
+            counts[KafkaPartitioner.partition(k, count: partitions)] += 1
             out.events.append(r)
         }
+        for i in counts.indices { routed[i] += counts[i] }
     }
 
     public func advance(to watermark: EpochMillis, into out: inout StageOutput) {}
