@@ -1,0 +1,429 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Ingest
+
+/// A Parquet column: a flat, required or optional primitive.
+public struct ParquetColumn: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case int64, int32, double, boolean
+        /// UTF-8 text (BYTE_ARRAY, STRING logical type).
+        case string
+        /// INT64 milliseconds since the epoch, UTC (TIMESTAMP(MILLIS, adjusted to UTC)).
+        case timestampMillis
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var optional: Bool
+
+    public init(_ name: String, _ kind: Kind, optional: Bool = false) {
+        self.name = name; self.kind = kind; self.optional = optional
+    }
+}
+
+/// One cell.
+public enum ParquetValue: Sendable, Equatable {
+    case null
+    case int(Int64)
+    case double(Double)
+    case bool(Bool)
+    case string(String)
+}
+
+public struct ParquetError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Writes one Parquet file of our own making: the Apache Parquet format (Thrift compact footer
+/// and page headers, data pages v1, PLAIN and dictionary encodings, required and optional
+/// columns, ZSTD through libzstd, row-group and column min/max statistics). Our own because no
+/// Swift Parquet library exists in the machine's package list.
+///
+/// Rows are buffered per column; every `rowGroupRows` rows a row group is written (pages of at most
+/// `pageRows` values). String columns are dictionary-encoded per row group when that pays (few
+/// distinct values), PLAIN otherwise. The file is written under a temporary name in the same
+/// folder and renamed into place by ``close()``, after an fsync, so readers never see half a file.
+public final class ParquetWriter {
+    public let path: String
+    public let columns: [ParquetColumn]
+    let rowGroupRows: Int
+    let pageRows: Int
+    let level: Int32
+    private let tempPath: String
+    private var fd: Int32
+    private var offset: Int64 = 0
+    private var buffers: [ColumnBuffer]
+    private var buffered = 0
+    private var rowGroups: [RowGroupMeta] = []
+    public private(set) var rows: Int64 = 0
+    private var closed = false
+
+    public init(path: String, columns: [ParquetColumn], rowGroupRows: Int = 100_000, pageRows: Int = 20_000, level: Int32 = 3) throws {
+        guard !columns.isEmpty else { throw ParquetError("a Parquet file needs at least one column") }
+        guard Set(columns.map(\.name)).count == columns.count else { throw ParquetError("column names must be unique") }
+        self.path = path
+        self.columns = columns
+        self.rowGroupRows = max(1, rowGroupRows)
+        self.pageRows = max(1, pageRows)
+        self.level = level
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        tempPath = (dir.isEmpty ? "" : dir + "/") + ".tmp-" + (path as NSString).lastPathComponent + "-\(getpid())"
+        fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ParquetError("cannot create \(tempPath): \(String(cString: strerror(errno)))") }
+        buffers = columns.map { ColumnBuffer(kind: $0.kind) }
+        try write(Array("PAR1".utf8))
+    }
+
+    deinit { if !closed { abandon() } }
+
+    /// Adds one row (one value per column, in column order).
+    public func append(_ row: [ParquetValue]) throws {
+        guard row.count == columns.count else { throw ParquetError("a row of \(row.count) values for \(columns.count) columns") }
+        // The whole row is checked before any column takes a value, so a refused row leaves no trace.
+        for (i, v) in row.enumerated() {
+            let c = columns[i]
+            if case .null = v {
+                guard c.optional else { throw ParquetError("column \(c.name) is required; got null") }
+            } else if !buffers[i].accepts(v) {
+                throw ParquetError("column \(c.name) (\(c.kind)) cannot hold \(v)")
+            }
+        }
+        for (i, v) in row.enumerated() {
+            if case .null = v { buffers[i].appendNull() } else { buffers[i].append(v) }
+        }
+        buffered += 1
+        rows += 1
+        if buffered >= rowGroupRows { try flushRowGroup() }
+    }
+
+    /// Writes what is buffered and the footer, syncs, and renames the file into place.
+    @discardableResult
+    public func close() throws -> Int64 {
+        guard !closed else { return offset }
+        if buffered > 0 || rowGroups.isEmpty { try flushRowGroup() }
+        var t = ThriftWriter()
+        t.structBody { w in fileMetaData(&w) }
+        let footer = t.bytes
+        try write(footer)
+        var len = UInt32(footer.count).littleEndian
+        try write(withUnsafeBytes(of: &len) { Array($0) } + Array("PAR1".utf8))
+        guard fsync(fd) == 0 else { throw ParquetError("fsync \(tempPath): \(String(cString: strerror(errno)))") }
+        Glibc.close(fd)
+        closed = true
+        guard rename(tempPath, path) == 0 else { throw ParquetError("rename to \(path): \(String(cString: strerror(errno)))") }
+        return offset
+    }
+
+    /// Gives up: the temporary file is removed, nothing appears at `path`.
+    public func abandon() {
+        guard !closed else { return }
+        Glibc.close(fd)
+        unlink(tempPath)
+        closed = true
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+            guard n > 0 else { throw ParquetError("write \(tempPath): \(String(cString: strerror(errno)))") }
+            done += n
+        }
+        offset += Int64(bytes.count)
+    }
+
+    // MARK: Row groups and pages
+
+    struct ChunkMeta {
+        var encodings: [Int32]
+        var values: Int64
+        var uncompressed: Int64
+        var compressed: Int64
+        var dataPageOffset: Int64
+        var dictionaryPageOffset: Int64?
+        var nullCount: Int64
+        var min: [UInt8]?
+        var max: [UInt8]?
+    }
+
+    struct RowGroupMeta {
+        var chunks: [ChunkMeta]
+        var rows: Int64
+        var offset: Int64
+    }
+
+    private func flushRowGroup() throws {
+        let start = offset
+        var chunks: [ChunkMeta] = []
+        for (i, c) in columns.enumerated() { chunks.append(try writeChunk(c, buffers[i])) }
+        rowGroups.append(RowGroupMeta(chunks: chunks, rows: Int64(buffered), offset: start))
+        buffers = columns.map { ColumnBuffer(kind: $0.kind) }
+        buffered = 0
+    }
+
+    private func page(type: Int32, body: [UInt8], header: (inout ThriftWriter) -> Void) throws -> (uncompressed: Int64, compressed: Int64) {
+        let packed = try Zstd.compress(body, level: level)
+        var t = ThriftWriter()
+        t.structBody { w in
+            w.i32(1, type)
+            w.i32(2, Int32(body.count))
+            w.i32(3, Int32(packed.count))
+            header(&w)
+        }
+        try write(t.bytes)
+        try write(packed)
+        return (Int64(t.bytes.count + body.count), Int64(t.bytes.count + packed.count))
+    }
+
+    private func writeChunk(_ c: ParquetColumn, _ b: ColumnBuffer) throws -> ChunkMeta {
+        var meta = ChunkMeta(encodings: [], values: Int64(b.defs.count), uncompressed: 0, compressed: 0, dataPageOffset: 0,
+                             dictionaryPageOffset: nil, nullCount: Int64(b.nulls), min: nil, max: nil)
+        (meta.min, meta.max) = b.statistics()
+        // Dictionary for strings with few distinct values.
+        var dictionary: [String] = []
+        var indices: [UInt32] = []
+        if c.kind == .string, !b.strings.isEmpty {
+            var ids: [String: UInt32] = [:]
+            var bytes = 0
+            indices.reserveCapacity(b.strings.count)
+            for s in b.strings {
+                if let id = ids[s] { indices.append(id); continue }
+                let id = UInt32(dictionary.count)
+                ids[s] = id
+                dictionary.append(s)
+                bytes += s.utf8.count
+                indices.append(id)
+                if dictionary.count > max(16, b.strings.count / 2) || bytes > 1 << 20 { dictionary = []; break }
+            }
+        }
+        let useDictionary = !dictionary.isEmpty
+        if useDictionary {
+            meta.dictionaryPageOffset = offset
+            var body: [UInt8] = []
+            for s in dictionary { Self.plainString(s, &body) }
+            let (u, z) = try page(type: 2, body: body) { w in
+                w.struct(7) { d in d.i32(1, Int32(dictionary.count)); d.i32(2, 0) } // PLAIN
+            }
+            meta.uncompressed += u; meta.compressed += z
+            meta.encodings = [0, 3, 8] // PLAIN (dictionary), RLE (levels), RLE_DICTIONARY
+        } else {
+            meta.encodings = [0, 3] // PLAIN, RLE (levels)
+        }
+        meta.dataPageOffset = offset
+        // Pages of at most pageRows rows; values of a page are the non-null ones among them.
+        var row = 0, value = 0
+        while row < b.defs.count || (row == 0 && b.defs.isEmpty) {
+            let end = min(b.defs.count, row + pageRows)
+            let defs = b.defs[row..<end]
+            let present = defs.reduce(0) { $0 + Int($1) }
+            var body: [UInt8] = []
+            if c.optional {
+                let levels = Self.hybrid(defs.map { UInt32($0) }, width: 1)
+                var n = UInt32(levels.count).littleEndian
+                body += withUnsafeBytes(of: &n) { Array($0) }
+                body += levels
+            }
+            if useDictionary {
+                let ids = indices[value..<(value + present)]
+                let width = max(1, 32 - UInt32(max(1, dictionary.count) - 1).leadingZeroBitCount)
+                body.append(UInt8(width))
+                body += Self.hybrid(Array(ids), width: width)
+            } else {
+                b.plain(values: value..<(value + present), into: &body)
+            }
+            let (u, z) = try page(type: 0, body: body) { w in
+                w.struct(5) { d in
+                    d.i32(1, Int32(end - row))
+                    d.i32(2, useDictionary ? 8 : 0)
+                    d.i32(3, 3) // RLE definition levels
+                    d.i32(4, 3) // RLE repetition levels (none written: flat schema)
+                }
+            }
+            meta.uncompressed += u; meta.compressed += z
+            row = end; value += present
+            if b.defs.isEmpty { break }
+        }
+        return meta
+    }
+
+    /// The RLE / bit-packing hybrid, written as bit-packed groups of 8 values (LSB first).
+    static func hybrid(_ values: [UInt32], width: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        let groups = (values.count + 7) / 8
+        var t = ThriftWriter()
+        t.varint(UInt64(groups) << 1 | 1)
+        out += t.bytes
+        var acc: UInt64 = 0, bits = 0
+        for g in 0..<groups {
+            for k in 0..<8 {
+                let i = g * 8 + k
+                acc |= UInt64(i < values.count ? values[i] : 0) << UInt64(bits)
+                bits += width
+                while bits >= 8 { out.append(UInt8(truncatingIfNeeded: acc)); acc >>= 8; bits -= 8 }
+            }
+        }
+        if bits > 0 { out.append(UInt8(truncatingIfNeeded: acc)) }
+        return out
+    }
+
+    static func plainString(_ s: String, _ out: inout [UInt8]) {
+        var n = UInt32(s.utf8.count).littleEndian
+        out += withUnsafeBytes(of: &n) { Array($0) }
+        out += s.utf8
+    }
+
+    // MARK: Footer
+
+    private func fileMetaData(_ w: inout ThriftWriter) {
+        w.i32(1, 1) // version
+        w.listStruct(2, [nil] + columns.map { Optional($0) }) { e, c in
+            guard let c else { // the root
+                e.string(4, "schema")
+                e.i32(5, Int32(self.columns.count))
+                return
+            }
+            e.i32(1, c.kind.physical)
+            e.i32(3, c.optional ? 1 : 0)
+            e.string(4, c.name)
+            switch c.kind {
+            case .string:
+                e.i32(6, 0) // UTF8
+                e.struct(10) { l in l.struct(1) { _ in } } // STRING
+            case .timestampMillis:
+                e.i32(6, 9) // TIMESTAMP_MILLIS
+                e.struct(10) { l in l.struct(8) { t in t.bool(1, true); t.struct(2) { u in u.struct(1) { _ in } } } }
+            default: break
+            }
+        }
+        w.i64(3, rows)
+        w.listStruct(4, rowGroups) { g, rg in
+            g.listStruct(1, Array(zip(self.columns, rg.chunks))) { cc, pair in
+                let (c, m) = pair
+                cc.i64(2, m.dictionaryPageOffset ?? m.dataPageOffset)
+                cc.struct(3) { md in
+                    md.i32(1, c.kind.physical)
+                    md.listI32(2, m.encodings)
+                    md.listString(3, [c.name])
+                    md.i32(4, 6) // ZSTD
+                    md.i64(5, m.values)
+                    md.i64(6, m.uncompressed)
+                    md.i64(7, m.compressed)
+                    md.i64(9, m.dataPageOffset)
+                    if let d = m.dictionaryPageOffset { md.i64(11, d) }
+                    md.struct(12) { s in
+                        s.i64(3, m.nullCount)
+                        if let max = m.max { s.binary(5, max) }
+                        if let min = m.min { s.binary(6, min) }
+                    }
+                }
+            }
+            g.i64(2, rg.chunks.reduce(0) { $0 + $1.uncompressed })
+            g.i64(3, rg.rows)
+            g.i64(5, rg.offset)
+            g.i64(6, rg.chunks.reduce(0) { $0 + $1.compressed })
+        }
+        w.string(6, "wakala-stream version 0.1.0")
+        w.listStruct(7, columns) { o, _ in o.struct(1) { _ in } } // TYPE_ORDER for every column
+    }
+}
+
+extension ParquetColumn.Kind {
+    /// Parquet physical type.
+    var physical: Int32 {
+        switch self {
+        case .boolean: return 0
+        case .int32: return 1
+        case .int64, .timestampMillis: return 2
+        case .double: return 5
+        case .string: return 6
+        }
+    }
+}
+
+/// One column's values of the row group being built.
+final class ColumnBuffer {
+    let kind: ParquetColumn.Kind
+    /// Definition level per row: 1 = present, 0 = null.
+    var defs: [UInt8] = []
+    var nulls = 0
+    var ints: [Int64] = []
+    var doubles: [Double] = []
+    var bools: [Bool] = []
+    var strings: [String] = []
+
+    init(kind: ParquetColumn.Kind) { self.kind = kind }
+
+    func appendNull() { defs.append(0); nulls += 1 }
+
+    func accepts(_ v: ParquetValue) -> Bool {
+        switch (kind, v) {
+        case (.int64, .int), (.timestampMillis, .int), (.double, .double), (.double, .int), (.boolean, .bool), (.string, .string): return true
+        case (.int32, .int(let x)): return Int32(exactly: x) != nil
+        default: return false
+        }
+    }
+
+    /// Appends a value ``accepts(_:)`` said yes to.
+    func append(_ v: ParquetValue) {
+        switch (kind, v) {
+        case (.int64, .int(let x)), (.timestampMillis, .int(let x)), (.int32, .int(let x)): ints.append(x)
+        case (.double, .double(let x)): doubles.append(x)
+        case (.double, .int(let x)): doubles.append(Double(x))
+        case (.boolean, .bool(let x)): bools.append(x)
+        case (.string, .string(let x)): strings.append(x)
+        default: preconditionFailure("append of a value the column does not accept")
+        }
+        defs.append(1)
+    }
+
+    /// PLAIN encoding of the present values in `range`.
+    func plain(values range: Range<Int>, into out: inout [UInt8]) {
+        switch kind {
+        case .int64, .timestampMillis:
+            for x in ints[range] { var le = x.littleEndian; out += withUnsafeBytes(of: &le) { Array($0) } }
+        case .int32:
+            for x in ints[range] { var le = Int32(x).littleEndian; out += withUnsafeBytes(of: &le) { Array($0) } }
+        case .double:
+            for x in doubles[range] { var le = x.bitPattern.littleEndian; out += withUnsafeBytes(of: &le) { Array($0) } }
+        case .boolean:
+            var byte: UInt8 = 0, n = 0
+            for x in bools[range] {
+                if x { byte |= 1 << UInt8(n) }
+                n += 1
+                if n == 8 { out.append(byte); byte = 0; n = 0 }
+            }
+            if n > 0 { out.append(byte) }
+        case .string:
+            for s in strings[range] { ParquetWriter.plainString(s, &out) }
+        }
+    }
+
+    /// Min and max as Parquet statistics bytes (PLAIN without length prefix); nil when there is
+    /// no value, for NaN doubles, and for strings over 256 bytes (stats would bloat the footer).
+    func statistics() -> ([UInt8]?, [UInt8]?) {
+        func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { var x = v.littleEndian; return withUnsafeBytes(of: &x) { Array($0) } }
+        switch kind {
+        case .int64, .timestampMillis:
+            guard let lo = ints.min(), let hi = ints.max() else { return (nil, nil) }
+            return (le(lo), le(hi))
+        case .int32:
+            guard let lo = ints.min(), let hi = ints.max() else { return (nil, nil) }
+            return (le(Int32(lo)), le(Int32(hi)))
+        case .double:
+            guard !doubles.contains(where: \.isNaN), let lo = doubles.min(), let hi = doubles.max() else { return (nil, nil) }
+            return (le(lo.bitPattern), le(hi.bitPattern))
+        case .boolean:
+            guard !bools.isEmpty else { return (nil, nil) }
+            return ([bools.contains(false) ? 0 : 1], [bools.contains(true) ? 1 : 0])
+        case .string:
+            guard !strings.isEmpty, !strings.contains(where: { $0.utf8.count > 256 }) else { return (nil, nil) }
+            let bytes = strings.map { Array($0.utf8) }
+            let lo = bytes.min { $0.lexicographicallyPrecedes($1) }!, hi = bytes.max { $0.lexicographicallyPrecedes($1) }!
+            return (lo, hi)
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Sinks
+import Testing
+
+/// Our Parquet writer, read back by readers we did not write (pyarrow and DuckDB, through
+/// Tests/Tools/parquet_read.py): every value, null, type, dictionary page, row group and
+/// statistic as written.
+@Suite struct ParquetReadBackTests {
+    static func read(_ path: String, summary: Bool = false) throws -> [String: Any] {
+        let r = try runProcess(URL(fileURLWithPath: "/usr/bin/env"),
+                               ["python3", "Tests/Tools/parquet_read.py", path] + (summary ? ["--summary"] : []), timeout: 600)
+        guard r.status == 0, let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else {
+            Issue.record("parquet_read.py failed (\(r.status)): \(r.stderr)")
+            return [:]
+        }
+        return doc
+    }
+
+    static func tempDir() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-parquet-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    @Test func everyTypeNullsDictionaryAndRowGroupsReadBack() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/t/date=2026-03-01/part-1-0.parquet"
+        let columns = [
+            ParquetColumn("id", .int64), ParquetColumn("n", .int32, optional: true), ParquetColumn("x", .double, optional: true),
+            ParquetColumn("ok", .boolean), ParquetColumn("tenant", .string), ParquetColumn("note", .string, optional: true),
+            ParquetColumn("at", .timestampMillis),
+        ]
+        // 2,500 rows in row groups of 1,000 (three groups), pages of 300 values.
+        var expected: [[String: Any?]] = []
+        let w = try ParquetWriter(path: path, columns: columns, rowGroupRows: 1_000, pageRows: 300)
+        for i in 0..<2_500 {
+            let n: Int64? = i % 7 == 0 ? nil : Int64(i % 100) - 50
+            let x: Double? = i % 11 == 0 ? nil : Double(i) / 8
+            let tenant = "t-\(i % 5)"                                   // few distinct: dictionary
+            let note: String? = i % 3 == 0 ? nil : "note \(i) ünïcødé \"q\"\n" // all distinct: PLAIN
+            let at = Int64(1_772_323_200_000) + Int64(i) * 61_000
+            try w.append([.int(Int64(i) * 1_000_000_007), n.map { .int($0) } ?? .null, x.map { .double($0) } ?? .null,
+                          .bool(i % 2 == 0), .string(tenant), note.map { .string($0) } ?? .null, .int(at)])
+            expected.append(["id": Int64(i) * 1_000_000_007, "n": n, "x": x, "ok": i % 2 == 0, "tenant": tenant, "note": note, "at": at])
+        }
+        try w.close()
+        #expect(!FileManager.default.fileExists(atPath: dir + "/t/date=2026-03-01/.tmp-part-1-0.parquet-\(getpid())"))
+        let doc = try Self.read(path)
+        #expect(doc["row_groups"] as? Int == 3)
+        #expect(doc["schema"] as? [String] == ["id:int64:required", "n:int32:optional", "x:double:optional", "ok:bool:required",
+                                               "tenant:string:required", "note:string:optional", "at:timestamp[ms, tz=UTC]:required"])
+        #expect(doc["duckdb_types"] as? [String] == ["BIGINT", "INTEGER", "DOUBLE", "BOOLEAN", "VARCHAR", "VARCHAR", "TIMESTAMP WITH TIME ZONE"])
+        for reader in ["pyarrow", "duckdb"] {
+            let rows = doc[reader] as? [[String: Any]] ?? []
+            #expect(rows.count == expected.count, "\(reader)")
+            var mismatches = 0
+            for (got, want) in zip(rows, expected) {
+                for (k, v) in want {
+                    let g = got[k]
+                    let same: Bool
+                    switch v {
+                    case nil: same = g is NSNull
+                    case let s as String: same = g as? String == s
+                    case let b as Bool: same = (g as? Bool) == b
+                    case let d as Double: same = (g as? NSNumber)?.doubleValue == d
+                    case let n as Int64: same = (g as? NSNumber)?.int64Value == n
+                    default: same = false
+                    }
+                    if !same { mismatches += 1; if mismatches < 5 { Issue.record("\(reader) \(k): got \(String(describing: g)), wrote \(String(describing: v))") } }
+                }
+            }
+            #expect(mismatches == 0, "\(reader)")
+        }
+        let chunks = doc["chunks"] as? [[String: Any]] ?? []
+        #expect(chunks.count == 3 * columns.count)
+        #expect(chunks.allSatisfy { $0["compression"] as? String == "ZSTD" })
+        let tenant = chunks.filter { ($0["column"] as? String) == "tenant" }
+        #expect(tenant.allSatisfy { $0["dictionary"] as? Bool == true })
+        #expect(tenant.allSatisfy { ($0["encodings"] as? [String])?.contains("RLE_DICTIONARY") == true })
+        #expect(chunks.filter { ($0["column"] as? String) == "note" }.allSatisfy { $0["dictionary"] as? Bool == false })
+        // Statistics of the first row group: ids 0…999 × 1,000,000,007; n has nulls every 7th row.
+        let id0 = chunks.first { ($0["column"] as? String) == "id" && $0["row_group"] as? Int == 0 }
+        #expect(id0?["min"] as? String == "0")
+        #expect(id0?["max"] as? String == "\(999 * 1_000_000_007)")
+        let n0 = chunks.first { ($0["column"] as? String) == "n" && $0["row_group"] as? Int == 0 }
+        #expect(n0?["nulls"] as? Int == (0..<1_000).filter { $0 % 7 == 0 }.count)
+        #expect(n0?["min"] as? String == "-50" && n0?["max"] as? String == "49")
+        let t0 = chunks.first { ($0["column"] as? String) == "tenant" && $0["row_group"] as? Int == 0 }
+        #expect(t0?["min"] as? String == "t-0" && t0?["max"] as? String == "t-4")
+    }
+
+    @Test func aMillionRowFile() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/big.parquet"
+        let w = try ParquetWriter(path: path, columns: [ParquetColumn("i", .int64), ParquetColumn("cents", .int64, optional: true),
+                                                        ParquetColumn("tenant", .string), ParquetColumn("at", .timestampMillis)])
+        var sum: Int64 = 0, nulls = 0
+        for i in 0..<1_000_000 {
+            let cents: Int64? = i % 10 == 0 ? nil : Int64(i % 9_973)
+            if let cents { sum += cents } else { nulls += 1 }
+            try w.append([.int(Int64(i)), cents.map { .int($0) } ?? .null, .string("t-\(i % 20)"), .int(1_772_323_200_000 + Int64(i))])
+        }
+        try w.close()
+        let doc = try Self.read(path, summary: true)
+        #expect(doc["row_groups"] as? Int == 10)
+        for reader in ["pyarrow", "duckdb"] {
+            let s = doc[reader] as? [String: Any] ?? [:]
+            #expect(s["rows"] as? Int == 1_000_000, "\(reader)")
+            #expect((s["i"] as? [String: Any])?["sum"] as? Int == 999_999 * 1_000_000 / 2, "\(reader)")
+            #expect((s["cents"] as? [String: Any])?["sum"] as? Int == Int(sum), "\(reader)")
+            #expect((s["cents"] as? [String: Any])?["nulls"] as? Int == nulls, "\(reader)")
+            #expect((s["tenant"] as? [String: Any])?["distinct"] as? Int == 20, "\(reader)")
+            #expect((s["at"] as? [String: Any])?["sum"] as? Int == 1_000_000 * 1_772_323_200_000 + 999_999 * 1_000_000 / 2, "\(reader)")
+        }
+    }
+
+    @Test func badRowsAreRefusedAndAnAbandonedFileLeavesNothing() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let w = try ParquetWriter(path: dir + "/x.parquet", columns: [ParquetColumn("a", .int64), ParquetColumn("b", .string, optional: true)])
+        #expect(throws: ParquetError.self) { try w.append([.null, .null]) }          // required column
+        #expect(throws: ParquetError.self) { try w.append([.int(1)]) }               // too few values
+        #expect(throws: ParquetError.self) { try w.append([.string("1"), .null]) }   // wrong type
+        w.abandon()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+}
