@@ -45,7 +45,7 @@ let package = Package(
                 swiftSettings: crossModule),
         // Sinks: Postgres (libpq) and the local Postgres cluster helper.
         .target(name: "Sinks",
-                dependencies: ["Domain", "Ingest", "CLibPQ", "CSupport",
+                dependencies: ["Domain", "Ingest", "Operators", "CLibPQ", "CSupport",
                                .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "wakala",
                           dependencies: ["Domain", "Ingest", "Operators", "Sinks",
@@ -55,8 +55,10 @@ let package = Package(
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
         .testTarget(name: "IngestTests", dependencies: ["Domain", "Ingest"]),
         .testTarget(name: "OperatorsTests", dependencies: ["Domain", "Ingest", "Operators"]),
-        .testTarget(name: "SinksTests", dependencies: ["Sinks"]),
-        .testTarget(name: "CLITests", dependencies: ["Domain", "Ingest", "Sinks"]),
+        // Helpers shared by the test targets: a Postgres per test process, running child processes.
+        .target(name: "TestSupport", dependencies: ["Sinks"], path: "Tests/TestSupport"),
+        .testTarget(name: "SinksTests", dependencies: ["Sinks", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Domain", "Ingest", "Sinks", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -60,6 +60,9 @@ public struct DeliveryTracker {
     var byDriver: [String: [Delivery]] = [:]
     /// delivery id → driver, for the delivery's own events.
     var driverOf: [String: String] = [:]
+    /// Deliveries changed since the last ``drainReadModel()``; those that ended, with their last state.
+    var dirty: Set<String> = []
+    var ended: [String: (delivery: Delivery, status: String, at: EpochMillis)] = [:]
     var pending = HeldEvents()
     public internal(set) var watermark = WatermarkTracker.start
     public internal(set) var etaUpdates = 0, deviations = 0
@@ -97,7 +100,9 @@ public struct DeliveryTracker {
     private mutating func apply(_ e: Event, _ out: inout [DerivedEvent]) {
         switch e.payload {
         case .deliveryAssigned(let a):
-            stop(a.deliveryID) // assigned again: tracked afresh
+            stop(a.deliveryID, status: "reassigned", at: e.time) // assigned again: tracked afresh
+            dirty.insert(a.deliveryID)
+            ended[a.deliveryID] = nil
             byDriver[a.driverID, default: []].append(Delivery(deliveryID: a.deliveryID, orderID: a.orderID, driverID: a.driverID,
                                                               tenantID: e.tenantID, pickup: a.pickup, dropoff: a.dropoff,
                                                               correlationID: e.correlationID))
@@ -106,12 +111,14 @@ public struct DeliveryTracker {
             guard let driver = driverOf[p.deliveryID], let i = byDriver.index(forKey: driver),
                   let j = byDriver.values[i].firstIndex(where: { $0.deliveryID == p.deliveryID }) else { return }
             byDriver.values[i][j].status = .pickedUp
+            dirty.insert(p.deliveryID)
         case .deliveryCompleted(let c):
-            stop(c.deliveryID)
+            stop(c.deliveryID, status: "completed", at: e.time)
         case .deliveryCancelled(let c):
-            stop(c.deliveryID)
+            stop(c.deliveryID, status: "cancelled", at: e.time)
         case .driverLocationUpdated(let l):
             guard let i = byDriver.index(forKey: l.driverID) else { return }
+            for d in byDriver.values[i] { dirty.insert(d.deliveryID) }
             // Mutated in place: one hash lookup per fix.
             let n = out.count
             let fix = Fix(here: l.location, cos: l.location.cosLatitude, speed: l.speedMps, time: e.time, cause: e.eventID)
@@ -124,8 +131,10 @@ public struct DeliveryTracker {
         }
     }
 
-    private mutating func stop(_ id: String) {
+    private mutating func stop(_ id: String, status: String, at: EpochMillis) {
         guard let driver = driverOf.removeValue(forKey: id) else { return }
+        if let d = byDriver[driver]?.first(where: { $0.deliveryID == id }) { ended[id] = (d, status, at) }
+        dirty.insert(id)
         byDriver[driver]?.removeAll { $0.deliveryID == id }
         if byDriver[driver]?.isEmpty == true { byDriver[driver] = nil }
     }
@@ -178,5 +187,26 @@ public struct DeliveryTracker {
                 d.deviating = false
             }
         }
+    }
+
+    /// `deliveries` rows of the deliveries changed since the last call.
+    public mutating func drainReadModel() -> [ReadModelRow] {
+        defer { dirty.removeAll(); ended.removeAll() }
+        var out: [ReadModelRow] = []
+        for id in dirty.sorted() {
+            let status: String
+            let d: Delivery
+            if let e = ended[id] { (d, status) = (e.delivery, e.status) } else if let x = delivery(id) {
+                (d, status) = (x, x.status.rawValue)
+            } else { continue }
+            out.append(ReadModelRow("deliveries", [
+                ("delivery_id", .string(d.deliveryID)), ("tenant_id", .string(d.tenantID)), ("order_id", .string(d.orderID)),
+                ("driver_id", .string(d.driverID)), ("status", .string(status)),
+                ("eta", d.eta.map { .string(RFC3339.format($0)) } ?? .null),
+                ("last_lat", d.lastLocation.map { .number(String($0.lat)) } ?? .null),
+                ("last_lng", d.lastLocation.map { .number(String($0.lng)) } ?? .null),
+            ]))
+        }
+        return out
     }
 }

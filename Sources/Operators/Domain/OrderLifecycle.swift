@@ -59,6 +59,8 @@ public struct OrderLifecycle {
     public internal(set) var watermark = WatermarkTracker.start
     /// Counters: applied transitions, rejections, compensations.
     public internal(set) var transitions = 0, rejections = 0, compensations = 0
+    /// Orders changed since the last ``drainReadModel()``.
+    var dirty: Set<String> = []
 
     public init(allowedLateness: Int64) { self.allowedLateness = allowedLateness }
 
@@ -97,6 +99,7 @@ public struct OrderLifecycle {
             _ = timers.removeMin()
             // Taken out of the table while it changes, so its arrays are not copied on write.
             guard var o = orders.removeValue(forKey: t.key) else { continue }
+            dirty.insert(t.key)
             defer { orders[t.key] = o }
             guard !o.pending.isEmpty else { continue }
             o.pending.sort { $0.time != $1.time ? $0.time < $1.time : $0.value.eventID < $1.value.eventID }
@@ -207,5 +210,31 @@ public struct OrderLifecycle {
             if e.type == .orderPickedUp, o.deliveryID == nil { return emit(&o, reject(o, e, .deliveryUnknown), into: &out) }
             move(&o, to: to, by: e, into: &out)
         }
+    }
+
+    /// `orders` and `order_status_history` rows of the orders changed since the last call.
+    public mutating func drainReadModel() -> [ReadModelRow] {
+        defer { dirty.removeAll() }
+        var out: [ReadModelRow] = []
+        for k in dirty.sorted() {
+            guard let o = orders[k], let status = o.status else { continue } // not created (yet)
+            out.append(ReadModelRow("orders", [
+                ("tenant_id", .string(o.tenantID)), ("order_id", .string(o.orderID)), ("status", .string(status.rawValue)),
+                ("payment_status", o.paymentStatus.map { .string($0.rawValue) } ?? .null),
+                ("payment_method", o.paymentMethod.map { .string($0.rawValue) } ?? .null),
+                ("customer_id", o.customerID.map { .string($0) } ?? .null), ("vendor_id", o.vendorID.map { .string($0) } ?? .null),
+                ("delivery_id", o.deliveryID.map { .string($0) } ?? .null), ("total_cents", .int(o.totalCents)),
+                ("created_at", o.createdAt.map { .string(RFC3339.format($0)) } ?? .null),
+                ("updated_at", .string(RFC3339.format(o.history.last?.at ?? o.createdAt ?? 0))),
+            ]))
+            for (i, h) in o.history.enumerated() {
+                out.append(ReadModelRow("order_status_history", [
+                    ("tenant_id", .string(o.tenantID)), ("order_id", .string(o.orderID)), ("seq", .int(Int64(i + 1))),
+                    ("from_status", h.from.map { .string($0.rawValue) } ?? .null), ("to_status", .string(h.to.rawValue)),
+                    ("event_id", .string(h.eventID)), ("at", .string(RFC3339.format(h.at))),
+                ]))
+            }
+        }
+        return out
     }
 }

@@ -34,6 +34,8 @@ public struct QuotaTracker {
 
     public static let hour: Int64 = 3_600_000
     var tenants: [String: Tenant] = [:]
+    /// Tenants changed since the last ``drainReadModel()``.
+    var dirty: Set<String> = []
     var timers = Heap<KeyTimer>()
     public internal(set) var watermark = WatermarkTracker.start
     public internal(set) var warnings = 0, exceedances = 0
@@ -73,6 +75,7 @@ public struct QuotaTracker {
         while let t = timers.min, t.time <= wm {
             _ = timers.removeMin()
             guard var s = tenants[t.key], !s.pending.isEmpty else { continue }
+            dirty.insert(t.key)
             for r in s.pending.takeDue(wm) {
                 for d in apply(r.value, to: &s) {
                     s.seq += 1
@@ -183,5 +186,29 @@ public struct QuotaTracker {
             exceedances += 1
             out.append(alert("quota.exceeded"))
         }
+    }
+
+    /// `tenants` and `tenant_usage` rows of the tenants changed since the last call.
+    public mutating func drainReadModel() -> [ReadModelRow] {
+        defer { dirty.removeAll() }
+        var out: [ReadModelRow] = []
+        for k in dirty.sorted() {
+            guard let t = tenants[k] else { continue }
+            out.append(ReadModelRow("tenants", [("tenant_id", .string(k)), ("tier", .string(t.tier.rawValue)),
+                                                ("timezone", .string(t.zone.identifier))]))
+            for r in QuotaResource.allCases {
+                let used: Milli
+                switch r {
+                case .apiCalls: used = t.apiSum
+                case .orders: used = t.orders
+                default: used = t.gauges[r]?.value ?? 0
+                }
+                let status = t.exceeded.contains(r) ? "exceeded" : t.warned.contains(r) ? "warning" : "ok"
+                out.append(ReadModelRow("tenant_usage", [("tenant_id", .string(k)), ("resource", .string(r.rawValue)),
+                                                         ("used", Self.text(used)), ("limit", t.tier.limit(r).map { .int($0) } ?? .null),
+                                                         ("status", .string(status))]))
+            }
+        }
+        return out
     }
 }

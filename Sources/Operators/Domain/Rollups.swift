@@ -76,6 +76,8 @@ public struct Rollups {
     var assignedAt: [String: EpochMillis] = [:]            // tenant/delivery → assigned time
     var pending = HeldEvents()
     var watermark = WatermarkTracker.start
+    /// Buckets changed since the last ``drainReadModel()`` (every change goes through `buckets`).
+    var dirty: Set<Bucket> = []
 
     public init(granularities: [Granularity], allowedLateness: Int64, ownStateMachine: Bool = true) {
         self.granularities = granularities
@@ -120,6 +122,7 @@ public struct Rollups {
             Bucket(tenant: tenant, granularity: g, start: g == .hour ? z.hourStart(t) : z.dayStart(t))
         }
         zones[tenant] = z
+        dirty.formUnion(out)
         return out
     }
 
@@ -213,13 +216,27 @@ public struct Rollups {
 
     /// Every bucket as rows, tables `rollup_hourly`/`rollup_daily`, `rollup_products`,
     /// `rollup_payments`, `rollup_deliveries`, `rollup_messages`, sorted by tenant, bucket, key.
-    public func rows() -> [OutputRow] {
+    public func rows() -> [OutputRow] { rows(of: nil) }
+
+    /// The changed buckets' rows since the last call, as read-model rows (table from the row).
+    public mutating func drainReadModel() -> [ReadModelRow] {
+        defer { dirty.removeAll() }
+        return rows(of: dirty).map { r in
+            guard case .string(let table) = r.fields[0].1 else { preconditionFailure("rollup rows start with their table") }
+            var row = r
+            row.fields.removeFirst()
+            return ReadModelRow(table: table, row: row)
+        }
+    }
+
+    /// Rows of `only` these buckets (every bucket when nil).
+    func rows(of only: Set<Bucket>?) -> [OutputRow] {
         var out: [OutputRow] = []
         func head(_ table: String, _ b: Bucket) -> [(String, OutputValue)] {
             [("table", .string(table)), ("tenant_id", .string(b.tenant)), ("granularity", .string(b.granularity.rawValue)),
              ("bucket_start", .string(RFC3339.format(b.start)))]
         }
-        for b in sales.keys.sorted() {
+        for b in sales.keys.sorted() where only?.contains(b) ?? true {
             let s = sales[b]!
             out.append(OutputRow(head(b.granularity == .hour ? "rollup_hourly" : "rollup_daily", b) + [
                 ("orders", .int(s.orders)), ("gross_revenue_cents", .int(s.grossRevenueCents)), ("net_revenue_cents", .int(s.netRevenueCents)),
@@ -227,14 +244,14 @@ public struct Rollups {
                 ("fulfillment_seconds_sum", Self.seconds(s.fulfillmentMillisSum)), ("unique_customers", .int(Int64(s.customers.count))),
                 ("new_customers", .int(Int64(s.newCustomers.count)))]))
         }
-        for b in products.keys.sorted() {
+        for b in products.keys.sorted() where only?.contains(b) ?? true {
             for (id, p) in products[b]!.sorted(by: { $0.key < $1.key }) {
                 out.append(OutputRow(head("rollup_products", b) + [("product_id", .string(id)), ("name", p.name.map { .string($0) } ?? .null),
                                                                   ("orders", .int(Int64(p.orders.count))), ("quantity", .int(p.quantity)),
                                                                   ("revenue_cents", .int(p.revenueCents))]))
             }
         }
-        for b in payments.keys.sorted() {
+        for b in payments.keys.sorted() where only?.contains(b) ?? true {
             for (kind, p) in payments[b]!.sorted(by: { $0.key < $1.key }) {
                 let parts = kind.split(separator: "/").map(String.init)
                 out.append(OutputRow(head("rollup_payments", b) + [("gateway", .string(parts[0])), ("method", .string(parts[1])),
@@ -242,11 +259,11 @@ public struct Rollups {
                                                                   ("failed", .int(p.failed)), ("succeeded_amount_cents", .int(p.succeededAmountCents))]))
             }
         }
-        for b in deliveries.keys.sorted() {
+        for b in deliveries.keys.sorted() where only?.contains(b) ?? true {
             let d = deliveries[b]!
             out.append(OutputRow(head("rollup_deliveries", b) + [("completed", .int(d.completed)), ("delivery_seconds_sum", Self.seconds(d.deliveryMillisSum))]))
         }
-        for b in messages.keys.sorted() {
+        for b in messages.keys.sorted() where only?.contains(b) ?? true {
             for (type, n) in messages[b]!.sorted(by: { $0.key < $1.key }) {
                 out.append(OutputRow(head("rollup_messages", b) + [("type", .string(type)), ("count", .int(n))]))
             }

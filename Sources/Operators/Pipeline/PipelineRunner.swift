@@ -129,6 +129,7 @@ public final class PipelineRunner {
                 }
                 accepted += 1
                 if e.time > maxTime { maxTime = e.time }
+                if !taps.isEmpty, raw[e.eventID] == nil { raw[e.eventID] = Array(r.bytes) }
                 events.append(Timestamped(time: e.time, value: e))
             case .failure(let f):
                 deadLetters.append(DeadLetter(record: Array(r.bytes), reason: f.reason, detail: f.detail,
@@ -170,6 +171,7 @@ public final class PipelineRunner {
     }
 
     private func deliver(_ events: [Timestamped<Event>], from name: String) {
+        if !taps.isEmpty, !events.isEmpty, taps.contains(name) { tapped[name, default: []].append(contentsOf: events) }
         guard !events.isEmpty, let targets = readers[name] else { return }
         for (i, types) in targets {
             var out = StageOutput()
@@ -197,6 +199,32 @@ public final class PipelineRunner {
             for j in derivedReaders[i] ?? [] { stages[j].take(out.derived) }
         }
         deliver(out.events, from: stages[i].name)
+    }
+
+    /// Read-model rows of every operator, for the keys changed since the last call (a checkpoint
+    /// writes them, then snapshots the state, so nothing changed is ever between the two).
+    public func drainReadModels() -> [ReadModelRow] { stages.flatMap { $0.drainReadModel() } }
+
+    /// Operators (or the source) whose events a sink keeps (the Parquet `events` table): their
+    /// events since the last ``drainTapped()``.
+    public var taps: Set<String> = [] {
+        didSet { tapped = [:] }
+    }
+    private var tapped: [String: [Timestamped<Event>]] = [:]
+
+    /// Raw bytes of the accepted records since the last drain, by event id (kept only while
+    /// there are taps: the Parquet `events` table stores each event's JSON as it arrived).
+    private var raw: [String: [UInt8]] = [:]
+
+    public func drainTapped() -> (events: [String: [Timestamped<Event>]], raw: [String: [UInt8]]) {
+        defer { tapped = [:]; raw = [:] }
+        return (tapped, raw)
+    }
+
+    /// Takes the dead letters collected since the last call.
+    public func drainDeadLetters() -> [DeadLetter] {
+        defer { deadLetters.removeAll(keepingCapacity: true) }
+        return deadLetters
     }
 
     /// Names of the stages, in order (matching ``stageNanos``).

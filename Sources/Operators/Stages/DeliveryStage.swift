@@ -24,4 +24,6 @@ public final class DeliveryStage: Stage {
 
     public func snapshot() throws -> [UInt8] { try tracker.snapshot() }
     public func restore(_ bytes: [UInt8]) throws { try tracker.restore(bytes) }
+
+    public func drainReadModel() -> [ReadModelRow] { tracker.drainReadModel() }
 }

@@ -27,4 +27,6 @@ public final class OrderLifecycleStage: Stage {
 
     public func snapshot() throws -> [UInt8] { try lifecycle.snapshot() }
     public func restore(_ bytes: [UInt8]) throws { try lifecycle.restore(bytes) }
+
+    public func drainReadModel() -> [ReadModelRow] { lifecycle.drainReadModel() }
 }

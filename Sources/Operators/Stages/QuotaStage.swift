@@ -18,4 +18,6 @@ public final class QuotaStage: Stage {
 
     public func snapshot() throws -> [UInt8] { try tracker.snapshot() }
     public func restore(_ bytes: [UInt8]) throws { try tracker.restore(bytes) }
+
+    public func drainReadModel() -> [ReadModelRow] { tracker.drainReadModel() }
 }

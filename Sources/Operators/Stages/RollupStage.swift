@@ -25,4 +25,6 @@ public final class RollupStage: Stage {
 
     public func snapshot() throws -> [UInt8] { try rollups.snapshot() }
     public func restore(_ bytes: [UInt8]) throws { try rollups.restore(bytes) }
+
+    public func drainReadModel() -> [ReadModelRow] { rollups.drainReadModel() }
 }

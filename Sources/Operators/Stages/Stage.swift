@@ -99,8 +99,20 @@ public protocol Stage: AnyObject {
     /// Derived events of another operator this one reads (a rollup's `statuses`), delivered
     /// right after that operator emitted them.
     func take(_ derived: [DerivedEvent])
+    /// Read-model rows (CONTRACT §3.3) of the keys changed since the last call, with their
+    /// current values (so writing them twice is harmless).
+    func drainReadModel() -> [ReadModelRow]
 }
 
 extension Stage {
     public func take(_ derived: [DerivedEvent]) {}
+    public func drainReadModel() -> [ReadModelRow] { [] }
+}
+
+/// One row of a Postgres read-model table, fields named as its columns.
+public struct ReadModelRow: Equatable, Sendable {
+    public var table: String
+    public var row: OutputRow
+    public init(_ table: String, _ fields: [(String, OutputValue)]) { self.table = table; row = OutputRow(fields) }
+    public init(table: String, row: OutputRow) { self.table = table; self.row = row }
 }

@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import Ingest
 import Operators
+import Sinks
 
 /// `wakala replay`: the pipeline over an NDJSON file instead of Kafka (bounded: at the end the
 /// watermark goes to the end of time and every open window fires).
@@ -15,9 +16,17 @@ struct Replay: ParsableCommand {
     @Option(help: "An .ndjson or .ndjson.zst file.") var input: String
     @Option(help: "Folder for the outputs (env WAKALA_DATA_DIR).") var out: String?
     @Option(help: "Records per batch.") var batch: Int = 4096
+    @Flag(help: "Write the pipeline's sinks exactly once: Postgres read models, Parquet files, derived events and dead letters, committed at checkpoints; a rerun resumes from the last checkpoint.")
+    var sinks = false
+    @Option(help: "Postgres for --sinks (env WAKALA_POSTGRES_URL; default: the pipeline's postgres sink).") var postgres: String?
+    @Option(help: "Data folder for --sinks: Parquet (the pipeline's path), derived/, dlq/ (env WAKALA_DATA_DIR).") var data: String?
+    @Option(help: "With --sinks: checkpoint every N records (rounded up to whole batches) instead of the pipeline's checkpoint interval.")
+    var checkpointRecords: Int?
 
     func run() throws {
+        if let data { setenv("WAKALA_DATA_DIR", data, 1) }
         let config = try loadPipeline(pipeline)
+        if sinks { return try runWithSinks(config) }
         guard FileManager.default.fileExists(atPath: input) else { throw ValidationError("no such file: \(input)") }
         let runner: PipelineRunner
         do {
@@ -109,4 +118,75 @@ final class ReplayProgress {
     }
 
     func done() { if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
+}
+
+extension Replay {
+    /// `--sinks`: the file as the source of a checkpointed, exactly-once run.
+    func runWithSinks(_ config: PipelineConfig) throws {
+        func param(_ type: String, _ key: String) -> String? {
+            config.sinks.first { $0.type == type }.flatMap { s in s.params.first { $0.0 == key }?.1 }
+        }
+        guard let url = postgres ?? env("WAKALA_POSTGRES_URL") ?? param("postgres", "url") else {
+            note("--sinks needs a Postgres URL (--postgres, WAKALA_POSTGRES_URL or a postgres sink in \(pipeline))")
+            throw ExitCode(2)
+        }
+        let dataDir = data ?? env("WAKALA_DATA_DIR") ?? "data"
+        let parquetDir = param("parquet", "path") ?? dataDir + "/parquet"
+        let runner: PipelineRunner
+        do {
+            runner = try PipelineRunner(config: config, partitions: [0], now: nowMillis())
+        } catch let e as PipelineRunner.Unsupported {
+            note(e.description)
+            throw ExitCode(2)
+        }
+        runner.taps = Set(config.sinks.filter { $0.type == "parquet" }.flatMap(\.inputs))
+        var settings = Checkpointer.Settings(pipeline: config.name, postgresURL: url, parquetDir: parquetDir, dataDir: dataDir)
+        settings.partition = 0
+        let checkpointer = Checkpointer(settings, log: { note("wakala replay: \($0)") })
+        let resumeAfter = try checkpointer.resume(runner)
+        let everyRecords = checkpointRecords.map { max(batch, ($0 + batch - 1) / batch * batch) }
+        let everySeconds = Double(config.checkpointInterval) / 1000
+        let size = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int64) ?? 0
+        let reader = try NDJSONReader(path: input)
+        let progress = ReplayProgress(size: size)
+        let began = monotonicSeconds()
+        var arena: [UInt8] = []
+        var spans: [(range: Range<Int>, offset: Int64)] = []
+        var sinceCheckpoint = 0
+        var lastCheckpoint = monotonicSeconds()
+        var lastOffset = resumeAfter
+        func flush() throws {
+            guard !spans.isEmpty else { return }
+            arena.withUnsafeBytes { all in
+                let views = spans.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) }
+                runner.process(partition: 0, records: views, now: nowMillis())
+            }
+            sinceCheckpoint += spans.count
+            lastOffset = spans.last!.offset
+            arena.removeAll(keepingCapacity: true)
+            spans.removeAll(keepingCapacity: true)
+            progress.update(records: runner.recordsIn, watermark: runner.tracker.current, read: reader.fileBytesRead)
+            let due = everyRecords.map { sinceCheckpoint >= $0 } ?? (monotonicSeconds() - lastCheckpoint >= everySeconds)
+            if due {
+                try checkpointer.checkpoint(runner, offset: lastOffset)
+                sinceCheckpoint = 0
+                lastCheckpoint = monotonicSeconds()
+            }
+        }
+        try reader.forEach { bytes, line, _ in
+            guard line > resumeAfter else { return } // committed by an earlier run
+            spans.append((arena.count..<(arena.count + bytes.count), line))
+            arena.append(contentsOf: bytes)
+            if spans.count >= batch { try flush() }
+        }
+        try flush()
+        runner.finish()
+        try checkpointer.checkpoint(runner, offset: lastOffset)
+        progress.done()
+        let seconds = monotonicSeconds() - began
+        note(String(format: "replayed %d records in %.1f s (%.0f /s) after offset %lld: %d accepted, %d dead letters; checkpoint %lld committed%@",
+                    runner.recordsIn, seconds, Double(runner.recordsIn) / max(seconds, 0.001), resumeAfter, runner.accepted,
+                    runner.deadLetters.count, checkpointer.checkpointID,
+                    checkpointer.retries > 0 ? " (after \(checkpointer.retries) retries)" : ""))
+    }
 }

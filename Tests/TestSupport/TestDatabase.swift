@@ -1,15 +1,15 @@
 import Foundation
-@testable import Sinks
+import Sinks
 
 /// One Postgres for the whole test process: `WAKALA_TEST_POSTGRES_URL` when set, else a private
 /// cluster under the temp folder, stopped and removed when the process exits. Each test makes a
 /// database of its own with ``TestDatabase/fresh(_:)``.
-enum TestDatabase {
+public enum TestDatabase {
     nonisolated(unsafe) private static var local: LocalPostgres?
     private static let lock = NSLock()
 
     /// URL of the server's maintenance database.
-    static func serverURL() throws -> String {
+    public static func serverURL() throws -> String {
         if let url = ProcessInfo.processInfo.environment["WAKALA_TEST_POSTGRES_URL"], !url.isEmpty { return url }
         lock.lock()
         defer { lock.unlock() }
@@ -21,13 +21,13 @@ enum TestDatabase {
         return local!.url()
     }
 
-    static func removeLocal() throws {
+    public static func removeLocal() throws {
         try local?.remove()
         local = nil
     }
 
     /// A new, empty database named after the test; returns its URL.
-    static func fresh(_ name: String) throws -> String {
+    public static func fresh(_ name: String) throws -> String {
         let server = try serverURL()
         let db = "t_\(name.lowercased().filter { $0.isLetter || $0.isNumber })_\(UInt32.random(in: 0...UInt32.max))"
         let c = try PGConnection(url: server)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The `wakala` executable built next to this test bundle.
-func wakalaBinary() throws -> URL {
+public func wakalaBinary() throws -> URL {
     let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for dir in [bundleDir, bundleDir.deletingLastPathComponent()] {
         let candidate = dir.appendingPathComponent("wakala")
@@ -12,10 +12,10 @@ func wakalaBinary() throws -> URL {
 }
 
 /// What a finished process printed and how it ended.
-struct Finished {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+public struct Finished {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
 }
 
 /// Runs a program to completion; kills it if it runs longer than `timeout` seconds.
@@ -23,7 +23,7 @@ struct Finished {
 /// Output goes to temporary files, not pipes: a pipe's end-of-file never comes while any other
 /// process spawned meanwhile by a concurrent test (a broker, a Postgres server) still holds an
 /// inherited copy of its write end.
-func runProcess(_ executable: URL, _ args: [String], timeout: Double = 120, environment: [String: String]? = nil) throws -> Finished {
+public func runProcess(_ executable: URL, _ args: [String], timeout: Double = 120, environment: [String: String]? = nil) throws -> Finished {
     let p = Process()
     p.executableURL = executable
     p.arguments = args
@@ -53,12 +53,12 @@ func runProcess(_ executable: URL, _ args: [String], timeout: Double = 120, envi
 }
 
 /// A long-running child (e.g. `wakala broker`) that is stopped with SIGTERM when done.
-final class Daemon {
-    let process = Process()
+public final class Daemon {
+    public let process = Process()
     private let out = Pipe()
     private var buffered = Data()
 
-    init(_ executable: URL, _ args: [String]) throws {
+    public init(_ executable: URL, _ args: [String]) throws {
         process.executableURL = executable
         process.arguments = args
         process.standardOutput = out
@@ -68,7 +68,7 @@ final class Daemon {
     }
 
     /// Reads standard output until a line starts with `prefix`; returns the rest of that line.
-    func waitForLine(prefix: String) throws -> String {
+    public func waitForLine(prefix: String) throws -> String {
         let handle = out.fileHandleForReading
         while true {
             if let text = String(data: buffered, encoding: .utf8) {
@@ -85,7 +85,7 @@ final class Daemon {
         }
     }
 
-    func stop() {
+    public func stop() {
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
     }

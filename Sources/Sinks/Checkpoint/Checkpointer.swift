@@ -1,0 +1,236 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Domain
+import Foundation
+import Operators
+
+/// Exactly-once output of a pipeline worker (CONTRACT §3.3–3.5): at each checkpoint the new
+/// Parquet files and the derived-event and dead-letter files are written and renamed into place,
+/// then ONE Postgres transaction holds the read-model changes, the files' manifest rows, the
+/// source offset and the operator-state snapshot. On start, state and offset come from the last
+/// committed checkpoint and every file no manifest row names (a crash between the files and the
+/// commit) is removed — so whatever kills the process, nothing is lost or counted twice.
+///
+/// Postgres unreachable or failing: the checkpoint (and with it the input, which waits for it) is
+/// retried with exponential backoff, each failure logged, until it commits.
+public final class Checkpointer {
+    public struct Settings: Sendable {
+        public var pipeline: String
+        public var postgresURL: String
+        /// Parquet root (`<root>/<table>/date=…/part-…`).
+        public var parquetDir: String
+        /// Folder for `derived/` and `dlq/` NDJSON part files.
+        public var dataDir: String
+        public var partition = 0
+        public var worker = 0
+        /// First retry delay; doubles up to `maxBackoff`.
+        public var backoff = 0.2
+        public var maxBackoff = 10.0
+        public init(pipeline: String, postgresURL: String, parquetDir: String, dataDir: String) {
+            self.pipeline = pipeline; self.postgresURL = postgresURL; self.parquetDir = parquetDir; self.dataDir = dataDir
+        }
+    }
+
+    public let settings: Settings
+    private var db: PGConnection?
+    private let log: (String) -> Void
+    public private(set) var checkpointID: Int64 = 0
+    /// Checkpoint retries so far (each a logged failure).
+    public private(set) var retries = 0
+
+    public init(_ settings: Settings, log: @escaping (String) -> Void) {
+        self.settings = settings
+        self.log = log
+    }
+
+    /// Runs `body` against a healthy connection, reconnecting and retrying with backoff on failure.
+    private func withDatabase<T>(_ what: String, _ body: (PGConnection) throws -> T) -> T {
+        var delay = settings.backoff
+        while true {
+            do {
+                if db == nil || db?.isHealthy == false { db = try PGConnection(url: settings.postgresURL) }
+                return try body(db!)
+            } catch {
+                retries += 1
+                db = nil
+                log("\(what) failed (\(error)); input paused, retrying in \(String(format: "%.1f", delay)) s")
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(settings.maxBackoff, delay * 2)
+            }
+        }
+    }
+
+    /// Migrates, restores the runner from the last checkpoint and removes uncommitted files.
+    /// Returns the source offset to continue after (0 for a fresh start).
+    public func resume(_ runner: PipelineRunner) throws -> Int64 {
+        let row = withDatabase("connecting to Postgres") { db -> [String?]? in
+            try Migrations.run(db)
+            return try db.query("SELECT checkpoint_id, source_offset, encode(state, 'hex') FROM wakala.checkpoints WHERE pipeline = $1 AND partition = $2",
+                                [settings.pipeline, String(settings.partition)]).rows.first
+        }
+        var offset: Int64 = 0
+        if let row, let id = row[0].flatMap(Int64.init), let off = row[1].flatMap(Int64.init), let hex = row[2] {
+            try runner.restore(Self.unhex(hex))
+            checkpointID = id
+            offset = off
+        }
+        let committed = Set(withDatabase("reading the manifest") { db in
+            try db.query("SELECT path FROM wakala.file_manifest WHERE pipeline = $1", [settings.pipeline]).rows.compactMap { $0[0] }
+        })
+        var removed = 0
+        for dir in [settings.parquetDir, settings.dataDir + "/derived", settings.dataDir + "/dlq"] {
+            guard let files = FileManager.default.enumerator(atPath: dir) else { continue }
+            for case let f as String in files {
+                let path = dir + "/" + f
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { continue }
+                let name = (f as NSString).lastPathComponent
+                let ours = name.hasPrefix(".tmp-") || name.hasPrefix("part-")
+                if ours, !committed.contains(path) { try FileManager.default.removeItem(atPath: path); removed += 1 }
+            }
+        }
+        if checkpointID > 0 || removed > 0 {
+            log("resumed at checkpoint \(checkpointID), source offset \(offset); removed \(removed) uncommitted file(s)")
+        }
+        return offset
+    }
+
+    /// Writes everything the runner produced since the last checkpoint, then commits it with the
+    /// offset (the last source offset processed) and the state.
+    public func checkpoint(_ runner: PipelineRunner, offset: Int64) throws {
+        let id = checkpointID + 1
+        let readModels = runner.drainReadModels()
+        let outputs = runner.drainOutputs()
+        let tapped = runner.drainTapped()
+        let dead = runner.drainDeadLetters()
+        var files: [ParquetTables.File] = []
+        for (_, events) in tapped.events.sorted(by: { $0.key < $1.key }) {
+            files += try ParquetTables.write(events, raw: tapped.raw, root: settings.parquetDir, checkpoint: id, worker: settings.worker)
+        }
+        // Derived events as Kafka would carry them, and the rejections read model from them.
+        var derived: [String] = []
+        var rejections: [ReadModelRow] = []
+        for (_, results) in outputs {
+            for case .event(let d) in results {
+                derived.append(d.json)
+                if d.type == "order.transition_rejected" {
+                    let f = Dictionary(d.data, uniquingKeysWith: { a, _ in a })
+                    rejections.append(ReadModelRow("order_transition_rejections", [
+                        ("event_id", .string(d.eventID)), ("tenant_id", .string(d.tenantID)), ("order_id", f["order_id"] ?? .null),
+                        ("state", f["state"] ?? .null), ("event_type", f["event_type"] ?? .null),
+                        ("rejected_event_id", f["event_id"] ?? .null), ("reason", f["reason"] ?? .null),
+                        ("at", .string(RFC3339.format(d.time))),
+                    ]))
+                }
+            }
+        }
+        if let f = try writeLines(derived, dir: settings.dataDir + "/derived", id: id, kind: "derived") { files.append(f) }
+        if let f = try writeLines(dead.map(\.json), dir: settings.dataDir + "/dlq", id: id, kind: "dlq") { files.append(f) }
+        let state = try runner.snapshot()
+        let rows = readModels + rejections
+        withDatabase("checkpoint \(id)") { db in
+            try db.transaction {
+                try Self.upsert(rows, db)
+                for f in files {
+                    try db.query("INSERT INTO wakala.file_manifest (pipeline, path, checkpoint_id, kind, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (pipeline, path) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, kind = EXCLUDED.kind, rows = EXCLUDED.rows, bytes = EXCLUDED.bytes",
+                                 [settings.pipeline, f.path, String(id), f.table, String(f.rows), String(f.bytes)])
+                }
+                try db.query("""
+                    INSERT INTO wakala.checkpoints (pipeline, partition, checkpoint_id, source_offset, watermark, state, written_at)
+                    VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), now())
+                    ON CONFLICT (pipeline, partition) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id,
+                      source_offset = EXCLUDED.source_offset, watermark = EXCLUDED.watermark, state = EXCLUDED.state, written_at = now()
+                    """, [settings.pipeline, String(settings.partition), String(id), String(offset), String(runner.tracker.current), Self.hex(state)])
+            }
+        }
+        checkpointID = id
+    }
+
+    /// NDJSON part file, written under a temporary name, synced and renamed.
+    private func writeLines(_ lines: [String], dir: String, id: Int64, kind: String) throws -> ParquetTables.File? {
+        guard !lines.isEmpty else { return nil }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = "\(dir)/part-\(id)-\(settings.worker).ndjson"
+        let temp = "\(dir)/.tmp-part-\(id)-\(settings.worker)-\(getpid())"
+        let bytes = Array((lines.joined(separator: "\n") + "\n").utf8)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ParquetError("cannot create \(temp): \(String(cString: strerror(errno)))") }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+            guard n > 0 else { Glibc.close(fd); throw ParquetError("write \(temp): \(String(cString: strerror(errno)))") }
+            done += n
+        }
+        guard fsync(fd) == 0 else { Glibc.close(fd); throw ParquetError("fsync \(temp)") }
+        Glibc.close(fd)
+        guard rename(temp, path) == 0 else { throw ParquetError("rename to \(path): \(String(cString: strerror(errno)))") }
+        return ParquetTables.File(path: path, table: kind, rows: Int64(lines.count), bytes: Int64(bytes.count))
+    }
+
+    /// Per table: COPY into a temporary staging table, then one INSERT … ON CONFLICT DO UPDATE
+    /// (rows carry current values, so a row written twice is harmless). Last row per key wins.
+    static func upsert(_ rows: [ReadModelRow], _ db: PGConnection) throws {
+        var byTable: [String: [OutputRow]] = [:]
+        var order: [String] = []
+        for r in rows {
+            if byTable[r.table] == nil { order.append(r.table) }
+            byTable[r.table, default: []].append(r.row)
+        }
+        for table in order {
+            guard let keys = Migrations.primaryKeys[table] else { throw PGError("no read-model table \(table)") }
+            let list = byTable[table]!
+            let columns = list[0].fields.map(\.0)
+            var last: [[String?]: Int] = [:]
+            for (i, r) in list.enumerated() { last[keys.map { k in r[k].flatMap(text) }] = i }
+            var copy = ""
+            for (i, r) in list.enumerated() where last[keys.map { k in r[k].flatMap(text) }] == i {
+                copy += r.fields.map { PGConnection.copyEscape(text($0.1)) }.joined(separator: "\t") + "\n"
+            }
+            let quoted = columns.map { "\"\($0)\"" }.joined(separator: ", ")
+            let stage = "stage_\(table)"
+            try db.execute("CREATE TEMP TABLE \(stage) (LIKE wakala.\(table)) ON COMMIT DROP")
+            try db.copy(into: stage, columns: columns.map { "\"\($0)\"" }, text: Array(copy.utf8))
+            let updates = columns.filter { !keys.contains($0) }.map { "\"\($0)\" = EXCLUDED.\"\($0)\"" }
+            try db.execute("""
+                INSERT INTO wakala.\(table) (\(quoted)) SELECT \(quoted) FROM \(stage)
+                ON CONFLICT (\(keys.joined(separator: ", "))) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
+                """)
+        }
+    }
+
+    /// A value as Postgres text (nil = NULL).
+    static func text(_ v: OutputValue) -> String? {
+        switch v {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .bool(let b): return b ? "t" : "f"
+        case .number(let n): return n
+        case .strings(let l): return "{" + l.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
+        case .null: return nil
+        }
+    }
+
+    static func hex(_ b: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: b.count * 2)
+        for (i, x) in b.enumerated() { out[2 * i] = digits[Int(x >> 4)]; out[2 * i + 1] = digits[Int(x & 15)] }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func unhex(_ s: String) throws -> [UInt8] {
+        let u = Array(s.utf8)
+        guard u.count % 2 == 0 else { throw PGError("odd hex length") }
+        func v(_ c: UInt8) throws -> UInt8 {
+            switch c {
+            case 48...57: return c - 48
+            case 97...102: return c - 87
+            case 65...70: return c - 55
+            default: throw PGError("not hex")
+            }
+        }
+        var out = [UInt8](repeating: 0, count: u.count / 2)
+        for i in 0..<out.count { out[i] = try v(u[2 * i]) << 4 | v(u[2 * i + 1]) }
+        return out
+    }
+}

@@ -1,0 +1,105 @@
+import Domain
+import Foundation
+import Operators
+
+/// The Parquet tables (CONTRACT §3.4): `events` (every accepted, deduplicated event: ids and
+/// amounts as columns, the JSON as it arrived), `order_facts` and `order_items` (from
+/// `order.created`). Hive-style partitions by the event's UTC date:
+/// `<root>/<table>/date=YYYY-MM-DD/part-<checkpoint>-<worker>.parquet`.
+public enum ParquetTables {
+    public static let events: [ParquetColumn] = [
+        ParquetColumn("event_id", .string), ParquetColumn("event_type", .string), ParquetColumn("tenant_id", .string),
+        ParquetColumn("event_time", .timestampMillis), ParquetColumn("version", .string),
+        ParquetColumn("correlation_id", .string, optional: true), ParquetColumn("causation_id", .string, optional: true),
+        ParquetColumn("order_id", .string, optional: true), ParquetColumn("payment_id", .string, optional: true),
+        ParquetColumn("delivery_id", .string, optional: true), ParquetColumn("driver_id", .string, optional: true),
+        ParquetColumn("customer_id", .string, optional: true), ParquetColumn("amount_cents", .int64, optional: true),
+        ParquetColumn("raw", .string),
+    ]
+
+    public static let orderFacts: [ParquetColumn] = [
+        ParquetColumn("tenant_id", .string), ParquetColumn("order_id", .string), ParquetColumn("customer_id", .string),
+        ParquetColumn("created_at", .timestampMillis), ParquetColumn("subtotal_cents", .int64), ParquetColumn("delivery_fee_cents", .int64),
+        ParquetColumn("tax_cents", .int64), ParquetColumn("discount_cents", .int64), ParquetColumn("total_cents", .int64),
+        ParquetColumn("payment_method", .string), ParquetColumn("source", .string, optional: true), ParquetColumn("items", .int32),
+        ParquetColumn("item_quantity", .int64), ParquetColumn("event_id", .string),
+    ]
+
+    public static let orderItems: [ParquetColumn] = [
+        ParquetColumn("tenant_id", .string), ParquetColumn("order_id", .string), ParquetColumn("line", .int32),
+        ParquetColumn("product_id", .string), ParquetColumn("name", .string, optional: true), ParquetColumn("quantity", .int64),
+        ParquetColumn("unit_price_cents", .int64), ParquetColumn("line_total_cents", .int64),
+        ParquetColumn("vendor_id", .string, optional: true), ParquetColumn("created_at", .timestampMillis),
+    ]
+
+    /// A written file: where, which table, how many rows and bytes.
+    public struct File: Sendable, Equatable {
+        public var path: String
+        public var table: String
+        public var rows: Int64
+        public var bytes: Int64
+    }
+
+    /// Writes this checkpoint's files (each renamed into place when complete); returns them.
+    public static func write(_ events: [Timestamped<Event>], raw: [String: [UInt8]], root: String,
+                             checkpoint: Int64, worker: Int) throws -> [File] {
+        var byDate: [String: [Event]] = [:]
+        for e in events { byDate[RFC3339.format(e.time).prefix(10).description, default: []].append(e.value) }
+        var files: [File] = []
+        for date in byDate.keys.sorted() {
+            let list = byDate[date]!
+            func open(_ table: String, _ columns: [ParquetColumn]) throws -> ParquetWriter {
+                try ParquetWriter(path: "\(root)/\(table)/date=\(date)/part-\(checkpoint)-\(worker).parquet", columns: columns)
+            }
+            let ev = try open("events", Self.events)
+            var facts: ParquetWriter?
+            var items: ParquetWriter?
+            for e in list {
+                let ids = mainIDs(e)
+                let text = raw[e.eventID].flatMap { String(validating: $0, as: UTF8.self) } ?? ""
+                try ev.append([.string(e.eventID), .string(e.type.rawValue), .string(e.tenantID), .int(e.time),
+                               .string("1.\(e.minorVersion)"), str(e.correlationID), str(e.causationID), str(e.orderID),
+                               str(ids.payment), str(ids.delivery), str(ids.driver), str(ids.customer),
+                               ids.amount.map { .int($0) } ?? .null, .string(text)])
+                guard case .orderCreated(let o) = e.payload else { continue }
+                if facts == nil { facts = try open("order_facts", Self.orderFacts); items = try open("order_items", Self.orderItems) }
+                try facts!.append([.string(e.tenantID), .string(o.orderID), .string(o.customerID), .int(e.time),
+                                   .int(o.subtotal.cents), .int(o.deliveryFee.cents), .int(o.tax.cents), .int(o.discount.cents),
+                                   .int(o.totalAmount.cents), .string(o.paymentMethod.rawValue), str(o.source?.rawValue),
+                                   .int(Int64(o.items.count)), .int(o.itemCount), .string(e.eventID)])
+                for (i, item) in o.items.enumerated() {
+                    try items!.append([.string(e.tenantID), .string(o.orderID), .int(Int64(i + 1)), .string(item.productID),
+                                       str(item.name), .int(item.quantity), .int(item.unitPrice.cents), .int(item.lineTotal.cents),
+                                       str(item.vendorID), .int(e.time)])
+                }
+            }
+            for (w, table) in [(ev, "events"), (facts, "order_facts"), (items, "order_items")] {
+                guard let w else { continue }
+                let rows = w.rows
+                let bytes = try w.close()
+                files.append(File(path: w.path, table: table, rows: rows, bytes: bytes))
+            }
+        }
+        return files
+    }
+
+    private static func str(_ s: String?) -> ParquetValue { s.map { .string($0) } ?? .null }
+
+    /// The ids and amount an event carries besides its order id.
+    static func mainIDs(_ e: Event) -> (payment: String?, delivery: String?, driver: String?, customer: String?, amount: Int64?) {
+        switch e.payload {
+        case .orderCreated(let o): return (nil, nil, nil, o.customerID, o.totalAmount.cents)
+        case .paymentInitiated(let p): return (p.paymentID, nil, nil, nil, p.amount.cents)
+        case .paymentSucceeded(let p): return (p.paymentID, nil, nil, nil, p.amount.cents)
+        case .paymentFailed(let p): return (p.paymentID, nil, nil, nil, nil)
+        case .paymentRefunded(let p): return (p.paymentID, nil, nil, nil, p.amount.cents)
+        case .deliveryAssigned(let d): return (nil, d.deliveryID, d.driverID, nil, nil)
+        case .deliveryPickedUp(let d): return (nil, d.deliveryID, d.driverID, nil, nil)
+        case .deliveryCompleted(let d): return (nil, d.deliveryID, d.driverID, nil, nil)
+        case .deliveryCancelled(let d): return (nil, d.deliveryID, nil, nil, nil)
+        case .orderPickedUp(let o): return (nil, o.deliveryID, nil, nil, nil)
+        case .driverLocationUpdated(let l): return (nil, nil, l.driverID, nil, nil)
+        default: return (nil, nil, nil, nil, nil)
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Sinks
+import Testing
+import TestSupport
+
+/// CONTRACT §3.3–3.5, exactly once: `wakala replay --sinks` killed with SIGKILL at random points
+/// (between and during checkpoints) and restarted each time ends with the same read models, the
+/// same Parquet tables (read by DuckDB), the same derived-event ids and dead letters as an
+/// uninterrupted run, and no file that the manifest does not name.
+@Suite(.serialized) struct ExactlyOnceTests {
+    static let readModelTables = ["tenants", "orders", "order_status_history", "order_transition_rejections", "deliveries",
+                                  "tenant_usage", "rollup_hourly", "rollup_daily", "rollup_products", "rollup_payments",
+                                  "rollup_deliveries", "rollup_messages"]
+
+    /// Every read-model table, all columns as text, sorted.
+    static func readModels(_ url: String) throws -> [String: [[String?]]] {
+        let db = try PGConnection(url: url)
+        var out: [String: [[String?]]] = [:]
+        for t in readModelTables {
+            let cols = try db.query("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'wakala' AND table_name = $1", [t])
+            let n = Int(cols.rows[0][0]!)!
+            out[t] = try db.query("SELECT * FROM wakala.\(t) ORDER BY \((1...n).map(String.init).joined(separator: ", "))").rows
+        }
+        return out
+    }
+
+    static func sinkState(_ dir: String) throws -> [String: Any] {
+        let r = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "Tests/Tools/sink_state.py", dir], timeout: 300)
+        guard r.status == 0, let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else {
+            Issue.record("sink_state.py failed: \(r.stderr)")
+            return [:]
+        }
+        return doc
+    }
+
+    /// Files on disk vs the manifest: both ways, and no temporary files.
+    static func orphans(_ dir: String, _ url: String) throws -> (onDiskOnly: [String], manifestOnly: [String]) {
+        let db = try PGConnection(url: url)
+        let manifest = Set(try db.query("SELECT path FROM wakala.file_manifest").rows.compactMap { $0[0] })
+        var disk = Set<String>()
+        for case let f as String in FileManager.default.enumerator(atPath: dir) ?? FileManager.default.enumerator(atPath: "/")! {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dir + "/" + f, isDirectory: &isDir), !isDir.boolValue { disk.insert(dir + "/" + f) }
+        }
+        return (disk.subtracting(manifest).sorted(), manifest.subtracting(disk).sorted())
+    }
+
+    @Test func sigkillAtRandomPointsChangesNothing() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-eo-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let input = work + "/stream.ndjson"
+        let gen = try runProcess(try wakalaBinary(), ["generate", "--seed", "11", "--tenants", "6", "--days", "1", "--disorder", "20s",
+                                                      "--duplicates", "0.01", "--malformed", "0.001", "--out", input], timeout: 300)
+        #expect(gen.status == 0, "\(gen.stderr)")
+        func args(_ url: String, _ dir: String) -> [String] {
+            ["replay", "--pipeline", "Pipelines/analytics.yaml", "--input", input, "--sinks", "--postgres", url, "--data", dir,
+             "--checkpoint-records", "1024", "--batch", "512"]
+        }
+        // The uninterrupted run.
+        let urlA = try TestDatabase.fresh("eo_a"), dirA = work + "/a"
+        let a = try runProcess(try wakalaBinary(), args(urlA, dirA), timeout: 900)
+        #expect(a.status == 0, "\(a.stderr)")
+
+        // The interrupted one: SIGKILL after a random delay, restart, until it finishes by itself.
+        let urlB = try TestDatabase.fresh("eo_b"), dirB = work + "/b"
+        var rng = SystemRandomNumberGenerator()
+        var kills = 0, runs = 0
+        var finished = false
+        while !finished && runs < 200 {
+            runs += 1
+            let p = Process()
+            p.executableURL = try wakalaBinary()
+            p.arguments = args(urlB, dirB)
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            if kills < 6 {
+                // A kill point: 50 ms to 1.5 s into the run (a checkpoint every 1,024 records).
+                let deadline = Date().addingTimeInterval(Double.random(in: 0.05...1.5, using: &rng))
+                while p.isRunning && Date() < deadline { usleep(5_000) }
+                if p.isRunning {
+                    kill(p.processIdentifier, SIGKILL)
+                    kills += 1
+                }
+            }
+            p.waitUntilExit()
+            finished = p.terminationReason == .exit && p.terminationStatus == 0
+            if p.terminationReason == .exit && p.terminationStatus != 0 { Issue.record("run \(runs) failed with \(p.terminationStatus)"); break }
+        }
+        #expect(finished)
+        #expect(kills >= 5, "only \(kills) kills landed while the process ran")
+
+        let modelsA = try Self.readModels(urlA), modelsB = try Self.readModels(urlB)
+        for t in Self.readModelTables {
+            let ra = modelsA[t]!, rb = modelsB[t]!
+            let same = ra == rb
+            let first = zip(ra, rb).first { $0 != $1 }.map { "\($0) vs \($1)" } ?? "counts \(ra.count) vs \(rb.count)"
+            #expect(same, "read model \(t) differs: \(first)")
+        }
+        #expect(modelsA["orders"]!.count > 50 && modelsA["rollup_hourly"]!.count > 50 && modelsA["order_status_history"]!.count > 200)
+        let sa = try Self.sinkState(dirA), sb = try Self.sinkState(dirB)
+        #expect((sa["tables"] as? NSDictionary) == (sb["tables"] as? NSDictionary))
+        #expect(((sa["tables"] as? [String: [String: Any]])?["events"]?["rows"] as? Int ?? 0) > 10_000)
+        #expect((sa["derived"] as? NSDictionary) == (sb["derived"] as? NSDictionary))
+        let derived = sb["derived"] as? [String: Any]
+        #expect(derived?["count"] as? Int == derived?["distinct"] as? Int) // no derived event twice
+        #expect((derived?["count"] as? Int ?? 0) > 1_000)
+        #expect((sa["dlq"] as? NSDictionary) == (sb["dlq"] as? NSDictionary))
+        #expect(((sb["dlq"] as? [String: Any])?["count"] as? Int ?? 0) > 0)
+        for (url, dir) in [(urlA, dirA), (urlB, dirB)] {
+            let o = try Self.orphans(dir, url)
+            #expect(o.onDiskOnly.isEmpty, "files no manifest names: \(o.onDiskOnly.prefix(5))")
+            #expect(o.manifestOnly.isEmpty, "manifest rows without a file: \(o.manifestOnly.prefix(5))")
+        }
+    }
+}
