@@ -114,4 +114,70 @@ import TestSupport
             #expect(o.manifestOnly.isEmpty, "manifest rows without a file: \(o.manifestOnly.prefix(5))")
         }
     }
+
+    /// Postgres stopped in the middle of a run and started again: the run waits (logging why),
+    /// resumes, and ends with exactly what an undisturbed run has.
+    @Test func postgresOutageMidRunLosesAndDuplicatesNothing() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-outage-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let input = work + "/stream.ndjson"
+        let gen = try runProcess(try wakalaBinary(), ["generate", "--seed", "12", "--tenants", "6", "--days", "1", "--disorder", "20s",
+                                                      "--duplicates", "0.01", "--out", input], timeout: 300)
+        #expect(gen.status == 0, "\(gen.stderr)")
+        func args(_ url: String, _ dir: String) -> [String] {
+            ["replay", "--pipeline", "Pipelines/analytics.yaml", "--input", input, "--sinks", "--postgres", url, "--data", dir,
+             "--checkpoint-records", "1024", "--batch", "512"]
+        }
+        let urlA = try TestDatabase.fresh("outage_a"), dirA = work + "/a"
+        let a = try runProcess(try wakalaBinary(), args(urlA, dirA), timeout: 900)
+        #expect(a.status == 0, "\(a.stderr)")
+
+        // A server of its own, to stop and start.
+        let pg = try LocalPostgres(directory: URL(fileURLWithPath: work + "/pg"))
+        defer { try? pg.remove() }
+        let urlB = try pg.createDatabase("outage_b"), dirB = work + "/b"
+        let p = Process()
+        p.executableURL = try wakalaBinary()
+        p.arguments = args(urlB, dirB)
+        let log = work + "/b.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        func checkpointID() -> Int {
+            guard let db = try? PGConnection(url: urlB),
+                  let r = try? db.query("SELECT checkpoint_id FROM wakala.checkpoints") else { return -1 }
+            return r.rows.first?[0].flatMap { Int($0) } ?? 0
+        }
+        func waitFor(_ what: String, timeout: Double, _ condition: () -> Bool) -> Bool {
+            let end = Date().addingTimeInterval(timeout)
+            while Date() < end { if condition() { return true }; usleep(20_000) }
+            Issue.record("timed out waiting for \(what)")
+            return false
+        }
+        #expect(waitFor("a first checkpoint", timeout: 120) { checkpointID() >= 2 || !p.isRunning })
+        #expect(p.isRunning, "the run ended before Postgres could be stopped")
+        try pg.stop()
+        let logged = waitFor("the run to report the outage", timeout: 120) {
+            (try? String(contentsOfFile: log, encoding: .utf8))?.contains("input paused, retrying") == true || !p.isRunning
+        }
+        #expect(logged)
+        #expect(p.isRunning, "the run gave up while Postgres was down")
+        try pg.start()
+        p.waitUntilExit()
+        #expect(p.terminationReason == .exit && p.terminationStatus == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(text.contains("retries)"), "the summary names the retries: \(text.suffix(300))")
+
+        let modelsA = try Self.readModels(urlA), modelsB = try Self.readModels(urlB)
+        for t in Self.readModelTables { #expect(modelsA[t]! == modelsB[t]!, "read model \(t) differs") }
+        let sa = try Self.sinkState(dirA), sb = try Self.sinkState(dirB)
+        #expect((sa["tables"] as? NSDictionary) == (sb["tables"] as? NSDictionary))
+        #expect((sa["derived"] as? NSDictionary) == (sb["derived"] as? NSDictionary))
+        let derived = sb["derived"] as? [String: Any]
+        #expect(derived?["count"] as? Int == derived?["distinct"] as? Int)
+        let o = try Self.orphans(dirB, urlB)
+        #expect(o.onDiskOnly.isEmpty && o.manifestOnly.isEmpty)
+    }
 }
