@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Domain
 import Foundation
+import Ingest
 import Operators
 
 /// Exactly-once output of a pipeline worker (CONTRACT §3.3–3.5): at each checkpoint the new
@@ -24,6 +25,10 @@ public final class Checkpointer {
         public var dataDir: String
         public var partition = 0
         public var worker = 0
+        /// Kafka mode: derived events go to these topics (operator → topic) and dead letters to
+        /// `deadLetterTopic` through `kafka`, instead of the `derived/` and `dlq/` files.
+        public var derivedTopics: [String: String] = [:]
+        public var deadLetterTopic = Topics.deadLetters
         /// First retry delay; doubles up to `maxBackoff`.
         public var backoff = 0.2
         public var maxBackoff = 10.0
@@ -39,8 +44,12 @@ public final class Checkpointer {
     /// Checkpoint retries so far (each a logged failure).
     public private(set) var retries = 0
 
-    public init(_ settings: Settings, log: @escaping (String) -> Void) {
+    /// Kafka producer for derived events and dead letters (idempotent, `acks=all`), or nil for files.
+    private let kafka: KafkaProducer?
+
+    public init(_ settings: Settings, kafka: KafkaProducer? = nil, log: @escaping (String) -> Void) {
         self.settings = settings
+        self.kafka = kafka
         self.log = log
     }
 
@@ -111,9 +120,15 @@ public final class Checkpointer {
         // Derived events as Kafka would carry them, and the rejections read model from them.
         var derived: [String] = []
         var rejections: [ReadModelRow] = []
-        for (_, results) in outputs {
+        for (name, results) in outputs {
             for case .event(let d) in results {
-                derived.append(d.json)
+                if let kafka {
+                    // Keyed by tenant; a replay after a crash sends the same ids again, which
+                    // consumers dedupe (CONTRACT §3.5).
+                    try kafka.produce(topic: settings.derivedTopics[name] ?? name, key: d.tenantID, value: Array(d.json.utf8))
+                } else {
+                    derived.append(d.json)
+                }
                 if d.type == "order.transition_rejected" {
                     let f = Dictionary(d.data, uniquingKeysWith: { a, _ in a })
                     rejections.append(ReadModelRow("order_transition_rejections", [
@@ -125,8 +140,23 @@ public final class Checkpointer {
                 }
             }
         }
-        if let f = try writeLines(derived, dir: settings.dataDir + "/derived", id: id, kind: "derived") { files.append(f) }
-        if let f = try writeLines(dead.map(\.json), dir: settings.dataDir + "/dlq", id: id, kind: "dlq") { files.append(f) }
+        if let kafka {
+            for d in dead { try kafka.produce(topic: settings.deadLetterTopic, key: d.source, value: Array(d.json.utf8)) }
+            // Acknowledged by the brokers before the checkpoint commits: at least once, and once
+            // per id for consumers that dedupe.
+            var delay = settings.backoff
+            while true {
+                do { try kafka.flush(); break } catch {
+                    retries += 1
+                    log("delivering checkpoint \(id) to Kafka failed (\(error)); input paused, retrying in \(String(format: "%.1f", delay)) s")
+                    Thread.sleep(forTimeInterval: delay)
+                    delay = min(settings.maxBackoff, delay * 2)
+                }
+            }
+        } else {
+            if let f = try writeLines(derived, dir: settings.dataDir + "/derived", id: id, kind: "derived") { files.append(f) }
+            if let f = try writeLines(dead.map(\.json), dir: settings.dataDir + "/dlq", id: id, kind: "dlq") { files.append(f) }
+        }
         let state = try runner.snapshot()
         let rows = readModels + rejections
         withDatabase("checkpoint \(id)") { db in

@@ -22,6 +22,8 @@ struct Replay: ParsableCommand {
     @Option(help: "Data folder for --sinks: Parquet (the pipeline's path), derived/, dlq/ (env WAKALA_DATA_DIR).") var data: String?
     @Option(help: "With --sinks: checkpoint every N records (rounded up to whole batches) instead of the pipeline's checkpoint interval.")
     var checkpointRecords: Int?
+    @Option(help: "With --sinks: send derived events and dead letters to these Kafka brokers (the pipeline's topics) instead of derived/ and dlq/ files.")
+    var kafka: String?
 
     func run() throws {
         if let data { setenv("WAKALA_DATA_DIR", data, 1) }
@@ -142,7 +144,13 @@ extension Replay {
         runner.taps = Set(config.sinks.filter { $0.type == "parquet" }.flatMap(\.inputs))
         var settings = Checkpointer.Settings(pipeline: config.name, postgresURL: url, parquetDir: parquetDir, dataDir: dataDir)
         settings.partition = 0
-        let checkpointer = Checkpointer(settings, log: { note("wakala replay: \($0)") })
+        var producer: KafkaProducer?
+        if let kafka {
+            producer = try KafkaProducer(brokers: kafka)
+            for op in config.operators { if let t = op.params.first(where: { $0.0 == "output" })?.1 { settings.derivedTopics[op.name] = t } }
+            if let t = param("dead_letters", "topic") { settings.deadLetterTopic = t }
+        }
+        let checkpointer = Checkpointer(settings, kafka: producer, log: { note("wakala replay: \($0)") })
         let resumeAfter = try checkpointer.resume(runner)
         let everyRecords = checkpointRecords.map { max(batch, ($0 + batch - 1) / batch * batch) }
         let everySeconds = Double(config.checkpointInterval) / 1000
