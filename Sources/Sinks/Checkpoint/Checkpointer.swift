@@ -161,7 +161,7 @@ public final class Checkpointer {
         let rows = readModels + rejections
         withDatabase("checkpoint \(id)") { db in
             try db.transaction {
-                try Self.upsert(rows, db)
+                try Self.writeReadModels(rows, db)
                 for f in files {
                     try db.query("INSERT INTO wakala.file_manifest (pipeline, path, checkpoint_id, kind, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (pipeline, path) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, kind = EXCLUDED.kind, rows = EXCLUDED.rows, bytes = EXCLUDED.bytes",
                                  [settings.pipeline, f.path, String(id), f.table, String(f.rows), String(f.bytes)])
@@ -198,32 +198,65 @@ public final class Checkpointer {
         return ParquetTables.File(path: path, table: kind, rows: Int64(lines.count), bytes: Int64(bytes.count))
     }
 
-    /// Per table: COPY into a temporary staging table, then one INSERT … ON CONFLICT DO UPDATE
-    /// (rows carry current values, so a row written twice is harmless). Last row per key wins.
-    static func upsert(_ rows: [ReadModelRow], _ db: PGConnection) throws {
+    /// Rows per table, tables in first-seen order, the last row per primary key kept (a batch
+    /// may not touch one row twice in an upsert).
+    static func grouped(_ rows: [ReadModelRow]) throws -> [(table: String, columns: [String], rows: [OutputRow])] {
         var byTable: [String: [OutputRow]] = [:]
         var order: [String] = []
         for r in rows {
             if byTable[r.table] == nil { order.append(r.table) }
             byTable[r.table, default: []].append(r.row)
         }
-        for table in order {
+        return try order.map { table in
             guard let keys = Migrations.primaryKeys[table] else { throw PGError("no read-model table \(table)") }
             let list = byTable[table]!
-            let columns = list[0].fields.map(\.0)
             var last: [[String?]: Int] = [:]
             for (i, r) in list.enumerated() { last[keys.map { k in r[k].flatMap(text) }] = i }
-            var copy = ""
-            for (i, r) in list.enumerated() where last[keys.map { k in r[k].flatMap(text) }] == i {
-                copy += r.fields.map { PGConnection.copyEscape(text($0.1)) }.joined(separator: "\t") + "\n"
+            let kept = list.enumerated().filter { e in last[keys.map { k in e.element[k].flatMap(text) }] == e.offset }.map(\.element)
+            return (table, list[0].fields.map(\.0), kept)
+        }
+    }
+
+    /// COPY text of each table's rows.
+    public static func copyText(_ rows: [ReadModelRow]) throws -> [(table: String, text: String)] {
+        try grouped(rows).map { g in (g.table, String(decoding: copyBytes(g.rows), as: UTF8.self)) }
+    }
+
+    /// Rows as COPY text bytes, one line each.
+    static func copyBytes(_ rows: [OutputRow]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(rows.count * 64)
+        for r in rows {
+            for (i, f) in r.fields.enumerated() {
+                if i > 0 { out.append(0x09) }
+                switch f.1 {
+                case .int(let n): out.append(contentsOf: String(n).utf8)
+                default: PGConnection.appendCopyEscaped(text(f.1), to: &out)
+                }
             }
-            let quoted = columns.map { "\"\($0)\"" }.joined(separator: ", ")
-            let stage = "stage_\(table)"
-            try db.execute("CREATE TEMP TABLE \(stage) (LIKE wakala.\(table)) ON COMMIT DROP")
-            try db.copy(into: stage, columns: columns.map { "\"\($0)\"" }, text: Array(copy.utf8))
-            let updates = columns.filter { !keys.contains($0) }.map { "\"\($0)\" = EXCLUDED.\"\($0)\"" }
+            out.append(0x0A)
+        }
+        return out
+    }
+
+    /// The quoted column list of a table's rows.
+    public static func copyColumns(_ rows: [ReadModelRow], _ table: String) -> [String] {
+        rows.first { $0.table == table }.map { $0.row.fields.map { "\"\($0.0)\"" } } ?? []
+    }
+
+    /// Per table: COPY into a temporary staging table, then one INSERT … ON CONFLICT DO UPDATE
+    /// (rows carry current values, so a row written twice is harmless). Inside the caller's
+    /// transaction.
+    public static func writeReadModels(_ rows: [ReadModelRow], _ db: PGConnection) throws {
+        for g in try grouped(rows) {
+            let keys = Migrations.primaryKeys[g.table]!
+            let quoted = g.columns.map { "\"\($0)\"" }.joined(separator: ", ")
+            let stage = "stage_\(g.table)"
+            try db.execute("CREATE TEMP TABLE \(stage) (LIKE wakala.\(g.table)) ON COMMIT DROP")
+            try db.copy(into: stage, columns: g.columns.map { "\"\($0)\"" }, text: copyBytes(g.rows))
+            let updates = g.columns.filter { !keys.contains($0) }.map { "\"\($0)\" = EXCLUDED.\"\($0)\"" }
             try db.execute("""
-                INSERT INTO wakala.\(table) (\(quoted)) SELECT \(quoted) FROM \(stage)
+                INSERT INTO wakala.\(g.table) (\(quoted)) SELECT \(quoted) FROM \(stage)
                 ON CONFLICT (\(keys.joined(separator: ", "))) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
                 """)
         }

@@ -55,12 +55,7 @@ public enum ParquetTables {
             var facts: ParquetWriter?
             var items: ParquetWriter?
             for e in list {
-                let ids = mainIDs(e)
-                let text = raw[e.eventID].flatMap { String(validating: $0, as: UTF8.self) } ?? ""
-                try ev.append([.string(e.eventID), .string(e.type.rawValue), .string(e.tenantID), .int(e.time),
-                               .string("1.\(e.minorVersion)"), str(e.correlationID), str(e.causationID), str(e.orderID),
-                               str(ids.payment), str(ids.delivery), str(ids.driver), str(ids.customer),
-                               ids.amount.map { .int($0) } ?? .null, .string(text)])
+                try ev.append(eventRow(e, raw: raw[e.eventID]))
                 guard case .orderCreated(let o) = e.payload else { continue }
                 if facts == nil { facts = try open("order_facts", Self.orderFacts); items = try open("order_items", Self.orderItems) }
                 try facts!.append([.string(e.tenantID), .string(o.orderID), .string(o.customerID), .int(e.time),
@@ -84,6 +79,16 @@ public enum ParquetTables {
     }
 
     private static func str(_ s: String?) -> ParquetValue { s.map { .string($0) } ?? .null }
+
+    /// An `events` row.
+    public static func eventRow(_ e: Event, raw: [UInt8]?) -> [ParquetValue] {
+        let ids = mainIDs(e)
+        let text = raw.flatMap { String(validating: $0, as: UTF8.self) } ?? ""
+        return [.string(e.eventID), .string(e.type.rawValue), .string(e.tenantID), .int(e.time),
+                .string("1.\(e.minorVersion)"), str(e.correlationID), str(e.causationID), str(e.orderID),
+                str(ids.payment), str(ids.delivery), str(ids.driver), str(ids.customer),
+                ids.amount.map { .int($0) } ?? .null, .string(text)]
+    }
 
     /// The ids and amount an event carries besides its order id.
     static func mainIDs(_ e: Event) -> (payment: String?, delivery: String?, driver: String?, customer: String?, amount: Int64?) {

@@ -197,7 +197,8 @@ public final class ParquetWriter {
                 dictionary.append(s)
                 bytes += s.utf8.count
                 indices.append(id)
-                if dictionary.count > max(16, b.strings.count / 2) || bytes > 1 << 20 { dictionary = []; break }
+                // Give up as soon as most values are distinct (e.g. raw JSON), or it grows large.
+                if (dictionary.count > 64 && dictionary.count * 2 > indices.count) || bytes > 1 << 20 { dictionary = []; break }
             }
         }
         let useDictionary = !dictionary.isEmpty
@@ -272,8 +273,9 @@ public final class ParquetWriter {
 
     static func plainString(_ s: String, _ out: inout [UInt8]) {
         var n = UInt32(s.utf8.count).littleEndian
-        out += withUnsafeBytes(of: &n) { Array($0) }
-        out += s.utf8
+        withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
+        var s = s
+        s.withUTF8 { out.append(contentsOf: $0) }
     }
 
     // MARK: Footer
@@ -384,11 +386,14 @@ final class ColumnBuffer {
     func plain(values range: Range<Int>, into out: inout [UInt8]) {
         switch kind {
         case .int64, .timestampMillis:
-            for x in ints[range] { var le = x.littleEndian; out += withUnsafeBytes(of: &le) { Array($0) } }
+            out.reserveCapacity(out.count + range.count * 8)
+            for x in ints[range] { var le = x.littleEndian; withUnsafeBytes(of: &le) { out.append(contentsOf: $0) } }
         case .int32:
-            for x in ints[range] { var le = Int32(x).littleEndian; out += withUnsafeBytes(of: &le) { Array($0) } }
+            out.reserveCapacity(out.count + range.count * 4)
+            for x in ints[range] { var le = Int32(x).littleEndian; withUnsafeBytes(of: &le) { out.append(contentsOf: $0) } }
         case .double:
-            for x in doubles[range] { var le = x.bitPattern.littleEndian; out += withUnsafeBytes(of: &le) { Array($0) } }
+            out.reserveCapacity(out.count + range.count * 8)
+            for x in doubles[range] { var le = x.bitPattern.littleEndian; withUnsafeBytes(of: &le) { out.append(contentsOf: $0) } }
         case .boolean:
             var byte: UInt8 = 0, n = 0
             for x in bools[range] {
@@ -420,10 +425,13 @@ final class ColumnBuffer {
             guard !bools.isEmpty else { return (nil, nil) }
             return ([bools.contains(false) ? 0 : 1], [bools.contains(true) ? 1 : 0])
         case .string:
-            guard !strings.isEmpty, !strings.contains(where: { $0.utf8.count > 256 }) else { return (nil, nil) }
-            let bytes = strings.map { Array($0.utf8) }
-            let lo = bytes.min { $0.lexicographicallyPrecedes($1) }!, hi = bytes.max { $0.lexicographicallyPrecedes($1) }!
-            return (lo, hi)
+            guard var lo = strings.first, var hi = strings.first else { return (nil, nil) }
+            for s in strings {
+                if s.utf8.count > 256 { return (nil, nil) }
+                if s.utf8.lexicographicallyPrecedes(lo.utf8) { lo = s }
+                if hi.utf8.lexicographicallyPrecedes(s.utf8) { hi = s }
+            }
+            return (Array(lo.utf8), Array(hi.utf8))
         }
     }
 }

@@ -129,19 +129,25 @@ public final class PGConnection {
 
     /// A value escaped for COPY's text format (`\N` for NULL).
     public static func copyEscape(_ v: String?) -> String {
-        guard let v else { return "\\N" }
-        var out = ""
-        out.reserveCapacity(v.utf8.count)
-        for c in v.unicodeScalars {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default: out.unicodeScalars.append(c)
+        var out: [UInt8] = []
+        appendCopyEscaped(v, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``copyEscape(_:)`` appended as bytes (the read-model writer builds whole COPY buffers).
+    public static func appendCopyEscaped(_ v: String?, to out: inout [UInt8]) {
+        guard var v else { out.append(0x5C); out.append(0x4E); return } // \N
+        v.withUTF8 { b in
+            for c in b {
+                switch c {
+                case 0x5C: out.append(0x5C); out.append(0x5C)
+                case 0x0A: out.append(0x5C); out.append(0x6E)
+                case 0x0D: out.append(0x5C); out.append(0x72)
+                case 0x09: out.append(0x5C); out.append(0x74)
+                default: out.append(c)
+                }
             }
         }
-        return out
     }
 }
 
