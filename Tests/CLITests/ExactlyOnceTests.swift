@@ -141,7 +141,7 @@ import TestSupport
         p.executableURL = try wakalaBinary()
         p.arguments = args(urlB, dirB)
         let log = work + "/b.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         p.standardOutput = FileHandle.nullDevice
         try p.run()

@@ -43,6 +43,8 @@ public final class PipelineRunner {
     public private(set) var recordsIn = 0
     public private(set) var accepted = 0
     public private(set) var late = 0
+    /// Dead letters so far (bad input and late events), drained or not.
+    public var deadLetterCount: Int { recordsIn - accepted }
     /// When set, nanoseconds spent in each stage (process + advance), in stage order — for the
     /// operators benchmark and the metrics; off by default (two clock reads per stage call).
     public var timing = false

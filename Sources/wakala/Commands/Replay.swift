@@ -194,7 +194,7 @@ extension Replay {
         let seconds = monotonicSeconds() - began
         note(String(format: "replayed %d records in %.1f s (%.0f /s) after offset %lld: %d accepted, %d dead letters; checkpoint %lld committed%@",
                     runner.recordsIn, seconds, Double(runner.recordsIn) / max(seconds, 0.001), resumeAfter, runner.accepted,
-                    runner.deadLetters.count, checkpointer.checkpointID,
+                    runner.deadLetterCount, checkpointer.checkpointID,
                     checkpointer.retries > 0 ? " (after \(checkpointer.retries) retries)" : ""))
     }
 }
