@@ -102,6 +102,9 @@ import TestSupport
         let sa = try Self.sinkState(dirA), sb = try Self.sinkState(dirB)
         #expect((sa["tables"] as? NSDictionary) == (sb["tables"] as? NSDictionary))
         #expect(((sa["tables"] as? [String: [String: Any]])?["events"]?["rows"] as? Int ?? 0) > 10_000)
+        for (name, t) in (sb["tables"] as? [String: [String: Any]]) ?? [:] {
+            #expect(t["rows"] as? Int == t["pyarrow_rows"] as? Int, "\(name): DuckDB and pyarrow disagree")
+        }
         #expect((sa["derived"] as? NSDictionary) == (sb["derived"] as? NSDictionary))
         let derived = sb["derived"] as? [String: Any]
         #expect(derived?["count"] as? Int == derived?["distinct"] as? Int) // no derived event twice

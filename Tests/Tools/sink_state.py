@@ -34,7 +34,13 @@ def main():
         h = hashlib.md5()
         for (r,) in rows:
             h.update(r.encode() + b"\n")
-        out["tables"][table] = {"rows": len(rows), "md5": h.hexdigest()}
+        # pyarrow reads every file too (row counts must agree with DuckDB's).
+        import glob
+        import pyarrow.parquet as pq
+        arrow_rows = sum(pq.ParquetFile(f).metadata.num_rows for f in glob.glob(pattern, recursive=True))
+        for f in glob.glob(pattern, recursive=True):
+            pq.read_table(f)  # every value decodes
+        out["tables"][table] = {"rows": len(rows), "md5": h.hexdigest(), "pyarrow_rows": arrow_rows}
     ids = []
     for kind in ("derived", "dlq"):
         lines = []

@@ -162,16 +162,24 @@ public final class Checkpointer {
         withDatabase("checkpoint \(id)") { db in
             try db.transaction {
                 try Self.writeReadModels(rows, db)
-                for f in files {
-                    try db.query("INSERT INTO wakala.file_manifest (pipeline, path, checkpoint_id, kind, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (pipeline, path) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, kind = EXCLUDED.kind, rows = EXCLUDED.rows, bytes = EXCLUDED.bytes",
-                                 [settings.pipeline, f.path, String(id), f.table, String(f.rows), String(f.bytes)])
+                if !db.prepared.contains("wakala_manifest") {
+                    try db.prepare("wakala_manifest", """
+                        INSERT INTO wakala.file_manifest (pipeline, path, checkpoint_id, kind, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6)
+                        ON CONFLICT (pipeline, path) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, kind = EXCLUDED.kind,
+                          rows = EXCLUDED.rows, bytes = EXCLUDED.bytes
+                        """)
+                    try db.prepare("wakala_checkpoint", """
+                        INSERT INTO wakala.checkpoints (pipeline, partition, checkpoint_id, source_offset, watermark, state, written_at)
+                        VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), now())
+                        ON CONFLICT (pipeline, partition) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id,
+                          source_offset = EXCLUDED.source_offset, watermark = EXCLUDED.watermark, state = EXCLUDED.state, written_at = now()
+                        """)
                 }
-                try db.query("""
-                    INSERT INTO wakala.checkpoints (pipeline, partition, checkpoint_id, source_offset, watermark, state, written_at)
-                    VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), now())
-                    ON CONFLICT (pipeline, partition) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id,
-                      source_offset = EXCLUDED.source_offset, watermark = EXCLUDED.watermark, state = EXCLUDED.state, written_at = now()
-                    """, [settings.pipeline, String(settings.partition), String(id), String(offset), String(runner.tracker.current), Self.hex(state)])
+                for f in files {
+                    try db.execute(prepared: "wakala_manifest", [settings.pipeline, f.path, String(id), f.table, String(f.rows), String(f.bytes)])
+                }
+                try db.execute(prepared: "wakala_checkpoint", [settings.pipeline, String(settings.partition), String(id), String(offset),
+                                                               String(runner.tracker.current), Self.hex(state)])
             }
         }
         checkpointID = id

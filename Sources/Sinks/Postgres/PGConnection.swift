@@ -87,6 +87,25 @@ public final class PGConnection {
         return PGRows(columns: columns, rows: rows)
     }
 
+    /// Prepares a named statement on this connection (server-side plan, parameters `$1`…).
+    public func prepare(_ name: String, _ sql: String) throws {
+        PQclear(try check(PQprepare(conn, name, sql, 0, nil), sql))
+        prepared.insert(name)
+    }
+
+    /// Statements prepared on this connection.
+    public private(set) var prepared: Set<String> = []
+
+    /// Runs a statement made by ``prepare(_:_:)`` with text parameters; returns rows affected.
+    @discardableResult
+    public func execute(prepared name: String, _ params: [String?]) throws -> Int {
+        let res = try withCStrings(params) { ptrs in
+            try check(PQexecPrepared(conn, name, Int32(params.count), ptrs, nil, nil, 0), name)
+        }
+        defer { PQclear(res) }
+        return Int(String(cString: PQcmdTuples(res))) ?? 0
+    }
+
     /// Streams rows into `table` with `COPY … FROM STDIN` (text format); `rows` must already be
     /// COPY text (use ``copyEscape(_:)``), one row per line. Returns the rows copied.
     @discardableResult
@@ -153,7 +172,7 @@ public final class PGConnection {
 
 /// Calls `body` with NUL-terminated copies of `strings` (nil stays a NULL pointer).
 private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) throws -> R) rethrows -> R {
-    var owned: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
+    let owned: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
     defer { for p in owned { free(p) } }
     return try body(owned.map { $0.map { UnsafePointer($0) } })
 }

@@ -19,7 +19,7 @@ struct Demo: ParsableCommand {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let input = "\(dir)/demo-\(tenants)x\(days).ndjson.zst"
         if !FileManager.default.fileExists(atPath: input) {
-            var g = try Generate.parse(["--seed", "7", "--tenants", String(tenants), "--days", String(days), "--disorder", "20s",
+            let g = try Generate.parse(["--seed", "7", "--tenants", String(tenants), "--days", String(days), "--disorder", "20s",
                                         "--duplicates", "0.01", "--malformed", "0.001", "--out", input])
             try g.run()
         }
@@ -34,7 +34,7 @@ struct Demo: ParsableCommand {
         defer { try? pg.stop() }
         // One database per stream, so a rerun resumes (here: finds it done) instead of mixing streams.
         let url = try pg.createDatabase("wakala_\(tenants)x\(days)")
-        var replay = try Replay.parse(["--pipeline", "Pipelines/analytics.yaml", "--input", input, "--sinks", "--postgres", url,
+        let replay = try Replay.parse(["--pipeline", "Pipelines/analytics.yaml", "--input", input, "--sinks", "--postgres", url,
                                        "--data", dir])
         try replay.run()
         let db = try PGConnection(url: url)

@@ -1,0 +1,43 @@
+import Foundation
+import Operators
+import TestSupport
+import Testing
+@testable import Sinks
+
+@Suite(.serialized) struct MigrationsAndReadModelTests {
+    @Test func migrationsApplyOnceInOrder() throws {
+        let db = try PGConnection(url: try TestDatabase.fresh("migrations"))
+        #expect(try Migrations.run(db) == Migrations.all.map(\.version))
+        #expect(try Migrations.run(db).isEmpty) // a second run is a no-op
+        let applied = try db.query("SELECT version FROM wakala.schema_migrations ORDER BY version").rows.map { Int($0[0]!)! }
+        #expect(applied == Migrations.all.map(\.version))
+        // Every read-model table has the primary key the upsert relies on.
+        for (table, keys) in Migrations.primaryKeys {
+            let r = try db.query("""
+                SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                WHERE i.indrelid = ('wakala.' || $1)::regclass AND i.indisprimary ORDER BY a.attname
+                """, [table])
+            #expect(r.rows.map { $0[0]! } == keys.sorted(), "\(table)")
+        }
+    }
+
+    @Test func upsertsKeepTheLastRowPerKeyAndOverwrite() throws {
+        let db = try PGConnection(url: try TestDatabase.fresh("upserts"))
+        try Migrations.run(db)
+        func usage(_ tenant: String, _ used: String, _ status: String) -> ReadModelRow {
+            ReadModelRow("tenant_usage", [("tenant_id", .string(tenant)), ("resource", .string("api_calls")),
+                                          ("used", .number(used)), ("limit", .int(1000)), ("status", .string(status))])
+        }
+        // Twice the same key in one batch (the last wins), hostile text, then an overwrite.
+        try db.transaction {
+            try Checkpointer.writeReadModels([usage("t-1", "10", "ok"), usage("t-2'; DROP TABLE x; --\t\\\n", "1", "ok"),
+                                              usage("t-1", "850.5", "warning")], db)
+        }
+        var rows = try db.query("SELECT tenant_id, used::text, status FROM wakala.tenant_usage ORDER BY tenant_id").rows
+        #expect(rows == [["t-1", "850.5", "warning"], ["t-2'; DROP TABLE x; --\t\\\n", "1", "ok"]])
+        try db.transaction { try Checkpointer.writeReadModels([usage("t-1", "1001", "exceeded")], db) }
+        rows = try db.query("SELECT tenant_id, used::text, status FROM wakala.tenant_usage ORDER BY tenant_id").rows
+        #expect(rows[0] == ["t-1", "1001", "exceeded"])
+        #expect(throws: PGError.self) { try Checkpointer.writeReadModels([ReadModelRow("no_such_table", [("a", .int(1))])], db) }
+    }
+}
