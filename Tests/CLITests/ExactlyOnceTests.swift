@@ -45,14 +45,20 @@ import TestSupport
         return (disk.subtracting(manifest).sorted(), manifest.subtracting(disk).sorted())
     }
 
-    @Test func sigkillAtRandomPointsChangesNothing() throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-eo-\(UUID().uuidString)").path
+    /// A scratch folder (removed by the caller's defer) and a generated one-day stream in it.
+    static func scratch(_ name: String, seed: Int, tenants: Int, extra: [String]) throws -> (work: String, input: String) {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-\(name)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: work) }
         let input = work + "/stream.ndjson"
-        let gen = try runProcess(try wakalaBinary(), ["generate", "--seed", "11", "--tenants", "6", "--days", "1", "--disorder", "20s",
-                                                      "--duplicates", "0.01", "--malformed", "0.001", "--out", input], timeout: 300)
+        let gen = try runProcess(try wakalaBinary(), ["generate", "--seed", String(seed), "--tenants", String(tenants), "--days", "1",
+                                                      "--disorder", "20s", "--out", input] + extra, timeout: 300)
         #expect(gen.status == 0, "\(gen.stderr)")
+        return (work, input)
+    }
+
+    @Test func sigkillAtRandomPointsChangesNothing() throws {
+        let (work, input) = try Self.scratch("eo", seed: 11, tenants: 6, extra: ["--duplicates", "0.01", "--malformed", "0.001"])
+        defer { try? FileManager.default.removeItem(atPath: work) }
         func args(_ url: String, _ dir: String) -> [String] {
             ["replay", "--pipeline", "Pipelines/analytics.yaml", "--input", input, "--sinks", "--postgres", url, "--data", dir,
              "--checkpoint-records", "1024", "--batch", "512"]
@@ -121,13 +127,8 @@ import TestSupport
     /// Postgres stopped in the middle of a run and started again: the run waits (logging why),
     /// resumes, and ends with exactly what an undisturbed run has.
     @Test func postgresOutageMidRunLosesAndDuplicatesNothing() throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-outage-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let (work, input) = try Self.scratch("outage", seed: 12, tenants: 6, extra: ["--duplicates", "0.01"])
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let input = work + "/stream.ndjson"
-        let gen = try runProcess(try wakalaBinary(), ["generate", "--seed", "12", "--tenants", "6", "--days", "1", "--disorder", "20s",
-                                                      "--duplicates", "0.01", "--out", input], timeout: 300)
-        #expect(gen.status == 0, "\(gen.stderr)")
         func args(_ url: String, _ dir: String) -> [String] {
             ["replay", "--pipeline", "Pipelines/analytics.yaml", "--input", input, "--sinks", "--postgres", url, "--data", dir,
              "--checkpoint-records", "1024", "--batch", "512"]
@@ -189,13 +190,8 @@ import TestSupport
     @Test func derivedEventsAndDeadLettersToKafka() throws {
         let kcat = URL(fileURLWithPath: "/usr/bin/kcat")
         try #require(FileManager.default.isExecutableFile(atPath: kcat.path), "kcat is not installed (apt-get install kcat)")
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-kafka-sink-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let (work, input) = try Self.scratch("kafka-sink", seed: 13, tenants: 4, extra: ["--malformed", "0.002"])
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let input = work + "/stream.ndjson"
-        let gen = try runProcess(try wakalaBinary(), ["generate", "--seed", "13", "--tenants", "4", "--days", "1", "--disorder", "20s",
-                                                      "--malformed", "0.002", "--out", input], timeout: 300)
-        #expect(gen.status == 0, "\(gen.stderr)")
         let common = ["replay", "--pipeline", "Pipelines/analytics.yaml", "--input", input, "--sinks", "--checkpoint-records", "2048"]
         let urlA = try TestDatabase.fresh("kafka_a"), dirA = work + "/a"
         let a = try runProcess(try wakalaBinary(), common + ["--postgres", urlA, "--data", dirA], timeout: 900)

@@ -25,41 +25,56 @@ struct Replay: ParsableCommand {
     @Option(help: "With --sinks: send derived events and dead letters to these Kafka brokers (the pipeline's topics) instead of derived/ and dlq/ files.")
     var kafka: String?
 
-    func run() throws {
-        if let data { setenv("WAKALA_DATA_DIR", data, 1) }
-        let config = try loadPipeline(pipeline)
-        if sinks { return try runWithSinks(config) }
-        guard FileManager.default.fileExists(atPath: input) else { throw ValidationError("no such file: \(input)") }
-        let runner: PipelineRunner
+    /// The pipeline's runner over one partition; a topology this build cannot run is a usage error.
+    func makeRunner(_ config: PipelineConfig) throws -> PipelineRunner {
         do {
-            runner = try PipelineRunner(config: config, partitions: [0], now: nowMillis())
+            return try PipelineRunner(config: config, partitions: [0], now: nowMillis())
         } catch let e as PipelineRunner.Unsupported {
             note(e.description)
             throw ExitCode(2)
         }
+    }
+
+    /// Reads the input in batches of `batch` records (lines up to `skip` were done by an earlier
+    /// run), hands each batch to the runner and then to `afterBatch` (its last offset, its size).
+    func feed(_ runner: PipelineRunner, skip: Int64 = 0,
+              afterBatch: (_ lastOffset: Int64, _ count: Int) throws -> Void = { _, _ in }) throws -> ReplayProgress {
         let size = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int64) ?? 0
         let reader = try NDJSONReader(path: input)
         let progress = ReplayProgress(size: size)
-        let began = monotonicSeconds()
         // A batch's records back to back in one buffer, with their spans and line numbers.
         var arena: [UInt8] = []
         var spans: [(range: Range<Int>, offset: Int64)] = []
-        func flush() {
-            guard !spans.isEmpty else { return }
+        func flush() throws {
+            guard let last = spans.last?.offset else { return }
             arena.withUnsafeBytes { all in
                 let views = spans.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) }
                 runner.process(partition: 0, records: views, now: nowMillis())
             }
+            let count = spans.count
             arena.removeAll(keepingCapacity: true)
             spans.removeAll(keepingCapacity: true)
             progress.update(records: runner.recordsIn, watermark: runner.tracker.current, read: reader.fileBytesRead)
+            try afterBatch(last, count)
         }
         try reader.forEach { bytes, line, _ in
+            guard line > skip else { return }
             spans.append((arena.count..<(arena.count + bytes.count), line))
             arena.append(contentsOf: bytes)
-            if spans.count >= batch { flush() }
+            if spans.count >= batch { try flush() }
         }
-        flush()
+        try flush()
+        return progress
+    }
+
+    func run() throws {
+        if let data { setenv("WAKALA_DATA_DIR", data, 1) }
+        let config = try loadPipeline(pipeline)
+        guard FileManager.default.fileExists(atPath: input) else { throw ValidationError("no such file: \(input)") }
+        if sinks { return try runWithSinks(config) }
+        let runner = try makeRunner(config)
+        let began = monotonicSeconds()
+        let progress = try feed(runner)
         runner.finish()
         progress.done()
         try writeOutputs(runner, config: config)
@@ -134,13 +149,7 @@ extension Replay {
         }
         let dataDir = data ?? env("WAKALA_DATA_DIR") ?? "data"
         let parquetDir = param("parquet", "path") ?? dataDir + "/parquet"
-        let runner: PipelineRunner
-        do {
-            runner = try PipelineRunner(config: config, partitions: [0], now: nowMillis())
-        } catch let e as PipelineRunner.Unsupported {
-            note(e.description)
-            throw ExitCode(2)
-        }
+        let runner = try makeRunner(config)
         runner.taps = Set(config.sinks.filter { $0.type == "parquet" }.flatMap(\.inputs))
         var settings = Checkpointer.Settings(pipeline: config.name, postgresURL: url, parquetDir: parquetDir, dataDir: dataDir)
         settings.partition = 0
@@ -154,26 +163,13 @@ extension Replay {
         let resumeAfter = try checkpointer.resume(runner)
         let everyRecords = checkpointRecords.map { max(batch, ($0 + batch - 1) / batch * batch) }
         let everySeconds = Double(config.checkpointInterval) / 1000
-        let size = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int64) ?? 0
-        let reader = try NDJSONReader(path: input)
-        let progress = ReplayProgress(size: size)
         let began = monotonicSeconds()
-        var arena: [UInt8] = []
-        var spans: [(range: Range<Int>, offset: Int64)] = []
         var sinceCheckpoint = 0
         var lastCheckpoint = monotonicSeconds()
         var lastOffset = resumeAfter
-        func flush() throws {
-            guard !spans.isEmpty else { return }
-            arena.withUnsafeBytes { all in
-                let views = spans.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) }
-                runner.process(partition: 0, records: views, now: nowMillis())
-            }
-            sinceCheckpoint += spans.count
-            lastOffset = spans.last!.offset
-            arena.removeAll(keepingCapacity: true)
-            spans.removeAll(keepingCapacity: true)
-            progress.update(records: runner.recordsIn, watermark: runner.tracker.current, read: reader.fileBytesRead)
+        let progress = try feed(runner, skip: resumeAfter) { offset, count in
+            sinceCheckpoint += count
+            lastOffset = offset
             let due = everyRecords.map { sinceCheckpoint >= $0 } ?? (monotonicSeconds() - lastCheckpoint >= everySeconds)
             if due {
                 try checkpointer.checkpoint(runner, offset: lastOffset)
@@ -181,13 +177,6 @@ extension Replay {
                 lastCheckpoint = monotonicSeconds()
             }
         }
-        try reader.forEach { bytes, line, _ in
-            guard line > resumeAfter else { return } // committed by an earlier run
-            spans.append((arena.count..<(arena.count + bytes.count), line))
-            arena.append(contentsOf: bytes)
-            if spans.count >= batch { try flush() }
-        }
-        try flush()
         runner.finish()
         try checkpointer.checkpoint(runner, offset: lastOffset)
         progress.done()
