@@ -56,13 +56,16 @@ import TestSupport
         return (work, input)
     }
 
+    /// `wakala replay --sinks` of `input` into `url` and `dir`, a checkpoint every two batches.
+    static func replayArgs(_ input: String, _ url: String, _ dir: String) -> [String] {
+        ["replay", "--pipeline", "Pipelines/analytics.yaml", "--input", input, "--sinks", "--postgres", url, "--data", dir,
+         "--checkpoint-records", "1024", "--batch", "512"]
+    }
+
     @Test func sigkillAtRandomPointsChangesNothing() throws {
         let (work, input) = try Self.scratch("eo", seed: 11, tenants: 6, extra: ["--duplicates", "0.01", "--malformed", "0.001"])
         defer { try? FileManager.default.removeItem(atPath: work) }
-        func args(_ url: String, _ dir: String) -> [String] {
-            ["replay", "--pipeline", "Pipelines/analytics.yaml", "--input", input, "--sinks", "--postgres", url, "--data", dir,
-             "--checkpoint-records", "1024", "--batch", "512"]
-        }
+        func args(_ url: String, _ dir: String) -> [String] { Self.replayArgs(input, url, dir) }
         // The uninterrupted run.
         let urlA = try TestDatabase.fresh("eo_a"), dirA = work + "/a"
         let a = try runProcess(try wakalaBinary(), args(urlA, dirA), timeout: 900)
@@ -129,10 +132,7 @@ import TestSupport
     @Test func postgresOutageMidRunLosesAndDuplicatesNothing() throws {
         let (work, input) = try Self.scratch("outage", seed: 12, tenants: 6, extra: ["--duplicates", "0.01"])
         defer { try? FileManager.default.removeItem(atPath: work) }
-        func args(_ url: String, _ dir: String) -> [String] {
-            ["replay", "--pipeline", "Pipelines/analytics.yaml", "--input", input, "--sinks", "--postgres", url, "--data", dir,
-             "--checkpoint-records", "1024", "--batch", "512"]
-        }
+        func args(_ url: String, _ dir: String) -> [String] { Self.replayArgs(input, url, dir) }
         let urlA = try TestDatabase.fresh("outage_a"), dirA = work + "/a"
         let a = try runProcess(try wakalaBinary(), args(urlA, dirA), timeout: 900)
         #expect(a.status == 0, "\(a.stderr)")
