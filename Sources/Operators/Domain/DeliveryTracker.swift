@@ -38,6 +38,8 @@ public struct DeliveryTracker {
         var arrivedDropoff = false
         var deviating = false
         var correlationID: String?
+        /// Changed since the last read-model drain (a flag, not a set: fixes are most events).
+        var changed = true
         /// Fixed for the delivery: haversine(pickup, dropoff), the cosines of both latitudes and
         /// the route's great-circle normal (nil when pickup and dropoff coincide).
         let route: Double
@@ -60,8 +62,8 @@ public struct DeliveryTracker {
     var byDriver: [String: [Delivery]] = [:]
     /// delivery id → driver, for the delivery's own events.
     var driverOf: [String: String] = [:]
-    /// Deliveries changed since the last ``drainReadModel()``; those that ended, with their last state.
-    var dirty: Set<String> = []
+    /// Deliveries that ended since the last ``drainReadModel()``, with their last state (active
+    /// ones carry a `changed` flag).
     var ended: [String: (delivery: Delivery, status: String, at: EpochMillis)] = [:]
     var pending = HeldEvents()
     public internal(set) var watermark = WatermarkTracker.start
@@ -101,7 +103,6 @@ public struct DeliveryTracker {
         switch e.payload {
         case .deliveryAssigned(let a):
             stop(a.deliveryID, status: "reassigned", at: e.time) // assigned again: tracked afresh
-            dirty.insert(a.deliveryID)
             ended[a.deliveryID] = nil
             byDriver[a.driverID, default: []].append(Delivery(deliveryID: a.deliveryID, orderID: a.orderID, driverID: a.driverID,
                                                               tenantID: e.tenantID, pickup: a.pickup, dropoff: a.dropoff,
@@ -111,14 +112,13 @@ public struct DeliveryTracker {
             guard let driver = driverOf[p.deliveryID], let i = byDriver.index(forKey: driver),
                   let j = byDriver.values[i].firstIndex(where: { $0.deliveryID == p.deliveryID }) else { return }
             byDriver.values[i][j].status = .pickedUp
-            dirty.insert(p.deliveryID)
+            byDriver.values[i][j].changed = true
         case .deliveryCompleted(let c):
             stop(c.deliveryID, status: "completed", at: e.time)
         case .deliveryCancelled(let c):
             stop(c.deliveryID, status: "cancelled", at: e.time)
         case .driverLocationUpdated(let l):
             guard let i = byDriver.index(forKey: l.driverID) else { return }
-            for d in byDriver.values[i] { dirty.insert(d.deliveryID) }
             // Mutated in place: one hash lookup per fix.
             let n = out.count
             let fix = Fix(here: l.location, cos: l.location.cosLatitude, speed: l.speedMps, time: e.time, cause: e.eventID)
@@ -134,7 +134,6 @@ public struct DeliveryTracker {
     private mutating func stop(_ id: String, status: String, at: EpochMillis) {
         guard let driver = driverOf.removeValue(forKey: id) else { return }
         if let d = byDriver[driver]?.first(where: { $0.deliveryID == id }) { ended[id] = (d, status, at) }
-        dirty.insert(id)
         byDriver[driver]?.removeAll { $0.deliveryID == id }
         if byDriver[driver]?.isEmpty == true { byDriver[driver] = nil }
     }
@@ -151,6 +150,7 @@ public struct DeliveryTracker {
     private static func step(_ d: inout Delivery, _ f: Fix, _ settings: Settings, _ out: inout [DerivedEvent]) {
         let here = f.here
         d.lastLocation = here
+        d.changed = true
         let assigned = d.status == .assigned
         let toPickup = assigned ? here.distance(to: d.pickup, cosLat: f.cos, otherCosLat: d.pickupCos) : 0
         let toDropoff = assigned ? 0 : here.distance(to: d.dropoff, cosLat: f.cos, otherCosLat: d.dropoffCos)
@@ -191,14 +191,19 @@ public struct DeliveryTracker {
 
     /// `deliveries` rows of the deliveries changed since the last call.
     public mutating func drainReadModel() -> [ReadModelRow] {
-        defer { dirty.removeAll(); ended.removeAll() }
+        var changed: [String: (Delivery, String)] = [:]
+        for (id, e) in ended { changed[id] = (e.delivery, e.status) }
+        for i in byDriver.values.indices {
+            for j in byDriver.values[i].indices where byDriver.values[i][j].changed {
+                let d = byDriver.values[i][j]
+                changed[d.deliveryID] = (d, d.status.rawValue)
+                byDriver.values[i][j].changed = false
+            }
+        }
+        ended.removeAll()
         var out: [ReadModelRow] = []
-        for id in dirty.sorted() {
-            let status: String
-            let d: Delivery
-            if let e = ended[id] { (d, status) = (e.delivery, e.status) } else if let x = delivery(id) {
-                (d, status) = (x, x.status.rawValue)
-            } else { continue }
+        for id in changed.keys.sorted() {
+            let (d, status) = changed[id]!
             out.append(ReadModelRow("deliveries", [
                 ("delivery_id", .string(d.deliveryID)), ("tenant_id", .string(d.tenantID)), ("order_id", .string(d.orderID)),
                 ("driver_id", .string(d.driverID)), ("status", .string(status)),

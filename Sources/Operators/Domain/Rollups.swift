@@ -78,6 +78,7 @@ public struct Rollups {
     var watermark = WatermarkTracker.start
     /// Buckets changed since the last ``drainReadModel()`` (every change goes through `buckets`).
     var dirty: Set<Bucket> = []
+    private var lastDirty: [Bucket] = []
 
     public init(granularities: [Granularity], allowedLateness: Int64, ownStateMachine: Bool = true) {
         self.granularities = granularities
@@ -122,7 +123,11 @@ public struct Rollups {
             Bucket(tenant: tenant, granularity: g, start: g == .hour ? z.hourStart(t) : z.dayStart(t))
         }
         zones[tenant] = z
-        dirty.formUnion(out)
+        // Consecutive events of a tenant mostly hit the same buckets: compare before hashing.
+        if out != lastDirty {
+            dirty.formUnion(out)
+            lastDirty = out
+        }
         return out
     }
 
@@ -220,7 +225,7 @@ public struct Rollups {
 
     /// The changed buckets' rows since the last call, as read-model rows (table from the row).
     public mutating func drainReadModel() -> [ReadModelRow] {
-        defer { dirty.removeAll() }
+        defer { dirty.removeAll(); lastDirty = [] }
         return rows(of: dirty).map { r in
             guard case .string(let table) = r.fields[0].1 else { preconditionFailure("rollup rows start with their table") }
             var row = r
