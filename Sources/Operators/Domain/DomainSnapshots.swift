@@ -46,7 +46,7 @@ extension OrderLifecycle {
                 o.history.append(HistoryEntry(from: from, to: to, eventID: try r.readString(), at: try r.readInt64()))
             }
             for _ in 0..<(try r.readInt()) { o.pending.append(try r.read(Timestamped<Event>.self)) }
-            if let first = o.pending.map(\.time).min() { fresh.timers.insert(KeyTimer(time: first, key: k)) }
+            if let first = o.pending.map(\.time).min() { fresh.timers.insert(KeyTimer(time: first, key: k)); o.armedAt = first }
             fresh.orders[k] = o
         }
         guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
@@ -102,7 +102,7 @@ extension QuotaTracker {
             t.exceeded = Set(try r.readString().split(separator: ",").map { try resource(String($0)) })
             t.seq = try r.readInt()
             for _ in 0..<(try r.readInt()) { t.pending.append(try r.read(Timestamped<Event>.self)) }
-            if let first = t.pending.events.map(\.time).min() { fresh.timers.insert(KeyTimer(time: first, key: k)) }
+            if let first = t.pending.events.map(\.time).min() { fresh.timers.insert(KeyTimer(time: first, key: k)); t.armedAt = first }
             fresh.tenants[k] = t
         }
         guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }

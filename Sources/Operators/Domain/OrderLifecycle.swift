@@ -50,6 +50,9 @@ public struct OrderLifecycle {
         var pending: [Timestamped<Event>] = []
         /// Decision time of the last applied event (monotonic per order).
         var clock = EpochMillis.min
+        /// When this order's live timer fires (one timer per order, not per event; timers of
+        /// other times in the heap are stale and skipped).
+        var armedAt = EpochMillis.max
         var seq = 0
     }
 
@@ -81,12 +84,14 @@ public struct OrderLifecycle {
     public mutating func process(_ batch: [Timestamped<Event>]) {
         for r in batch {
             guard let k = Self.key(r.value) else { continue }
-            func hold(_ o: inout Order?) { // one hash lookup
+            func hold(_ o: inout Order?) -> Bool { // one hash lookup; true when the timer must move earlier
                 if o == nil { o = Order(tenantID: r.value.tenantID, orderID: r.value.orderID!) }
                 o!.pending.append(r)
+                guard r.time < o!.armedAt else { return false }
+                o!.armedAt = r.time
+                return true
             }
-            hold(&orders[k])
-            timers.insert(KeyTimer(time: r.time, key: k))
+            if hold(&orders[k]) { timers.insert(KeyTimer(time: r.time, key: k)) }
         }
     }
 
@@ -98,10 +103,10 @@ public struct OrderLifecycle {
         while let t = timers.min, t.time <= wm {
             _ = timers.removeMin()
             // Taken out of the table while it changes, so its arrays are not copied on write.
-            guard var o = orders.removeValue(forKey: t.key) else { continue }
-            dirty.insert(t.key)
+            // Most pops find the key's events already applied by an earlier timer: look first.
+            guard orders[t.key]?.armedAt == t.time, var o = orders.removeValue(forKey: t.key) else { continue } // stale
             defer { orders[t.key] = o }
-            guard !o.pending.isEmpty else { continue }
+            dirty.insert(t.key)
             o.pending.sort { $0.time != $1.time ? $0.time < $1.time : $0.value.eventID < $1.value.eventID }
             var applied = 0
             for r in o.pending {
@@ -121,8 +126,10 @@ public struct OrderLifecycle {
                 applied += 1
             }
             o.pending.removeFirst(applied)
+            o.armedAt = .max
             if let next = o.pending.first {
                 let due = o.status == nil && next.value.type != .orderCreated ? next.time &+ allowedLateness : next.time
+                o.armedAt = due
                 timers.insert(KeyTimer(time: due, key: t.key))
             }
         }

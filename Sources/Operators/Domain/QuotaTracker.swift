@@ -30,6 +30,8 @@ public struct QuotaTracker {
         var exceeded: Set<QuotaResource> = []
         var pending = HeldEvents()
         var seq = 0
+        /// When this tenant's live timer fires (one per tenant; others in the heap are stale).
+        var armedAt = EpochMillis.max
     }
 
     public static let hour: Int64 = 3_600_000
@@ -62,8 +64,14 @@ public struct QuotaTracker {
             case .usageRecorded, .orderCreated, .tenantCreated, .tenantTierChanged: break
             default: continue
             }
-            tenants[r.value.tenantID, default: Tenant()].pending.append(r)
-            timers.insert(KeyTimer(time: r.time, key: r.value.tenantID))
+            func hold(_ t: inout Tenant?) -> Bool { // one hash lookup; true when the timer must move earlier
+                if t == nil { t = Tenant() }
+                t!.pending.append(r)
+                guard r.time < t!.armedAt else { return false }
+                t!.armedAt = r.time
+                return true
+            }
+            if hold(&tenants[r.value.tenantID]) { timers.insert(KeyTimer(time: r.time, key: r.value.tenantID)) }
         }
     }
 
@@ -74,7 +82,10 @@ public struct QuotaTracker {
         var out: [(EpochMillis, String, Int, DerivedEvent)] = []
         while let t = timers.min, t.time <= wm {
             _ = timers.removeMin()
-            guard var s = tenants[t.key], !s.pending.isEmpty else { continue }
+            // Taken out of the table while it changes, so its arrays are not copied on write.
+            // Most pops find the key's events already applied by an earlier timer: look first.
+            guard tenants[t.key]?.armedAt == t.time, var s = tenants.removeValue(forKey: t.key) else { continue } // stale
+            defer { tenants[t.key] = s }
             dirty.insert(t.key)
             for r in s.pending.takeDue(wm) {
                 for d in apply(r.value, to: &s) {
@@ -82,10 +93,14 @@ public struct QuotaTracker {
                     out.append((r.time, t.key, s.seq, d))
                 }
             }
+            s.armedAt = s.pending.first?.time ?? .max
             if let next = s.pending.first { timers.insert(KeyTimer(time: next.time, key: t.key)) }
-            tenants[t.key] = s
         }
-        out.sort { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
+        out.sort { a, b in
+            if a.0 != b.0 { return a.0 < b.0 }
+            if a.1 != b.1 { return a.1 < b.1 }
+            return a.2 < b.2
+        }
         return out.map(\.3)
     }
 

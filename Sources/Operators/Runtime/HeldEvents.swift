@@ -17,10 +17,28 @@ public struct HeldEvents {
     public var first: Timestamped<Event>? { events.first }
 
     /// Removes and returns, in (time, event_id) order, the events at or before `watermark`.
-    public mutating func takeDue(_ watermark: EpochMillis) -> ArraySlice<Timestamped<Event>> {
+    /// The due events leave in the buffer they are in; only the few not yet due (those within the
+    /// out-of-orderness bound) are copied to a new one.
+    public mutating func takeDue(_ watermark: EpochMillis) -> [Timestamped<Event>] {
         events.sort { $0.time != $1.time ? $0.time < $1.time : $0.value.eventID < $1.value.eventID }
-        let due = events.prefix { $0.time <= watermark }.count
-        defer { events.removeFirst(due) }
-        return events[..<due]
+        let due = events.partitionPoint { $0.time > watermark }
+        if due == events.count { defer { events = [] }; return events }
+        var rest = Array(events[due...])
+        events.removeLast(events.count - due)
+        swap(&rest, &events)
+        return rest
+    }
+}
+
+extension Array {
+    /// The index of the first element for which `belongs` holds, the elements being partitioned
+    /// (all that fail first); binary search.
+    func partitionPoint(_ belongs: (Element) -> Bool) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if belongs(self[mid]) { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
     }
 }
