@@ -20,22 +20,37 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
-    private mutating func appendString(_ s: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for c in s.utf8 {
-            switch c {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
-            case 0x0A: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(c >> 4)], hex[Int(c & 15)]])
-            default: bytes.append(c)
+    private mutating func appendString(_ s: String) { Self.appendEscaped(s, to: &bytes) }
+
+    /// `s` as a JSON string literal appended to `out` — the one JSON string escaper (derived
+    /// events, result rows and the generator all use it). Runs of bytes that need no escape are
+    /// copied whole.
+    public static func appendEscaped(_ s: String, to out: inout [UInt8]) {
+        out.append(34)
+        var s = s
+        s.withUTF8 { b in
+            var start = 0
+            for i in 0..<b.count {
+                let c = b[i]
+                if c >= 0x20 && c != 34 && c != 92 { continue }
+                if i > start { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<i])) }
+                switch c {
+                case 34: out.append(92); out.append(34)
+                case 92: out.append(92); out.append(92)
+                case 0x0A: out.append(92); out.append(UInt8(ascii: "n"))
+                case 0x0D: out.append(92); out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(92); out.append(UInt8(ascii: "t"))
+                default:
+                    let hex: StaticString = "0123456789abcdef"
+                    out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48])
+                    out.append(hex.utf8Start[Int(c >> 4)])
+                    out.append(hex.utf8Start[Int(c & 15)])
+                }
+                start = i + 1
             }
+            if start < b.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start...])) }
         }
-        bytes.append(UInt8(ascii: "\""))
+        out.append(34)
     }
 
     /// `{` — as a top-level value or an array element.

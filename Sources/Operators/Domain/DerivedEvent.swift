@@ -1,4 +1,5 @@
 import Domain
+import Ingest
 
 /// A derived event (CONTRACT §3.5): the input envelope's shape, `causation_id` = the triggering
 /// event, `correlation_id` carried over, and a deterministic `event_id` (the same input always
@@ -40,13 +41,28 @@ public struct DerivedEvent: Equatable, Sendable {
     }
 
     /// The envelope as JSON, for Kafka and files.
-    public var json: String {
-        var s = "{\"event_id\":\(OutputValue.string(eventID).json),\"event_type\":\(OutputValue.string(type).json),\"version\":\"1.0\","
-        s += "\"timestamp\":\(OutputValue.string(RFC3339.format(time)).json),\"tenant_id\":\(OutputValue.string(tenantID).json),"
-        if let correlationID { s += "\"correlation_id\":\(OutputValue.string(correlationID).json)," }
-        s += "\"causation_id\":\(OutputValue.string(causationID).json),\"actor\":{\"type\":\"service\",\"id\":\"wakala-stream\"},"
-        s += "\"data\":{" + data.map { "\(OutputValue.string($0.0).json):\($0.1.json)" }.joined(separator: ",") + "}}"
-        return s
+    public var json: String { String(decoding: jsonBytes, as: UTF8.self) }
+
+    /// ``json`` as bytes.
+    public var jsonBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(320)
+        func key(_ k: StaticString) { out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)) }
+        key("{\"event_id\":"); JSONWriter.appendEscaped(eventID, to: &out)
+        key(",\"event_type\":"); JSONWriter.appendEscaped(type, to: &out)
+        key(",\"version\":\"1.0\",\"timestamp\":"); JSONWriter.appendEscaped(RFC3339.format(time), to: &out)
+        key(",\"tenant_id\":"); JSONWriter.appendEscaped(tenantID, to: &out)
+        if let correlationID { key(",\"correlation_id\":"); JSONWriter.appendEscaped(correlationID, to: &out) }
+        key(",\"causation_id\":"); JSONWriter.appendEscaped(causationID, to: &out)
+        key(",\"actor\":{\"type\":\"service\",\"id\":\"wakala-stream\"},\"data\":{")
+        for (i, f) in data.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.appendEscaped(f.0, to: &out)
+            out.append(UInt8(ascii: ":"))
+            f.1.appendJSON(to: &out)
+        }
+        key("}}")
+        return out
     }
 
     public static func == (a: DerivedEvent, b: DerivedEvent) -> Bool { a.row == b.row }

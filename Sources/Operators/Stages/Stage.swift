@@ -1,4 +1,5 @@
 import Domain
+import Ingest
 
 /// A value in an operator's result row.
 public enum OutputValue: Equatable, Sendable, CustomStringConvertible {
@@ -12,26 +13,26 @@ public enum OutputValue: Equatable, Sendable, CustomStringConvertible {
 
     /// As it appears in JSON.
     public var json: String {
+        var out: [UInt8] = []
+        appendJSON(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the JSON form (strings through the one escaper, ``JSONWriter/appendEscaped(_:to:)``).
+    public func appendJSON(to out: inout [UInt8]) {
         switch self {
-        case .string(let s):
-            var out = "\""
-            for c in s.unicodeScalars {
-                switch c {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                default:
-                    if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-                }
+        case .string(let s): JSONWriter.appendEscaped(s, to: &out)
+        case .int(let v): out.append(contentsOf: String(v).utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .strings(let list):
+            out.append(UInt8(ascii: "["))
+            for (i, s) in list.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.appendEscaped(s, to: &out)
             }
-            return out + "\""
-        case .int(let v): return String(v)
-        case .bool(let b): return b ? "true" : "false"
-        case .strings(let list): return "[" + list.map { OutputValue.string($0).json }.joined(separator: ",") + "]"
-        case .number(let text): return text
-        case .null: return "null"
+            out.append(UInt8(ascii: "]"))
+        case .number(let text): out.append(contentsOf: text.utf8)
+        case .null: out.append(contentsOf: "null".utf8)
         }
     }
 
@@ -54,7 +55,15 @@ public struct OutputRow: Equatable, Sendable {
 
     /// Compact JSON, fields in order.
     public var json: String {
-        "{" + fields.map { "\(OutputValue.string($0.0).json):\($0.1.json)" }.joined(separator: ",") + "}"
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (i, f) in fields.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.appendEscaped(f.0, to: &out)
+            out.append(UInt8(ascii: ":"))
+            f.1.appendJSON(to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func == (a: OutputRow, b: OutputRow) -> Bool {

@@ -125,7 +125,7 @@ public final class Checkpointer {
                 if let kafka {
                     // Keyed by tenant; a replay after a crash sends the same ids again, which
                     // consumers dedupe (CONTRACT §3.5).
-                    try kafka.produce(topic: settings.derivedTopics[name] ?? name, key: d.tenantID, value: Array(d.json.utf8))
+                    try kafka.produce(topic: settings.derivedTopics[name] ?? name, key: d.tenantID, value: d.jsonBytes)
                 } else {
                     derived.append(d.json)
                 }

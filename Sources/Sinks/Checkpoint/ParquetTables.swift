@@ -43,11 +43,12 @@ public enum ParquetTables {
     /// Writes this checkpoint's files (each renamed into place when complete); returns them.
     public static func write(_ events: [Timestamped<Event>], raw: [String: [UInt8]], root: String,
                              checkpoint: Int64, worker: Int) throws -> [File] {
-        var byDate: [String: [Event]] = [:]
-        for e in events { byDate[RFC3339.format(e.time).prefix(10).description, default: []].append(e.value) }
+        var byDay: [Int64: [Event]] = [:]
+        for e in events { byDay[floorDiv(e.time, 86_400_000).quotient, default: []].append(e.value) }
         var files: [File] = []
-        for date in byDate.keys.sorted() {
-            let list = byDate[date]!
+        for day in byDay.keys.sorted() {
+            let list = byDay[day]!
+            let date = String(RFC3339.format(day * 86_400_000).prefix(10))
             func open(_ table: String, _ columns: [ParquetColumn]) throws -> ParquetWriter {
                 try ParquetWriter(path: "\(root)/\(table)/date=\(date)/part-\(checkpoint)-\(worker).parquet", columns: columns)
             }

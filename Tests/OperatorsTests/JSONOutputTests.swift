@@ -1,0 +1,38 @@
+import Domain
+import Foundation
+import Testing
+@testable import Operators
+
+/// Rows and derived events as JSON: one escaper for every string, read back by Foundation.
+@Suite struct JSONOutputTests {
+    static let hostile = "quote \" backslash \\ newline \n tab \t cr \r nul \u{0} bell \u{7} unit \u{1F} ünïcødé 🚚 end"
+
+    @Test func everyStringSurvivesARoundTrip() throws {
+        let row = OutputRow([(Self.hostile, .string(Self.hostile)), ("n", .int(-42)), ("ok", .bool(true)),
+                             ("list", .strings([Self.hostile, "b"])), ("x", .number("2.5")), ("none", .null)])
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(row.json.utf8)) as? [String: Any])
+        #expect(doc[Self.hostile] as? String == Self.hostile)
+        #expect(doc["n"] as? Int == -42)
+        #expect(doc["ok"] as? Bool == true)
+        #expect(doc["list"] as? [String] == [Self.hostile, "b"])
+        #expect(doc["x"] as? Double == 2.5)
+        #expect(doc["none"] is NSNull)
+        #expect(row.json.contains("\\u0000") && row.json.contains("\\u001f")) // control characters as \u00XX
+    }
+
+    @Test func derivedEventEnvelope() throws {
+        let d = DerivedEvent(type: "order.transition_rejected", time: 1_772_323_200_123, tenantID: "t-1", causationID: "e-1",
+                             correlationID: Self.hostile, data: [("order_id", .string("o-1")), ("reason", .string(Self.hostile))])
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(d.jsonBytes)) as? [String: Any])
+        #expect(doc["event_id"] as? String == d.eventID)
+        #expect(doc["event_type"] as? String == "order.transition_rejected")
+        #expect(doc["version"] as? String == "1.0")
+        #expect(doc["timestamp"] as? String == "2026-03-01T00:00:00.123Z")
+        #expect(doc["correlation_id"] as? String == Self.hostile)
+        #expect(doc["causation_id"] as? String == "e-1")
+        #expect((doc["data"] as? [String: Any])?["reason"] as? String == Self.hostile)
+        #expect(d.json == String(decoding: d.jsonBytes, as: UTF8.self))
+        let plain = DerivedEvent(type: "x", time: 0, tenantID: "t", causationID: "c", correlationID: nil, data: [])
+        #expect(!plain.json.contains("correlation_id"))
+    }
+}
