@@ -70,15 +70,14 @@ public struct OrderLifecycle {
     /// The key of an event's order (`tenant/order`), or nil if the event is not about an order.
     @inline(__always)
     static func key(_ e: Event) -> String? {
-        switch e.payload {
-        case .orderCreated, .orderConfirmed, .orderProcessingStarted, .orderReadyForPickup, .orderPickedUp,
-             .orderCompleted, .orderCancelled, .paymentInitiated, .paymentSucceeded, .paymentFailed,
-             .paymentRefunded, .deliveryAssigned:
-            return e.tenantID + "/" + e.orderID!
-        default:
-            return nil
-        }
+        // By type first: reading `payload` copies it (and retains its strings) for every event.
+        guard Self.types.contains(e.type), let order = e.orderID else { return nil }
+        return e.tenantID + "/" + order
     }
+
+    static let types: EventTypeSet = [.orderCreated, .orderConfirmed, .orderProcessingStarted, .orderReadyForPickup, .orderPickedUp,
+                                      .orderCompleted, .orderCancelled, .paymentInitiated, .paymentSucceeded, .paymentFailed,
+                                      .paymentRefunded, .deliveryAssigned]
 
     /// Buffers a batch's order, payment and `delivery.assigned` events.
     public mutating func process(_ batch: [Timestamped<Event>]) {

@@ -29,7 +29,7 @@ public final class WindowAggregateStage: Stage {
     public func process(_ events: [Timestamped<Event>], into out: inout StageOutput) {
         batch.removeAll(keepingCapacity: true)
         for r in events {
-            if perTenantZone, case .tenantCreated(let t) = r.value.payload, let z = TenantZone(identifier: t.timezone) {
+            if perTenantZone, r.value.type == .tenantCreated, case .tenantCreated(let t) = r.value.payload, let z = TenantZone(identifier: t.timezone) {
                 op.setZone(z, for: r.value.tenantID)
             }
             guard types?.contains(r.value.type) ?? true, let k = key.text(of: r.value) else { continue }
