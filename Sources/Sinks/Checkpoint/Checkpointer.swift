@@ -15,7 +15,9 @@ import Operators
 ///
 /// Postgres unreachable or failing: the checkpoint (and with it the input, which waits for it) is
 /// retried with exponential backoff, each failure logged, until it commits.
-public final class Checkpointer {
+public final class Checkpointer: @unchecked Sendable {
+    // Thread use: `checkpoint`/`finish`/`resume` on the caller's thread; `write` (and everything
+    // it touches: `db`, `kafka`, `retries`) on the writer queue, never two at once (`idle`).
     public struct Settings: Sendable {
         public var pipeline: String
         public var postgresURL: String
@@ -105,14 +107,60 @@ public final class Checkpointer {
         return offset
     }
 
-    /// Writes everything the runner produced since the last checkpoint, then commits it with the
-    /// offset (the last source offset processed) and the state.
+    /// What one checkpoint writes: taken from the runner at once (a cut), written afterwards.
+    struct Job: @unchecked Sendable { // handed to the writer thread and never touched again here
+        var id: Int64
+        var offset: Int64
+        var watermark: EpochMillis
+        var readModels: [ReadModelRow]
+        var outputs: [(name: String, results: [StageResult])]
+        var tapped: (events: [String: [Timestamped<Event>]], raw: [String: [UInt8]])
+        var dead: [DeadLetter]
+        var state: [UInt8]
+    }
+
+    private let writer = DispatchQueue(label: "wakala.checkpoint-writer")
+    private let idle = DispatchSemaphore(value: 1)
+    private let failureLock = NSLock()
+    nonisolated(unsafe) private var failure: Error?
+
+    /// Takes a checkpoint of the runner (its outputs since the last one, its state, `offset` —
+    /// the last source offset processed) and writes and commits it on a writer thread while the
+    /// input goes on; the next checkpoint (or ``finish()``) waits for this one first, so at most
+    /// one is in flight and commits stay in order. A failure that retrying cannot mend is
+    /// thrown by the next call.
     public func checkpoint(_ runner: PipelineRunner, offset: Int64) throws {
-        let id = checkpointID + 1
-        let readModels = runner.drainReadModels()
-        let outputs = runner.drainOutputs()
-        let tapped = runner.drainTapped()
-        let dead = runner.drainDeadLetters()
+        idle.wait()
+        if let e = takeFailure() { idle.signal(); throw e }
+        checkpointID += 1
+        let job = Job(id: checkpointID, offset: offset, watermark: runner.tracker.current, readModels: runner.drainReadModels(),
+                      outputs: runner.drainOutputs(), tapped: runner.drainTapped(), dead: runner.drainDeadLetters(),
+                      state: try runner.snapshot())
+        writer.async { [self] in
+            do { try write(job) } catch {
+                failureLock.lock(); failure = error; failureLock.unlock()
+            }
+            idle.signal()
+        }
+    }
+
+    /// Waits for the checkpoint in flight; throws if it failed.
+    public func finish() throws {
+        idle.wait()
+        defer { idle.signal() }
+        if let e = takeFailure() { throw e }
+    }
+
+    private func takeFailure() -> Error? {
+        failureLock.lock()
+        defer { failureLock.unlock() }
+        defer { failure = nil }
+        return failure
+    }
+
+    /// Writes one checkpoint's files, then commits it (on the writer thread).
+    private func write(_ job: Job) throws {
+        let id = job.id, outputs = job.outputs, tapped = job.tapped, dead = job.dead, readModels = job.readModels
         var files: [ParquetTables.File] = []
         for (_, events) in tapped.events.sorted(by: { $0.key < $1.key }) {
             files += try ParquetTables.write(events, raw: tapped.raw, root: settings.parquetDir, checkpoint: id, worker: settings.worker)
@@ -157,7 +205,7 @@ public final class Checkpointer {
             if let f = try writeLines(derived, dir: settings.dataDir + "/derived", id: id, kind: "derived") { files.append(f) }
             if let f = try writeLines(dead.map(\.json), dir: settings.dataDir + "/dlq", id: id, kind: "dlq") { files.append(f) }
         }
-        let state = try runner.snapshot()
+        let state = job.state
         let rows = readModels + rejections
         withDatabase("checkpoint \(id)") { db in
             try db.transaction {
@@ -178,11 +226,10 @@ public final class Checkpointer {
                 for f in files {
                     try db.execute(prepared: "wakala_manifest", [settings.pipeline, f.path, String(id), f.table, String(f.rows), String(f.bytes)])
                 }
-                try db.execute(prepared: "wakala_checkpoint", [settings.pipeline, String(settings.partition), String(id), String(offset),
-                                                               String(runner.tracker.current), Self.hex(state)])
+                try db.execute(prepared: "wakala_checkpoint", [settings.pipeline, String(settings.partition), String(id), String(job.offset),
+                                                               String(job.watermark), Self.hex(state)])
             }
         }
-        checkpointID = id
     }
 
     /// NDJSON part file, written under a temporary name, synced and renamed.

@@ -179,6 +179,7 @@ extension Replay {
         }
         runner.finish()
         try checkpointer.checkpoint(runner, offset: lastOffset)
+        try checkpointer.finish()
         progress.done()
         let seconds = monotonicSeconds() - began
         note(String(format: "replayed %d records in %.1f s (%.0f /s) after offset %lld: %d accepted, %d dead letters; checkpoint %lld committed%@",
