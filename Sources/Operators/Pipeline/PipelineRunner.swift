@@ -178,7 +178,10 @@ public final class PipelineRunner {
         for (i, types) in targets {
             var out = StageOutput()
             let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
-            stages[i].process(types.map { t in events.filter { t.contains($0.value.type) } } ?? events, into: &out)
+            // A reader that takes only some types gets a filtered copy — unless every event is of
+            // those types (a repartitioned stream usually is), then the batch itself.
+            let input = types.map { t in events.allSatisfy { t.contains($0.value.type) } ? events : events.filter { t.contains($0.value.type) } } ?? events
+            stages[i].process(input, into: &out)
             if timing { stageNanos[i] += DispatchTime.now().uptimeNanoseconds - t0 }
             collect(i, out)
         }
