@@ -238,4 +238,47 @@ import TestSupport
         }
         #expect(dead.count == fileDead)
     }
+
+    /// SIGTERM: the run takes a last checkpoint and exits 0; the same command again resumes there
+    /// and ends equal to an uninterrupted run.
+    @Test func sigtermCheckpointsAndARerunResumes() throws {
+        let (work, input) = try Self.scratch("sigterm", seed: 14, tenants: 5, extra: ["--duplicates", "0.01"])
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let urlA = try TestDatabase.fresh("term_a"), dirA = work + "/a"
+        let a = try runProcess(try wakalaBinary(), Self.replayArgs(input, urlA, dirA), timeout: 900)
+        #expect(a.status == 0, "\(a.stderr)")
+
+        let urlB = try TestDatabase.fresh("term_b"), dirB = work + "/b"
+        let p = Process()
+        p.executableURL = try wakalaBinary()
+        p.arguments = Self.replayArgs(input, urlB, dirB)
+        let log = work + "/b.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        // After the first committed checkpoint, ask it to stop.
+        let end = Date().addingTimeInterval(120)
+        func committed() -> Int {
+            (try? PGConnection(url: urlB).query("SELECT checkpoint_id FROM wakala.checkpoints").rows.first?[0]).flatMap { $0.flatMap { Int($0) } } ?? 0
+        }
+        while p.isRunning && committed() < 1 && Date() < end { usleep(20_000) }
+        try #require(p.isRunning, "the run ended before it could be stopped")
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(p.terminationReason == .exit && p.terminationStatus == 0, "\(text)")
+        #expect(text.contains("stopped on a signal"), "\(text.suffix(300))")
+        let rerun = try runProcess(try wakalaBinary(), Self.replayArgs(input, urlB, dirB), timeout: 900)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("resumed at checkpoint"))
+
+        let modelsA = try Self.readModels(urlA), modelsB = try Self.readModels(urlB)
+        for t in Self.readModelTables { #expect(modelsA[t]! == modelsB[t]!, "read model \(t) differs") }
+        let sa = try Self.sinkState(dirA), sb = try Self.sinkState(dirB)
+        #expect((sa["tables"] as? NSDictionary) == (sb["tables"] as? NSDictionary))
+        #expect((sa["derived"] as? NSDictionary) == (sb["derived"] as? NSDictionary))
+        let o = try Self.orphans(dirB, urlB)
+        #expect(o.onDiskOnly.isEmpty && o.manifestOnly.isEmpty)
+    }
 }

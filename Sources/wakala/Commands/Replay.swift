@@ -167,24 +167,58 @@ extension Replay {
         var sinceCheckpoint = 0
         var lastCheckpoint = monotonicSeconds()
         var lastOffset = resumeAfter
-        let progress = try feed(runner, skip: resumeAfter) { offset, count in
-            sinceCheckpoint += count
-            lastOffset = offset
-            let due = everyRecords.map { sinceCheckpoint >= $0 } ?? (monotonicSeconds() - lastCheckpoint >= everySeconds)
-            if due {
-                try checkpointer.checkpoint(runner, offset: lastOffset)
-                sinceCheckpoint = 0
-                lastCheckpoint = monotonicSeconds()
+        // SIGTERM / SIGINT: stop after the batch in hand, take a last checkpoint, exit 0; a rerun
+        // resumes there.
+        ShutdownSignal.install()
+        struct Stopped: Error {}
+        var stopped = false
+        var progress: ReplayProgress?
+        do {
+            progress = try feed(runner, skip: resumeAfter) { offset, count in
+                sinceCheckpoint += count
+                lastOffset = offset
+                let due = everyRecords.map { sinceCheckpoint >= $0 } ?? (monotonicSeconds() - lastCheckpoint >= everySeconds)
+                if due || ShutdownSignal.requested {
+                    try checkpointer.checkpoint(runner, offset: lastOffset)
+                    sinceCheckpoint = 0
+                    lastCheckpoint = monotonicSeconds()
+                }
+                if ShutdownSignal.requested { throw Stopped() }
             }
+        } catch is Stopped {
+            stopped = true
         }
-        runner.finish()
-        try checkpointer.checkpoint(runner, offset: lastOffset)
+        if !stopped {
+            runner.finish()
+            try checkpointer.checkpoint(runner, offset: lastOffset)
+        }
         try checkpointer.finish()
-        progress.done()
+        progress?.done()
+        if stopped {
+            note("wakala replay: stopped on a signal after offset \(lastOffset); checkpoint \(checkpointer.checkpointID) committed — run the same command again to resume")
+            return
+        }
         let seconds = monotonicSeconds() - began
         note(String(format: "replayed %d records in %.1f s (%.0f /s) after offset %lld: %d accepted, %d dead letters; checkpoint %lld committed%@",
                     runner.recordsIn, seconds, Double(runner.recordsIn) / max(seconds, 0.001), resumeAfter, runner.accepted,
                     runner.deadLetterCount, checkpointer.checkpointID,
                     checkpointer.retries > 0 ? " (after \(checkpointer.retries) retries)" : ""))
+    }
+}
+
+/// A shutdown request by SIGTERM or SIGINT, polled between batches.
+enum ShutdownSignal {
+    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
+
+    static var requested: Bool { flag != 0 }
+
+    static func install() {
+        for s in [SIGTERM, SIGINT] { signal(s) { _ in ShutdownSignal.flag = 1 } }
+        // A parent may have spawned us with these blocked (the mask is inherited): unblock them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }
