@@ -98,7 +98,7 @@ public struct OrderLifecycle {
     public mutating func advance(to wm: EpochMillis) -> [DerivedEvent] {
         guard wm > watermark else { return [] }
         watermark = wm
-        var out: [(EpochMillis, String, Int, DerivedEvent)] = []
+        var out: [Decision] = []
         while let t = timers.min, t.time <= wm {
             _ = timers.removeMin()
             // Taken out of the table while it changes, so its arrays are not copied on write.
@@ -132,17 +132,12 @@ public struct OrderLifecycle {
                 timers.insert(KeyTimer(time: due, key: t.key))
             }
         }
-        out.sort { a, b in
-            if a.0 != b.0 { return a.0 < b.0 }
-            if a.1 != b.1 { return a.1 < b.1 }
-            return a.2 < b.2
-        }
-        return out.map(\.3)
+        return out.inOrder()
     }
 
-    private mutating func emit(_ o: inout Order, _ d: DerivedEvent, into out: inout [(EpochMillis, String, Int, DerivedEvent)]) {
+    private mutating func emit(_ o: inout Order, _ d: DerivedEvent, into out: inout [Decision]) {
         o.seq += 1
-        out.append((o.clock, o.tenantID + "/" + o.orderID, o.seq, d))
+        out.append(Decision(time: o.clock, key: o.tenantID + "/" + o.orderID, seq: o.seq, event: d))
     }
 
     private mutating func reject(_ o: Order, _ e: Event, _ reason: RejectReason) -> DerivedEvent {
@@ -154,7 +149,7 @@ public struct OrderLifecycle {
                                    ("reason", .string(reason.rawValue))])
     }
 
-    private mutating func move(_ o: inout Order, to: OrderStatus, by e: Event, into out: inout [(EpochMillis, String, Int, DerivedEvent)]) {
+    private mutating func move(_ o: inout Order, to: OrderStatus, by e: Event, into out: inout [Decision]) {
         let from = o.status
         o.status = to
         o.history.append(HistoryEntry(from: from, to: to, eventID: e.eventID, at: e.time))
@@ -166,7 +161,7 @@ public struct OrderLifecycle {
                                      ("at", .string(RFC3339.format(e.time)))]), into: &out)
     }
 
-    private mutating func apply(_ e: Event, to o: inout Order, into out: inout [(EpochMillis, String, Int, DerivedEvent)]) {
+    private mutating func apply(_ e: Event, to o: inout Order, into out: inout [Decision]) {
         switch e.payload {
         case .orderCreated(let c):
             guard o.status == nil else { return emit(&o, reject(o, e, .duplicateOrder), into: &out) }

@@ -79,7 +79,7 @@ public struct QuotaTracker {
     public mutating func advance(to wm: EpochMillis) -> [DerivedEvent] {
         guard wm > watermark else { return [] }
         watermark = wm
-        var out: [(EpochMillis, String, Int, DerivedEvent)] = []
+        var out: [Decision] = []
         while let t = timers.min, t.time <= wm {
             _ = timers.removeMin()
             // Taken out of the table while it changes, so its arrays are not copied on write.
@@ -90,18 +90,13 @@ public struct QuotaTracker {
             for r in s.pending.takeDue(wm) {
                 for d in apply(r.value, to: &s) {
                     s.seq += 1
-                    out.append((r.time, t.key, s.seq, d))
+                    out.append(Decision(time: r.time, key: t.key, seq: s.seq, event: d))
                 }
             }
             s.armedAt = s.pending.first?.time ?? .max
             if let next = s.pending.first { timers.insert(KeyTimer(time: next.time, key: t.key)) }
         }
-        out.sort { a, b in
-            if a.0 != b.0 { return a.0 < b.0 }
-            if a.1 != b.1 { return a.1 < b.1 }
-            return a.2 < b.2
-        }
-        return out.map(\.3)
+        return out.inOrder()
     }
 
     static func milli(_ x: Double) -> Milli { Milli((x * 1000).rounded()) }
