@@ -11,15 +11,9 @@ import Testing
 
     /// Order totals per tenant from a generated stream, in event-time order.
     static let orders: [Rec] = {
-        var c = GeneratorConfig()
-        c.seed = 11
-        c.tenants = 8
-        c.days = 2
-        c.ordersPerDay = 60
-        var g = StreamGenerator(c)
         let decoder = EventDecoder()
         var out: [Rec] = []
-        for r in g.generateAll() {
+        for r in generatedStream(seed: 11, tenants: 8, days: 2, ordersPerDay: 60) {
             guard case .success(let e) = decoder.decode(r.value), case .orderCreated(let o) = e.payload else { continue }
             out.append(Timestamped(time: e.time, value: Keyed(key: e.tenantID, value: o.totalAmount.cents)))
         }

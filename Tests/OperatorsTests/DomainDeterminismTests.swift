@@ -7,16 +7,7 @@ import Testing
 /// The default pipeline over one generated stream, in order, shuffled within the bound, and split
 /// across 8 partitions: identical rollups, read-model sources and derived events.
 @Suite struct DomainDeterminismTests {
-    static let stream: [GeneratedRecord] = {
-        var c = GeneratorConfig()
-        c.seed = 5
-        c.tenants = 6
-        c.days = 2
-        c.ordersPerDay = 25
-        c.duplicates = 0.01
-        var g = StreamGenerator(c)
-        return g.generateAll()
-    }()
+    static let stream = generatedStream(seed: 5, tenants: 6, days: 2, ordersPerDay: 25, duplicates: 0.01)
 
     static func run(_ records: [(arrival: EpochMillis, rec: GeneratedRecord)], partitions: Int, batch: Int,
                     config: PipelineConfig? = nil) throws -> PipelineRunner {

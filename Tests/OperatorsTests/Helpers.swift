@@ -1,4 +1,5 @@
 import Domain
+import Ingest
 @testable import Operators
 
 func ms(_ s: String) -> EpochMillis { RFC3339.parse(s)! }
@@ -25,3 +26,18 @@ func aggregator(_ spec: WindowSpec, lateness: Int64 = 0, zone: String = "UTC") -
 
 let hour: Int64 = 3_600_000
 let minute: Int64 = 60_000
+
+/// A generated stream (deterministic for the seed), for the tests that replay one.
+func generatedStream(seed: UInt64, tenants: Int, days: Int, ordersPerDay: Int, disorderMillis: Int64 = 0,
+                     duplicates: Double = 0, malformed: Double = 0) -> [GeneratedRecord] {
+    var c = GeneratorConfig()
+    c.seed = seed
+    c.tenants = tenants
+    c.days = days
+    c.ordersPerDay = ordersPerDay
+    c.disorderMillis = disorderMillis
+    c.duplicates = duplicates
+    c.malformed = malformed
+    var g = StreamGenerator(c)
+    return g.generateAll()
+}

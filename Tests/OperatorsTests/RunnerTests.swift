@@ -8,18 +8,8 @@ import Testing
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let pipeline = repo.appendingPathComponent("Pipelines/examples/orders-per-hour.yaml").path
 
-    static let stream: [GeneratedRecord] = {
-        var c = GeneratorConfig()
-        c.seed = 21
-        c.tenants = 6
-        c.days = 2
-        c.ordersPerDay = 30
-        c.disorderMillis = 20_000
-        c.duplicates = 0.02
-        c.malformed = 0.003
-        var g = StreamGenerator(c)
-        return g.generateAll()
-    }()
+    static let stream = generatedStream(seed: 21, tenants: 6, days: 2, ordersPerDay: 30, disorderMillis: 20_000,
+                                        duplicates: 0.02, malformed: 0.003)
 
     static func replay(_ records: ArraySlice<GeneratedRecord>, into runner: PipelineRunner, batch: Int, firstOffset: Int64) {
         var offset = firstOffset
