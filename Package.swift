@@ -3,7 +3,7 @@ import PackageDescription
 
 /// Release builds specialise generics across modules (the runtime's operators are generic over
 /// key and aggregation types and are called from other modules on the hot path).
-let crossModule: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+let crossModule: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization", "-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "WakalaStream",

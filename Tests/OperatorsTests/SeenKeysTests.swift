@@ -67,6 +67,21 @@ import Testing
         }
     }
 
+    /// Evicted keys leave tombstones that inserts reuse and rebuilds drop: a sliding window of
+    /// 50 live keys over 200,000 distinct ones keeps a small index.
+    @Test func memoryFollowsLiveKeysNotKeysEverSeen() {
+        var s = SeenKeys(name: "dedupe", capacity: 16)
+        for i in 0..<200_000 {
+            let t = Int64(i)
+            #expect(s.insertIfAbsent("e\(i)", t, expiresAt: t + 50) == nil)
+            s.advance(to: t)
+            if i % 10_000 == 0 { #expect(s["e\(i)"] == t && s["e\(max(0, i - 60))"] == (i < 60 ? 0 : nil)) }
+        }
+        #expect(s.count == 50)
+        #expect(s.indexCapacity <= 512)
+        for i in 199_950..<200_000 { #expect(s["e\(i)"] == Int64(i)) }
+    }
+
     @Test func snapshotRestoreKeepsValuesAndTimers() throws {
         var s = SeenKeys(name: "dedupe")
         for i in 0..<1000 { s.set("e\(i)", Int64(i), expiresAt: Int64(i * 10)) }

@@ -5,47 +5,62 @@ import DequeModule
 /// The state of dedupe: string keys (event ids), each with a value (first seen) and an expiry in
 /// event time; a key is evicted once the watermark passes its expiry.
 ///
-/// Our own table rather than `Dictionary<String, …>` + a timer heap, because dedupe touches every
-/// event and Swift's `Dictionary<String, …>` measured ~500 ns per insert and ~200 ns per lookup
-/// here (SipHash over the string plus a cache miss per probe) — a third of all operators' time.
-/// This is an open-addressing table with linear probing and backward-shift deletion; each slot
-/// holds a 64-bit fingerprint of the key next to the key, so a probe compares the strings only
-/// when fingerprints match. The fingerprint is seeded per process (the table's layout is never
-/// written anywhere), so crafted keys cannot be aimed at one probe chain.
+/// Our own structure rather than `Dictionary<String, …>` + a timer heap, because dedupe touches
+/// every event and Swift's `Dictionary<String, …>` measured ~500 ns per insert and ~200 ns per
+/// lookup here (SipHash over the string plus a cache miss per probe) — a third of all operators'
+/// time. Two parts:
 ///
-/// The table is far larger than the CPU caches, so almost every probe is a cache miss; callers
-/// with a batch compute all fingerprints first and ``prefetch(_:)`` their home slots, so the
-/// misses overlap instead of coming one after another (eviction does the same per chunk).
+/// - **The log**: entries (key, value, expiry) in arrival order, in a ring buffer. Appending and
+///   evicting walk it front to back, so it streams through the cache.
+/// - **The index**: an open-addressing table (linear probing) of 8-byte slots, each a 32-bit tag
+///   of the key's hash and the 32-bit log position of its entry — the only part touched at
+///   random, 5× smaller than a slot holding key and times. A probe compares the key itself only
+///   when the tag matches.
 ///
-/// Expiry timers sit in a FIFO in arrival order. Arrival is event-time order up to the
-/// out-of-orderness bound, so a key can outlive its expiry by at most that much (plus allowed
-/// lateness for a late-but-accepted event) — which changes memory only, never results: dedupe
-/// compares the stored first-seen time with the TTL itself.
+/// Eviction is lazy: it only pops the log's front (while its expiry has passed). A slot whose
+/// position is before the log's front is a tombstone: probes walk over it, inserts reuse it, and
+/// when live slots + tombstones pass half the table it is rebuilt (in slot order, so the writes
+/// stream) — no random probe per evicted key, which was a cache miss per event.
+///
+/// The hash is a multiply–xorshift mixer seeded per process (the table's layout is never written
+/// anywhere), so crafted keys cannot be aimed at one probe chain.
+///
+/// Arrival is event-time order up to the out-of-orderness bound, so a key can outlive its expiry
+/// by at most that much (plus allowed lateness for a late-but-accepted event) — which changes
+/// memory only, never results: dedupe compares the stored first-seen time with the TTL itself.
 public struct SeenKeys {
-    struct Slot {
-        /// 0 = empty.
-        var fingerprint: UInt64
+    struct Entry {
+        var key: String
         var value: Int64
         var expiresAt: Int64
-        var key: String
+        /// Superseded by a later entry of the same key (set again with another expiry).
+        var dead = false
     }
 
-    private var slots: [Slot]
+    /// 0 = empty; else tag (high 32 bits, top bit set) | log position (low 32 bits, truncated).
+    private var slots: [UInt64]
     private var mask: Int
+    /// Slots not empty (live + tombstones).
+    private var used = 0
+    private var log = Deque<Entry>()
+    /// Absolute position of the log's first entry (positions only grow).
+    private var head = 0
+    /// Position at the last rebuild (a tombstone's truncated position must not come round again).
+    private var rebuiltAt = 0
+    /// Live keys.
     public private(set) var count = 0
-    private var timers = Deque<(expiresAt: Int64, fingerprint: UInt64)>()
     public let name: String
     private static let seed = UInt64.random(in: 1...UInt64.max)
 
     public init(name: String, capacity: Int = 1024) {
         self.name = name
         var c = 16
-        while c < capacity * 2 { c <<= 1 }
-        slots = Array(repeating: Slot(fingerprint: 0, value: 0, expiresAt: 0, key: ""), count: c)
+        while c < capacity * 4 { c <<= 1 }
+        slots = Array(repeating: 0, count: c)
         mask = c - 1
     }
 
-    /// Fingerprint of a key: 8 bytes at a time through a multiply–xorshift mixer; never 0.
+    /// Hash of a key: 8 bytes at a time through a multiply–xorshift mixer.
     @inline(__always)
     static func fingerprint(_ key: String) -> UInt64 {
         var k = key
@@ -65,33 +80,53 @@ public struct SeenKeys {
             h ^= h >> 29
             h = h &* 0xBF58_476D_1CE4_E5B9
             h ^= h >> 32
-            return h | 1
+            return h
         }
     }
 
-    /// The slot holding `key`, or the empty slot where it would go.
+    /// The slot's tag bits for a hash: its high half, top bit set (so an occupied slot is never 0;
+    /// the home index uses the tag's low bits, tables stay under 2^31 slots).
+    @inline(__always) private static func tag(_ hash: UInt64) -> UInt64 { (hash | 0x8000_0000_0000_0000) & 0xFFFF_FFFF_0000_0000 }
+    /// A slot's home index, from its tag (so rebuilding need not read the log).
+    @inline(__always) private static func home(_ slot: UInt64, _ mask: Int) -> Int { Int(truncatingIfNeeded: slot >> 32) & mask }
+    /// The log index of a slot's entry; `log.count` or more for a tombstone.
+    @inline(__always) private static func logIndex(_ slot: UInt64, head: Int) -> Int {
+        Int(UInt32(truncatingIfNeeded: slot) &- UInt32(truncatingIfNeeded: head))
+    }
+
+    /// Where `key` is: the slot holding it (found), or where to put it (the first tombstone on
+    /// its probe path, else the empty slot ending it).
     @inline(__always)
-    private func find(_ key: String, _ fp: UInt64) -> (index: Int, found: Bool) {
-        var i = Int(truncatingIfNeeded: fp) & mask
-        while true {
-            let f = slots[i].fingerprint
-            if f == 0 { return (i, false) }
-            if f == fp && slots[i].key == key { return (i, true) }
-            i = (i + 1) & mask
+    private func find(_ key: String, _ hash: UInt64) -> (index: Int, found: Bool, empty: Bool) {
+        let tag = Self.tag(hash), head = head, n = log.count
+        return slots.withUnsafeBufferPointer { slots in
+            var i = Self.home(tag, mask)
+            var free = -1
+            while true {
+                let s = slots[i]
+                if s == 0 { return free < 0 ? (i, false, true) : (free, false, false) }
+                let j = Self.logIndex(s, head: head)
+                if j >= n {
+                    if free < 0 { free = i }
+                } else if s & 0xFFFF_FFFF_0000_0000 == tag && log[j].key == key {
+                    return (i, true, false)
+                }
+                i = (i + 1) & mask
+            }
         }
     }
 
     /// The value of `key`, if held.
     public subscript(key: String) -> Int64? {
         let r = find(key, Self.fingerprint(key))
-        return r.found ? slots[r.index].value : nil
+        return r.found ? log[Self.logIndex(slots[r.index], head: head)].value : nil
     }
 
-    /// Starts loading the home slots of these fingerprints into the cache.
+    /// Starts loading the home slots of these hashes into the cache.
     @inline(__always)
-    public func prefetch(_ fingerprints: some Sequence<UInt64>) {
+    public func prefetch(_ hashes: some Sequence<UInt64>) {
         slots.withUnsafeBufferPointer { b in
-            for fp in fingerprints { wakala_prefetch(b.baseAddress! + (Int(truncatingIfNeeded: fp) & mask)) }
+            for h in hashes { wakala_prefetch(b.baseAddress! + Self.home(Self.tag(h), mask)) }
         }
     }
 
@@ -103,89 +138,81 @@ public struct SeenKeys {
 
     /// ``insertIfAbsent(_:_:expiresAt:)`` with the key's ``fingerprint(_:)`` already computed.
     @inline(__always)
-    public mutating func insertIfAbsent(_ key: String, fingerprint fp: UInt64, _ value: Int64, expiresAt: Int64) -> Int64? {
-        let r = find(key, fp)
-        if r.found { return slots[r.index].value }
-        slots[r.index] = Slot(fingerprint: fp, value: value, expiresAt: expiresAt, key: key)
-        count += 1
-        timers.append((expiresAt, fp))
-        if count * 2 > slots.count { grow() }
+    public mutating func insertIfAbsent(_ key: String, fingerprint hash: UInt64, _ value: Int64, expiresAt: Int64) -> Int64? {
+        let r = find(key, hash)
+        if r.found { return log[Self.logIndex(slots[r.index], head: head)].value }
+        add(key, hash, value, expiresAt, at: r.index, empty: r.empty)
         return nil
     }
 
     /// Sets `key` to `value`, expiring when the watermark reaches `expiresAt`.
     public mutating func set(_ key: String, _ value: Int64, expiresAt: Int64) {
-        let fp = Self.fingerprint(key)
-        let r = find(key, fp)
-        if r.found {
-            slots[r.index].value = value
-            if slots[r.index].expiresAt == expiresAt { return }
-            slots[r.index].expiresAt = expiresAt
-        } else {
-            slots[r.index] = Slot(fingerprint: fp, value: value, expiresAt: expiresAt, key: key)
-            count += 1
-        }
-        timers.append((expiresAt, fp))
-        if count * 2 > slots.count { grow() }
+        let hash = Self.fingerprint(key)
+        let r = find(key, hash)
+        guard r.found else { return add(key, hash, value, expiresAt, at: r.index, empty: r.empty) }
+        let j = Self.logIndex(slots[r.index], head: head)
+        if log[j].expiresAt == expiresAt { log[j].value = value; return }
+        // A new entry at the end; the old one is passed over when eviction reaches it.
+        log[j].dead = true
+        slots[r.index] = Self.tag(hash) | UInt64(UInt32(truncatingIfNeeded: head + log.count))
+        log.append(Entry(key: key, value: value, expiresAt: expiresAt))
     }
 
-    /// Evicts the keys whose expiry is at or before `watermark` (see the type's note on order).
+    @inline(__always)
+    private mutating func add(_ key: String, _ hash: UInt64, _ value: Int64, _ expiresAt: Int64, at index: Int, empty: Bool) {
+        let position = head + log.count
+        slots[index] = Self.tag(hash) | UInt64(UInt32(truncatingIfNeeded: position))
+        log.append(Entry(key: key, value: value, expiresAt: expiresAt))
+        count += 1
+        if empty { used += 1 }
+        if used * 2 > slots.count || position - rebuiltAt > 1 << 30 { rebuild() }
+    }
+
+    /// Evicts the keys whose expiry is at or before `watermark` (see the type's note on order):
+    /// their slots become tombstones.
     public mutating func advance(to watermark: EpochMillis) {
-        var due: [(expiresAt: Int64, fingerprint: UInt64)] = []
-        while timers.first.map({ $0.expiresAt <= watermark }) == true {
-            due.removeAll(keepingCapacity: true)
-            while due.count < 512, let t = timers.first, t.expiresAt <= watermark { due.append(timers.removeFirst()) }
-            prefetch(due.lazy.map(\.fingerprint))
-            for t in due {
-                // The slot with this fingerprint and expiry (a key re-armed later has another
-                // expiry and its own, later timer).
-                var i = Int(truncatingIfNeeded: t.fingerprint) & mask
-                while slots[i].fingerprint != 0 {
-                    if slots[i].fingerprint == t.fingerprint && slots[i].expiresAt == t.expiresAt {
-                        remove(at: i)
-                        break
-                    }
-                    i = (i + 1) & mask
-                }
+        while let e = log.first, e.expiresAt <= watermark {
+            if !e.dead { count -= 1 }
+            log.removeFirst()
+            head += 1
+        }
+    }
+
+    /// A table without tombstones, twice as large when live keys fill over a quarter of it.
+    private mutating func rebuild() {
+        let old = slots, head = head, n = log.count
+        let size = count * 4 > old.count ? old.count * 2 : old.count
+        var fresh = [UInt64](repeating: 0, count: size)
+        let mask = size - 1
+        fresh.withUnsafeMutableBufferPointer { fresh in
+            for s in old where s != 0 && Self.logIndex(s, head: head) < n {
+                var i = Self.home(s, mask)
+                while fresh[i] != 0 { i = (i + 1) & mask }
+                fresh[i] = s
             }
         }
+        slots = fresh
+        self.mask = mask
+        used = count
+        rebuiltAt = head + n
     }
 
-    /// Backward-shift deletion: later entries of the probe chain move up, so no tombstones.
-    private mutating func remove(at index: Int) {
-        var hole = index
-        var j = index
-        while true {
-            j = (j + 1) & mask
-            let f = slots[j].fingerprint
-            if f == 0 { break }
-            let home = Int(truncatingIfNeeded: f) & mask
-            // The entry at j may move to the hole unless its home lies cyclically in (hole, j].
-            let stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j)
-            if stays { continue }
-            slots[hole] = slots[j]
-            hole = j
-        }
-        slots[hole] = Slot(fingerprint: 0, value: 0, expiresAt: 0, key: "")
-        count -= 1
-    }
+    /// Slots in the index (for tests: memory follows live keys, not keys ever seen).
+    var indexCapacity: Int { slots.count }
 
-    private mutating func grow() {
-        let old = slots
-        slots = Array(repeating: Slot(fingerprint: 0, value: 0, expiresAt: 0, key: ""), count: old.count * 2)
-        mask = slots.count - 1
-        for s in old where s.fingerprint != 0 {
-            var i = Int(truncatingIfNeeded: s.fingerprint) & mask
-            while slots[i].fingerprint != 0 { i = (i + 1) & mask }
-            slots[i] = s
-        }
+    /// Bytes held per live key: its log entry and its index slot at the table's load (live keys
+    /// fill 1/8 to 1/2 of it, tombstones the rest up to half), the log's dead entries (keys set
+    /// again) not counted.
+    public static var bytesPerKey: ClosedRange<Int> {
+        let entry = MemoryLayout<Entry>.stride, slot = MemoryLayout<UInt64>.stride
+        return (entry + slot * 2)...(entry + slot * 8)
     }
 
     /// Versioned, compressed bytes of every key, value and expiry (in key order, so the same
     /// state always gives the same bytes).
     public func snapshot() throws -> [UInt8] {
         var w = SnapshotWriter()
-        let held = slots.filter { $0.fingerprint != 0 }.sorted { $0.key < $1.key }
+        let held = log.filter { !$0.dead }.sorted { $0.key < $1.key }
         w.write(held.count)
         for s in held { w.write(s.key); w.write(s.value); w.write(s.expiresAt) }
         return try SnapshotEnvelope.seal(operator: name, w.bytes)

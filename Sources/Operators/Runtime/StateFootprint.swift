@@ -1,12 +1,9 @@
 /// Sizes of the per-key state the operators hold, from the types' memory layouts (bytes, before
 /// hash-table load factor and the heap allocations of strings over 15 bytes and of arrays).
 public enum StateFootprint {
-    /// Per dedupe key: its table slot (fingerprint, first seen, expiry, key) at the table's
-    /// load of 1/4 to 1/2 (so 2 to 4 slots per key), and its expiry timer.
-    public static var dedupeKey: ClosedRange<Int> {
-        let slot = MemoryLayout<SeenKeys.Slot>.stride, timer = MemoryLayout<(Int64, UInt64)>.stride
-        return (2 * slot + timer)...(4 * slot + timer)
-    }
+    /// Per dedupe key: its log entry (key, first seen, expiry) and its 8-byte index slot at the
+    /// index's load (see ``SeenKeys/bytesPerKey``).
+    public static var dedupeKey: ClosedRange<Int> { SeenKeys.bytesPerKey }
 
     /// Per open order in the state machine: its entry, without history entries and held events.
     public static var openOrder: Int {

@@ -222,9 +222,6 @@ struct OperatorsBench: ParsableCommand {
     func run() throws {
         let records = benchStream(tenants: tenants, days: days, duplicates: 0.01)
         let decoder = EventDecoder()
-        var events: [Timestamped<Event>] = []
-        events.reserveCapacity(records.count)
-        for r in records { if case .success(let e) = decoder.decode(r.value) { events.append(Timestamped(time: e.time, value: e)) } }
         // The peer, timed in the same rounds as the operators (the VM's speed drifts).
         var decodeSeconds = Double.infinity
         func decodeRound() {
@@ -234,35 +231,64 @@ struct OperatorsBench: ParsableCommand {
             decodeSeconds = min(decodeSeconds, monotonicSeconds() - t0)
             precondition(n > 0)
         }
-        let batches = stride(from: 0, to: events.count, by: batch).map { Array(events[$0..<min($0 + batch, events.count)]) }
+        func decode(_ slice: ArraySlice<GeneratedRecord>) -> [Timestamped<Event>] {
+            var events: [Timestamped<Event>] = []
+            events.reserveCapacity(slice.count)
+            for r in slice { if case .success(let e) = decoder.decode(r.value) { events.append(Timestamped(time: e.time, value: e)) } }
+            return events
+        }
+        let recordBatches = stride(from: 0, to: records.count, by: batch).map { records[$0..<min($0 + batch, records.count)] }
         let p = try loadPipeline(pipeline)
-        var seconds = Double.infinity
+        /// One pass through a fresh runner; the seconds spent in the runner. Every event decoded
+        /// before the pass (`preDecoded`), or each batch decoded (untimed) just before the runner
+        /// takes it, as in the pipeline (decoding in between evicts operator state from the cache
+        /// and scatters the events in memory: measured slower).
+        func pass(_ runner: PipelineRunner, preDecoded: [[Timestamped<Event>]]?) -> Double {
+            var seconds = 0.0
+            for (i, records) in recordBatches.enumerated() {
+                let events = preDecoded?[i] ?? decode(records)
+                let t0 = monotonicSeconds()
+                runner.process(partition: 0, events: events, now: 0)
+                seconds += monotonicSeconds() - t0
+            }
+            let t0 = monotonicSeconds()
+            runner.finish()
+            return seconds + monotonicSeconds() - t0
+        }
+        let preDecoded = recordBatches.map(decode)
+        let eventCount = preDecoded.reduce(0) { $0 + $1.count }
+        var upFront = Double.infinity, interleaved = Double.infinity
         var runner = try PipelineRunner(config: p, partitions: [0])
         for _ in 0..<rounds {
             decodeRound()
             runner = try PipelineRunner(config: p, partitions: [0])
-            let t1 = monotonicSeconds()
-            for b in batches { runner.process(partition: 0, events: b, now: 0) }
-            runner.finish()
-            seconds = min(seconds, monotonicSeconds() - t1)
+            upFront = min(upFront, pass(runner, preDecoded: preDecoded))
+            interleaved = min(interleaved, pass(try PipelineRunner(config: p, partitions: [0]), preDecoded: nil))
         }
-        print("events: \(events.count) (\(tenants) tenants × \(days) days, 1 % duplicates, 20 s disorder), batches of \(batch)")
-        print(String(format: "all operators of %@: %.0f events/s (%.2f s)", p.name, Double(events.count) / seconds, seconds))
+        print("events: \(eventCount) (\(tenants) tenants × \(days) days, 1 % duplicates, 20 s disorder), batches of \(batch)")
+        print(String(format: "all operators of %@: %.0f events/s (%.2f s)", p.name, Double(eventCount) / upFront, upFront))
+        print(String(format: "  interleaved with decoding (each batch decoded untimed just before): %.0f events/s (%.2f s)", Double(eventCount) / interleaved, interleaved))
         print(String(format: "decode + validate alone, same records: %.0f events/s (%.2f s)", Double(records.count) / decodeSeconds, decodeSeconds))
-        print(String(format: "ratio: operators take %.2fx the decode time", seconds / decodeSeconds))
+        print(String(format: "ratio: operators take %.2fx the decode time (interleaved: %.2fx)", upFront / decodeSeconds, interleaved / decodeSeconds))
         if timed {
-            let t = try PipelineRunner(config: p, partitions: [0])
-            t.timing = true
-            for b in batches { t.process(partition: 0, events: b, now: 0) }
-            t.finish()
-            print("time per operator (a second, instrumented pass):")
-            for (n, ns) in zip(t.stageNames, t.stageNanos) {
-                print(String(format: "  %-22@ %6.0f ms  %5.0f ns/event", n, Double(ns) / 1e6, Double(ns) / Double(events.count)))
+            // Per operator, the best of `rounds` instrumented passes (one pass is at the VM's mercy).
+            var best: [UInt64] = []
+            var names: [String] = []
+            for _ in 0..<rounds {
+                let t = try PipelineRunner(config: p, partitions: [0])
+                t.timing = true
+                _ = pass(t, preDecoded: preDecoded)
+                best = best.isEmpty ? t.stageNanos : zip(best, t.stageNanos).map { min($0, $1) }
+                names = t.stageNames
+            }
+            print("time per operator (best of \(rounds) instrumented passes):")
+            for (n, ns) in zip(names, best) {
+                print(String(format: "  %-22@ %6.0f ms  %5.0f ns/event", n, Double(ns) / 1e6, Double(ns) / Double(eventCount)))
             }
         }
         for (name, n) in runner.counters where !name.contains(".partition_") { print("  \(name): \(n)") }
         let k = StateFootprint.dedupeKey
-        print("state per dedupe key: \(k.lowerBound)–\(k.upperBound) bytes (table slots at load 1/2 to 1/4 + expiry timer; ids ≤ 15 bytes stay inline)")
+        print("state per dedupe key: \(k.lowerBound)–\(k.upperBound) bytes (log entry + 8-byte index slot, live keys filling 1/8 to 1/2 of the index; ids ≤ 15 bytes stay inline)")
         print("state per open order: \(StateFootprint.openOrder) bytes + \(StateFootprint.historyEntry) per status change; a held event \(StateFootprint.heldEvent) bytes per operator holding it + \(StateFootprint.event) bytes once (shared)")
     }
 }
