@@ -144,20 +144,17 @@ public final class PipelineRunner {
     /// Processes events decoded elsewhere (benchmarks, or a source that decodes itself); the late
     /// check still applies.
     public func process(partition: Int, events: [Timestamped<Event>], now: EpochMillis) {
-        var kept: [Timestamped<Event>] = []
-        kept.reserveCapacity(events.count)
-        var maxTime = EpochMillis.min
-        for e in events {
-            recordsIn += 1
-            if tracker.isLate(e.time) { late += 1; continue }
-            accepted += 1
-            if e.time > maxTime { maxTime = e.time }
-            kept.append(e)
-        }
+        recordsIn += events.count
+        let lateCount = events.lazy.filter { self.tracker.isLate($0.time) }.count
+        // Usually none is late: the batch goes on as it is (no copy, no retain per event).
+        let kept = lateCount == 0 ? events : events.filter { !tracker.isLate($0.time) }
+        late += lateCount
+        accepted += kept.count
+        let maxTime = kept.lazy.map(\.time).max() ?? .min
         run(partition: partition, events: kept, maxTime: maxTime, now: now)
     }
 
-    private func run(partition: Int, events: [Timestamped<Event>], maxTime: EpochMillis, now: EpochMillis) {
+    private func run(partition: Int, events: consuming [Timestamped<Event>], maxTime: EpochMillis, now: EpochMillis) {
         deliver(events, from: sourceName)
         if maxTime != .min { tracker.observe(partition: partition, eventTime: maxTime, now: now) }
         advance(to: tracker.advance(now: now))
@@ -172,16 +169,19 @@ public final class PipelineRunner {
         advance(to: tracker.current)
     }
 
-    private func deliver(_ events: [Timestamped<Event>], from name: String) {
+    private func deliver(_ batch: consuming [Timestamped<Event>], from name: String) {
+        var events = batch
         if !taps.isEmpty, !events.isEmpty, taps.contains(name) { tapped[name, default: []].append(contentsOf: events) }
         guard !events.isEmpty, let targets = readers[name] else { return }
-        for (i, types) in targets {
+        for (n, (i, types)) in targets.enumerated() {
             var out = StageOutput()
             let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
             // A reader that takes only some types gets a filtered copy — unless every event is of
-            // those types (a repartitioned stream usually is), then the batch itself.
+            // those types (a repartitioned stream usually is), then the batch itself. The last
+            // reader is handed the batch (a stage that filters it in place copies nothing).
             let input = types.map { t in events.allSatisfy { t.contains($0.value.type) } ? events : events.filter { t.contains($0.value.type) } } ?? events
-            stages[i].process(input, into: &out)
+            if n == targets.count - 1 { events = [] } // `input` is now the batch's only owner
+            stages[i].process(consume input, into: &out)
             if timing { stageNanos[i] += DispatchTime.now().uptimeNanoseconds - t0 }
             collect(i, out)
         }
@@ -197,13 +197,16 @@ public final class PipelineRunner {
         }
     }
 
-    private func collect(_ i: Int, _ out: StageOutput) {
+    private func collect(_ i: Int, _ output: consuming StageOutput) {
+        var out = output
         if !out.rows.isEmpty { outputs[i].append(contentsOf: out.rows.lazy.map(StageResult.row)) }
         if !out.derived.isEmpty {
             outputs[i].append(contentsOf: out.derived.lazy.map(StageResult.event))
             for j in derivedReaders[i] ?? [] { stages[j].take(out.derived) }
         }
-        deliver(out.events, from: stages[i].name)
+        var events: [Timestamped<Event>] = []
+        swap(&events, &out.events) // handed on, not shared
+        deliver(events, from: stages[i].name)
     }
 
     /// Read-model rows of every operator, for the keys changed since the last call (a checkpoint

@@ -20,16 +20,18 @@ public final class DedupeStage: Stage {
         seen = SeenKeys(name: name)
     }
 
-    public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) {
+    public func process(_ batch: consuming [Timestamped<Event>], into out: inout StageOutput) {
         // State passed inout: one exclusivity check per batch instead of one per event.
-        Self.run(batch, key: key, ttl: ttl, types: types, seen: &seen, duplicates: &duplicates,
-                 fingerprints: &fingerprints, out: &out.events)
+        var events = batch
+        Self.run(&events, key: key, ttl: ttl, types: types, seen: &seen, duplicates: &duplicates,
+                 fingerprints: &fingerprints)
+        if out.events.isEmpty { out.events = events } else { out.events += events }
     }
 
-    private static func run(_ batch: [Timestamped<Event>], key: EventField, ttl: Int64, types: EventTypeSet?,
-                            seen: inout SeenKeys, duplicates: inout Int, fingerprints: inout [UInt64],
-                            out: inout [Timestamped<Event>]) {
-        out.reserveCapacity(out.count + batch.count)
+    /// Drops the duplicates from `batch`, in place: when the runner hands the batch over (dedupe
+    /// is the source's only reader) the kept events are neither copied nor retained again.
+    private static func run(_ batch: inout [Timestamped<Event>], key: EventField, ttl: Int64, types: EventTypeSet?,
+                            seen: inout SeenKeys, duplicates: inout Int, fingerprints: inout [UInt64]) {
         // Keys and fingerprints first, then the table's slots for all of them are prefetched, then
         // probed (SeenKeys: the probes are cache misses; this way they overlap).
         var keys: [String?] = []
@@ -41,21 +43,25 @@ public final class DedupeStage: Stage {
             fingerprints.append(k.map(SeenKeys.fingerprint) ?? 0)
         }
         seen.prefetch(fingerprints)
-        for (i, r) in batch.enumerated() {
-            guard let k = keys[i] else {
-                out.append(r)
-                continue
-            }
-            // Evicted when the watermark passes first-seen + TTL (then it is older than wm − TTL).
-            if let first = seen.insertIfAbsent(k, fingerprint: fingerprints[i], r.time, expiresAt: r.time + ttl + 1) {
-                if abs(r.time - first) <= ttl {
-                    duplicates += 1
-                    continue
+        var kept = 0
+        batch.withUnsafeMutableBufferPointer { b in
+            for i in b.indices {
+                if let k = keys[i] {
+                    let t = b[i].time
+                    // Evicted when the watermark passes first-seen + TTL (then it is older than wm − TTL).
+                    if let first = seen.insertIfAbsent(k, fingerprint: fingerprints[i], t, expiresAt: t + ttl + 1) {
+                        if abs(t - first) <= ttl {
+                            duplicates += 1
+                            continue
+                        }
+                        seen.set(k, t, expiresAt: t + ttl + 1)
+                    }
                 }
-                seen.set(k, r.time, expiresAt: r.time + ttl + 1)
+                if kept != i { b.swapAt(kept, i) }
+                kept += 1
             }
-            out.append(r)
         }
+        batch.removeLast(batch.count - kept)
     }
 
     public func advance(to watermark: EpochMillis, into out: inout StageOutput) {

@@ -12,7 +12,7 @@ public final class DeliveryStage: Stage {
         tracker = DeliveryTracker(settings: settings)
     }
 
-    public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) { tracker.process(batch) }
+    public func process(_ batch: consuming [Timestamped<Event>], into out: inout StageOutput) { tracker.process(batch) }
 
     public func advance(to watermark: EpochMillis, into out: inout StageOutput) {
         out.derived += tracker.advance(to: watermark)

@@ -12,7 +12,7 @@ public final class OrderLifecycleStage: Stage {
         lifecycle = OrderLifecycle(allowedLateness: allowedLateness)
     }
 
-    public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) {
+    public func process(_ batch: consuming [Timestamped<Event>], into out: inout StageOutput) {
         lifecycle.process(batch)
     }
 

@@ -8,7 +8,7 @@ public final class QuotaStage: Stage {
 
     public init(name: String) { self.name = name }
 
-    public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) { tracker.process(batch) }
+    public func process(_ batch: consuming [Timestamped<Event>], into out: inout StageOutput) { tracker.process(batch) }
 
     public func advance(to watermark: EpochMillis, into out: inout StageOutput) {
         out.derived += tracker.advance(to: watermark)

@@ -14,7 +14,7 @@ public final class RollupStage: Stage {
 
     public func take(_ derived: [DerivedEvent]) { rollups.take(statusChanges: derived) }
 
-    public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) { rollups.process(batch) }
+    public func process(_ batch: consuming [Timestamped<Event>], into out: inout StageOutput) { rollups.process(batch) }
 
     public func advance(to watermark: EpochMillis, into out: inout StageOutput) {
         rollups.advance(to: watermark)

@@ -98,7 +98,7 @@ public enum StageResult: Sendable {
 public protocol Stage: AnyObject {
     var name: String { get }
     /// Takes a batch of events that are not late.
-    func process(_ batch: [Timestamped<Event>], into out: inout StageOutput)
+    func process(_ batch: consuming [Timestamped<Event>], into out: inout StageOutput)
     /// The watermark moved.
     func advance(to watermark: EpochMillis, into out: inout StageOutput)
     /// Counters for the summary and metrics (e.g. duplicates dropped).

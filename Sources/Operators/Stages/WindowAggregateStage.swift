@@ -26,7 +26,7 @@ public final class WindowAggregateStage: Stage {
         op = WindowAggregator(name: name, spec: window, allowedLateness: allowedLateness, zone: zone, aggregation: CountSum())
     }
 
-    public func process(_ events: [Timestamped<Event>], into out: inout StageOutput) {
+    public func process(_ events: consuming [Timestamped<Event>], into out: inout StageOutput) {
         batch.removeAll(keepingCapacity: true)
         for r in events {
             if perTenantZone, r.value.type == .tenantCreated, case .tenantCreated(let t) = r.value.payload, let z = TenantZone(identifier: t.timezone) {
@@ -82,7 +82,7 @@ public final class RepartitionStage: Stage {
         routed = Array(repeating: 0, count: max(1, partitions))
     }
 
-    public func process(_ batch: [Timestamped<Event>], into out: inout StageOutput) {
+    public func process(_ batch: consuming [Timestamped<Event>], into out: inout StageOutput) {
         var counts = Array(repeating: 0, count: partitions) // one write-back per batch
         for r in batch where types?.contains(r.value.type) ?? true {
             guard let k = key.text(of: r.value) else { continue }
