@@ -1,6 +1,5 @@
 import CSupport
 import Domain
-import DequeModule
 
 /// The state of dedupe: string keys (event ids), each with a value (first seen) and an expiry in
 /// event time; a key is evicted once the watermark passes its expiry.
@@ -42,7 +41,7 @@ public struct SeenKeys {
     private var mask: Int
     /// Slots not empty (live + tombstones).
     private var used = 0
-    private var log = Deque<Entry>()
+    private var log = Log()
     /// Absolute position of the log's first entry (positions only grow).
     private var head = 0
     /// Position at the last rebuild (a tombstone's truncated position must not come round again).
@@ -63,25 +62,29 @@ public struct SeenKeys {
     /// Hash of a key: 8 bytes at a time through a multiply–xorshift mixer.
     @inline(__always)
     static func fingerprint(_ key: String) -> UInt64 {
+        if let h = key.utf8.withContiguousStorageIfAvailable({ hash($0) }) { return h }
         var k = key
-        return k.withUTF8 { b in
-            var h = seed ^ (UInt64(b.count) &* 0x9E37_79B9_7F4A_7C15)
-            let raw = UnsafeRawBufferPointer(b)
-            var i = 0
-            while i + 8 <= raw.count {
-                h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-                h ^= h >> 31
-                i += 8
-            }
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < raw.count { tail |= UInt64(raw[i]) << shift; shift += 8; i += 1 }
-            h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
-            h ^= h >> 29
-            h = h &* 0xBF58_476D_1CE4_E5B9
-            h ^= h >> 32
-            return h
+        return k.withUTF8 { hash($0) }
+    }
+
+    @inline(__always)
+    private static func hash(_ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h = seed ^ (UInt64(b.count) &* 0x9E37_79B9_7F4A_7C15)
+        let raw = UnsafeRawBufferPointer(b)
+        var i = 0
+        while i + 8 <= raw.count {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            i += 8
         }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < raw.count { tail |= UInt64(raw[i]) << shift; shift += 8; i += 1 }
+        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 32
+        return h
     }
 
     /// The slot's tag bits for a hash: its high half, top bit set (so an occupied slot is never 0;
@@ -195,6 +198,43 @@ public struct SeenKeys {
         self.mask = mask
         used = count
         rebuiltAt = head + n
+    }
+
+    /// A FIFO ring of entries over one array (Deque's storage is a class reached through
+    /// non-inlined code: a retain and a release per access, measured on every event).
+    struct Log {
+        private var items = [Entry](repeating: Entry(key: "", value: 0, expiresAt: 0), count: 16)
+        private var start = 0
+        private(set) var count = 0
+
+        var first: Entry? { count == 0 ? nil : items[start] }
+
+        subscript(i: Int) -> Entry {
+            get { items[(start + i) & (items.count - 1)] }
+            set { items[(start + i) & (items.count - 1)] = newValue }
+        }
+
+        mutating func append(_ e: Entry) {
+            if count == items.count {
+                var grown: [Entry] = []
+                grown.reserveCapacity(items.count * 2)
+                grown += items[start...]
+                grown += items[..<start]
+                grown += repeatElement(Entry(key: "", value: 0, expiresAt: 0), count: items.count)
+                items = grown
+                start = 0
+            }
+            items[(start + count) & (items.count - 1)] = e
+            count += 1
+        }
+
+        mutating func removeFirst() {
+            items[start] = Entry(key: "", value: 0, expiresAt: 0)
+            start = (start + 1) & (items.count - 1)
+            count -= 1
+        }
+
+        func filter(_ keep: (Entry) -> Bool) -> [Entry] { (0..<count).map { self[$0] }.filter(keep) }
     }
 
     /// Slots in the index (for tests: memory follows live keys, not keys ever seen).
