@@ -94,54 +94,69 @@ public struct OrderLifecycle {
         }
     }
 
+    /// Counters, changed through one `inout` while an order is changed in place.
+    struct Counts {
+        var transitions = 0, rejections = 0, compensations = 0
+    }
+
     /// Applies every event the watermark has passed; returns the derived events in order.
     public mutating func advance(to wm: EpochMillis) -> [DerivedEvent] {
         guard wm > watermark else { return [] }
         watermark = wm
         var out: [Decision] = []
+        var counts = Counts(transitions: transitions, rejections: rejections, compensations: compensations)
+        let allowedLateness = allowedLateness
         while let t = timers.min, t.time <= wm {
             _ = timers.removeMin()
-            // Taken out of the table while it changes, so its arrays are not copied on write.
-            // Most pops find the key's events already applied by an earlier timer: look first.
-            guard orders[t.key]?.armedAt == t.time, var o = orders.removeValue(forKey: t.key) else { continue } // stale
-            defer { orders[t.key] = o }
+            // Most pops find the key's events already applied by an earlier timer (stale). The
+            // order is changed in place in the table (no copy of its arrays, one lookup).
+            guard let i = orders.index(forKey: t.key), orders.values[i].armedAt == t.time else { continue }
             dirty.insert(t.key)
-            o.pending.sort { $0.time != $1.time ? $0.time < $1.time : $0.value.eventID < $1.value.eventID }
-            var applied = 0
-            for r in o.pending {
-                guard r.time <= wm else { break }
-                let isCreate = r.value.type == .orderCreated
-                if o.status == nil && !isCreate {
-                    // Not created (yet): hold until the lateness has passed, then reject.
-                    let deadline = r.time &+ allowedLateness
-                    guard deadline <= wm else { break }
-                    o.clock = max(o.clock, deadline)
-                    emit(&o, reject(o, r.value, .orderUnknown), into: &out)
-                    applied += 1
-                    continue
-                }
-                o.clock = max(o.clock, r.time)
-                apply(r.value, to: &o, into: &out)
-                applied += 1
-            }
-            o.pending.removeFirst(applied)
-            o.armedAt = .max
-            if let next = o.pending.first {
-                let due = o.status == nil && next.value.type != .orderCreated ? next.time &+ allowedLateness : next.time
-                o.armedAt = due
+            if let due = Self.applyDue(&orders.values[i], wm: wm, allowedLateness: allowedLateness, counts: &counts, into: &out) {
                 timers.insert(KeyTimer(time: due, key: t.key))
             }
         }
+        transitions = counts.transitions; rejections = counts.rejections; compensations = counts.compensations
         return out.inOrder()
     }
 
-    private mutating func emit(_ o: inout Order, _ d: DerivedEvent, into out: inout [Decision]) {
+    /// Applies an order's events at or before `wm` in (time, event_id) order; returns when its
+    /// timer must fire next (nil when nothing is held).
+    private static func applyDue(_ o: inout Order, wm: EpochMillis, allowedLateness: Int64, counts: inout Counts,
+                                 into out: inout [Decision]) -> EpochMillis? {
+        o.pending.sort { $0.time != $1.time ? $0.time < $1.time : $0.value.eventID < $1.value.eventID }
+        var applied = 0
+        for r in o.pending {
+            guard r.time <= wm else { break }
+            let isCreate = r.value.type == .orderCreated
+            if o.status == nil && !isCreate {
+                // Not created (yet): hold until the lateness has passed, then reject.
+                let deadline = r.time &+ allowedLateness
+                guard deadline <= wm else { break }
+                o.clock = max(o.clock, deadline)
+                emit(&o, reject(o, r.value, .orderUnknown, &counts), into: &out)
+                applied += 1
+                continue
+            }
+            o.clock = max(o.clock, r.time)
+            apply(r.value, to: &o, &counts, into: &out)
+            applied += 1
+        }
+        o.pending.removeFirst(applied)
+        o.armedAt = .max
+        guard let next = o.pending.first else { return nil }
+        let due = o.status == nil && next.value.type != .orderCreated ? next.time &+ allowedLateness : next.time
+        o.armedAt = due
+        return due
+    }
+
+    private static func emit(_ o: inout Order, _ d: DerivedEvent, into out: inout [Decision]) {
         o.seq += 1
         out.append(Decision(time: o.clock, key: o.tenantID + "/" + o.orderID, seq: o.seq, event: d))
     }
 
-    private mutating func reject(_ o: Order, _ e: Event, _ reason: RejectReason) -> DerivedEvent {
-        rejections += 1
+    private static func reject(_ o: Order, _ e: Event, _ reason: RejectReason, _ counts: inout Counts) -> DerivedEvent {
+        counts.rejections += 1
         return DerivedEvent(type: "order.transition_rejected", time: e.time, tenantID: e.tenantID, causationID: e.eventID,
                             correlationID: e.correlationID,
                             data: [("order_id", .string(o.orderID)), ("state", o.status.map { .string($0.rawValue) } ?? .null),
@@ -149,11 +164,11 @@ public struct OrderLifecycle {
                                    ("reason", .string(reason.rawValue))])
     }
 
-    private mutating func move(_ o: inout Order, to: OrderStatus, by e: Event, into out: inout [Decision]) {
+    private static func move(_ o: inout Order, to: OrderStatus, by e: Event, _ counts: inout Counts, into out: inout [Decision]) {
         let from = o.status
         o.status = to
         o.history.append(HistoryEntry(from: from, to: to, eventID: e.eventID, at: e.time))
-        transitions += 1
+        counts.transitions += 1
         emit(&o, DerivedEvent(type: "order.status_changed", time: e.time, tenantID: e.tenantID, causationID: e.eventID,
                               correlationID: e.correlationID,
                               data: [("order_id", .string(o.orderID)), ("from", from.map { .string($0.rawValue) } ?? .null),
@@ -161,16 +176,16 @@ public struct OrderLifecycle {
                                      ("at", .string(RFC3339.format(e.time)))]), into: &out)
     }
 
-    private mutating func apply(_ e: Event, to o: inout Order, into out: inout [Decision]) {
+    private static func apply(_ e: Event, to o: inout Order, _ counts: inout Counts, into out: inout [Decision]) {
         switch e.payload {
         case .orderCreated(let c):
-            guard o.status == nil else { return emit(&o, reject(o, e, .duplicateOrder), into: &out) }
+            guard o.status == nil else { return emit(&o, reject(o, e, .duplicateOrder, &counts), into: &out) }
             o.paymentMethod = c.paymentMethod
             o.customerID = c.customerID
             o.totalCents = c.totalAmount.cents
             o.createdAt = e.time
             if o.vendorID == nil { o.vendorID = c.items.lazy.compactMap(\.vendorID).first }
-            move(&o, to: .pending, by: e, into: &out)
+            move(&o, to: .pending, by: e, &counts, into: &out)
         case .paymentInitiated:
             o.paymentStatus = .initiated
         case .paymentSucceeded:
@@ -181,7 +196,7 @@ public struct OrderLifecycle {
         case .paymentFailed:
             o.paymentStatus = .failed
             if o.paymentMethod != .cash, o.status == .pending || o.status == .confirmed {
-                compensations += 1
+                counts.compensations += 1
                 emit(&o, DerivedEvent(type: "order.compensation_requested", time: e.time, tenantID: e.tenantID,
                                       causationID: e.eventID, correlationID: e.correlationID,
                                       data: [("order_id", .string(o.orderID)), ("actions", .strings(["cancel_order", "release_stock"])),
@@ -191,16 +206,16 @@ public struct OrderLifecycle {
             o.deliveryID = d.deliveryID
         default:
             guard let (from, to) = OrderTransitions.target(of: e.type), let current = o.status, from.contains(current) else {
-                return emit(&o, reject(o, e, .invalidTransition), into: &out)
+                return emit(&o, reject(o, e, .invalidTransition, &counts), into: &out)
             }
             switch e.payload {
             case .orderConfirmed(let c):
                 guard o.anyPaymentSucceeded || o.paymentMethod == .cash else {
-                    return emit(&o, reject(o, e, .paymentNotSucceeded), into: &out)
+                    return emit(&o, reject(o, e, .paymentNotSucceeded, &counts), into: &out)
                 }
                 o.vendorID = c.vendorID
             case .orderProcessingStarted:
-                guard o.vendorID != nil else { return emit(&o, reject(o, e, .vendorUnknown), into: &out) }
+                guard o.vendorID != nil else { return emit(&o, reject(o, e, .vendorUnknown, &counts), into: &out) }
             case .orderPickedUp(let p):
                 o.deliveryID = p.deliveryID
             case .orderCompleted(let c):
@@ -208,8 +223,8 @@ public struct OrderLifecycle {
             default:
                 break
             }
-            if e.type == .orderPickedUp, o.deliveryID == nil { return emit(&o, reject(o, e, .deliveryUnknown), into: &out) }
-            move(&o, to: to, by: e, into: &out)
+            if e.type == .orderPickedUp, o.deliveryID == nil { return emit(&o, reject(o, e, .deliveryUnknown, &counts), into: &out) }
+            move(&o, to: to, by: e, &counts, into: &out)
         }
     }
 
