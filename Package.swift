@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "CSupport"),
 
         // Pure domain model: no I/O.
-        .target(name: "Domain", swiftSettings: crossModule),
+        .target(name: "Domain", dependencies: ["CSupport"], swiftSettings: crossModule),
         // Sources and codecs: JSON decoding + validation, NDJSON/zstd files, Kafka, generator.
         .target(name: "Ingest",
                 dependencies: ["Domain", "CRdKafka", "CZstd",

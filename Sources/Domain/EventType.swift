@@ -110,4 +110,6 @@ public struct EventTypeSet: Sendable, Equatable, ExpressibleByArrayLiteral {
     @inlinable public func contains(_ t: EventType) -> Bool { bits & (1 << UInt64(t.ordinal)) != 0 }
 
     public var isEmpty: Bool { bits == 0 }
+
+    @inlinable public mutating func insert(_ t: EventType) { bits |= 1 << UInt64(t.ordinal) }
 }

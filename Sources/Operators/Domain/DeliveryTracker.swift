@@ -81,21 +81,17 @@ public struct DeliveryTracker {
 
     /// Buffers delivery events and driver locations.
     public mutating func process(_ batch: [Timestamped<Event>]) {
-        for r in batch {
-            switch r.value.type {
-            case .deliveryAssigned, .deliveryPickedUp, .deliveryCompleted, .deliveryCancelled, .driverLocationUpdated:
-                pending.append(r)
-            default: continue
-            }
-        }
+        batch.forEach(of: Self.types) { pending.append($0) }
     }
+
+    static let types: EventTypeSet = [.deliveryAssigned, .deliveryPickedUp, .deliveryCompleted, .deliveryCancelled, .driverLocationUpdated]
 
     /// Applies what the watermark has passed, in (time, event_id) order; returns derived events.
     public mutating func advance(to wm: EpochMillis) -> [DerivedEvent] {
         guard wm > watermark, !pending.isEmpty else { watermark = max(watermark, wm); return [] }
         watermark = wm
         var out: [DerivedEvent] = []
-        for r in pending.takeDue(wm) { apply(r.value, &out) }
+        pending.takeDue(wm).forEachPrefetching { apply($0, &out) }
         return out
     }
 

@@ -67,24 +67,18 @@ public struct OrderLifecycle {
 
     public init(allowedLateness: Int64) { self.allowedLateness = allowedLateness }
 
-    /// The key of an event's order (`tenant/order`), or nil if the event is not about an order.
-    @inline(__always)
-    static func key(_ e: Event) -> String? {
-        // By type first: reading `payload` copies it (and retains its strings) for every event.
-        guard Self.types.contains(e.type), let order = e.orderID else { return nil }
-        return e.tenantID + "/" + order
-    }
-
     static let types: EventTypeSet = [.orderCreated, .orderConfirmed, .orderProcessingStarted, .orderReadyForPickup, .orderPickedUp,
                                       .orderCompleted, .orderCancelled, .paymentInitiated, .paymentSucceeded, .paymentFailed,
                                       .paymentRefunded, .deliveryAssigned]
 
     /// Buffers a batch's order, payment and `delivery.assigned` events.
     public mutating func process(_ batch: [Timestamped<Event>]) {
-        for r in batch {
-            guard let k = Self.key(r.value) else { continue }
+        batch.forEach(of: Self.types) { r in
+            // By type first (`forEach(of:)`): reading `payload` copies it (and retains its strings).
+            guard let order = r.value.orderID else { return }
+            let k = r.value.tenantID + "/" + order // the order's key
             func hold(_ o: inout Order?) -> Bool { // one hash lookup; true when the timer must move earlier
-                if o == nil { o = Order(tenantID: r.value.tenantID, orderID: r.value.orderID!) }
+                if o == nil { o = Order(tenantID: r.value.tenantID, orderID: order) }
                 o!.pending.append(r)
                 guard r.time < o!.armedAt else { return false }
                 o!.armedAt = r.time

@@ -57,13 +57,11 @@ public struct QuotaTracker {
     /// The tier the tracker holds for a tenant.
     public func tier(_ tenant: String) -> Tier? { tenants[tenant]?.tier }
 
+    static let types: EventTypeSet = [.usageRecorded, .orderCreated, .tenantCreated, .tenantTierChanged]
+
     /// Buffers the events quotas depend on.
     public mutating func process(_ batch: [Timestamped<Event>]) {
-        for r in batch {
-            switch r.value.type {
-            case .usageRecorded, .orderCreated, .tenantCreated, .tenantTierChanged: break
-            default: continue
-            }
+        batch.forEach(of: Self.types) { r in
             func hold(_ t: inout Tenant?) -> Bool { // one hash lookup; true when the timer must move earlier
                 if t == nil { t = Tenant() }
                 t!.pending.append(r)

@@ -101,14 +101,12 @@ public struct Rollups {
         taken.append(contentsOf: statusChanges.lazy.filter { $0.type == "order.status_changed" })
     }
 
+    /// The event types rollups apply (all but driver locations, inventory, notifications, usage).
+    static let types = EventTypeSet(EventType.allCases.filter { ![.driverLocationUpdated, .inventoryUpdated, .notificationSent, .usageRecorded].contains($0) })
+
     public mutating func process(_ batch: [Timestamped<Event>]) {
         lifecycle?.process(batch)
-        for r in batch {
-            switch r.value.type {
-            case .driverLocationUpdated, .inventoryUpdated, .notificationSent, .usageRecorded: continue
-            default: pending.append(r)
-            }
-        }
+        batch.forEach(of: Self.types) { pending.append($0) }
     }
 
     /// Applies what the watermark has passed (events in time order; then the state machine's
@@ -116,7 +114,7 @@ public struct Rollups {
     public mutating func advance(to wm: EpochMillis) {
         guard wm > watermark else { return }
         watermark = wm
-        for r in pending.takeDue(wm) { apply(r.value) }
+        pending.takeDue(wm).forEachPrefetching { apply($0) }
         if lifecycle != nil {
             for d in lifecycle!.advance(to: wm) where d.type == "order.status_changed" { statusChanged(d) }
         } else {

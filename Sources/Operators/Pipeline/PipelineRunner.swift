@@ -179,12 +179,24 @@ public final class PipelineRunner {
             // A reader that takes only some types gets a filtered copy — unless every event is of
             // those types (a repartitioned stream usually is), then the batch itself. The last
             // reader is handed the batch (a stage that filters it in place copies nothing).
-            let input = types.map { t in events.allSatisfy { t.contains($0.value.type) } ? events : events.filter { t.contains($0.value.type) } } ?? events
+            let input = types.map { t in Self.allOf(t, events) ? events : Self.filter(events, t) } ?? events
             if n == targets.count - 1 { events = [] } // `input` is now the batch's only owner
             stages[i].process(consume input, into: &out)
             if timing { stageNanos[i] += DispatchTime.now().uptimeNanoseconds - t0 }
             collect(i, out)
         }
+    }
+
+    /// Whether every event is of these types (looked at in place: no copy, no retain).
+    private static func allOf(_ types: EventTypeSet, _ events: [Timestamped<Event>]) -> Bool {
+        events.withUnsafeBufferPointer { b in b.allSatisfy { types.contains($0.value.type) } }
+    }
+
+    /// The events of these types (only they are copied).
+    private static func filter(_ events: [Timestamped<Event>], _ types: EventTypeSet) -> [Timestamped<Event>] {
+        var out: [Timestamped<Event>] = []
+        events.forEach(of: types) { out.append($0) }
+        return out
     }
 
     private func advance(to wm: EpochMillis) {

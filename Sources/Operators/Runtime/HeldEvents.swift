@@ -30,6 +30,30 @@ public struct HeldEvents {
     }
 }
 
+extension Array where Element == Timestamped<Event> {
+    /// Calls `body` with each event whose type is in `types` (nil: every event), in order. The
+    /// others are looked at in place, never copied (a copy is a retain and a release: measured
+    /// on every event for each operator that skips most of them).
+    @inline(__always)
+    func forEach(of types: EventTypeSet?, _ body: (Timestamped<Event>) -> Void) {
+        withUnsafeBufferPointer { b in
+            for i in b.indices where types?.contains(b[i].value.type) ?? true { body(b[i]) }
+        }
+    }
+
+    /// Calls `body` on each event in order, prefetching the storage of the event `ahead` places
+    /// on (held events are cold by the time the watermark releases them).
+    @inline(__always)
+    func forEachPrefetching(ahead: Int = 6, _ body: (Event) -> Void) {
+        withUnsafeBufferPointer { b in
+            for i in b.indices {
+                if i + ahead < b.count { b[i + ahead].value.prefetch() }
+                body(b[i].value)
+            }
+        }
+    }
+}
+
 extension Array {
     /// The index of the first element for which `belongs` holds, the elements being partitioned
     /// (all that fail first); binary search.

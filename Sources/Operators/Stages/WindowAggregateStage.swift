@@ -28,11 +28,14 @@ public final class WindowAggregateStage: Stage {
 
     public func process(_ events: consuming [Timestamped<Event>], into out: inout StageOutput) {
         batch.removeAll(keepingCapacity: true)
-        for r in events {
+        // Only the events it counts (and, per tenant zone, `tenant.created`) are copied out.
+        var taken = types
+        if perTenantZone, taken != nil { taken!.insert(.tenantCreated) }
+        events.forEach(of: taken) { r in
             if perTenantZone, r.value.type == .tenantCreated, case .tenantCreated(let t) = r.value.payload, let z = TenantZone(identifier: t.timezone) {
                 op.setZone(z, for: r.value.tenantID)
             }
-            guard types?.contains(r.value.type) ?? true, let k = key.text(of: r.value) else { continue }
+            guard types?.contains(r.value.type) ?? true, let k = key.text(of: r.value) else { return }
             let amount = sum.flatMap { $0.cents(of: r.value) } ?? 0
             batch.append(Timestamped(time: r.time, value: Keyed(key: k, value: amount)))
         }
@@ -84,8 +87,8 @@ public final class RepartitionStage: Stage {
 
     public func process(_ batch: consuming [Timestamped<Event>], into out: inout StageOutput) {
         var counts = Array(repeating: 0, count: partitions) // one write-back per batch
-        for r in batch where types?.contains(r.value.type) ?? true {
-            guard let k = key.text(of: r.value) else { continue }
+        batch.forEach(of: types) { r in
+            guard let k = key.text(of: r.value) else { return }
             counts[KafkaPartitioner.partition(k, count: partitions)] += 1
             out.events.append(r)
         }
