@@ -59,7 +59,7 @@ public struct DeliveryTracker {
 
     public let settings: Settings
     /// Active deliveries per driver, in assignment order (a fix costs one lookup).
-    var byDriver: [String: [Delivery]] = [:]
+    var byDriver: [FastKey: [Delivery]] = [:]
     /// delivery id → driver, for the delivery's own events.
     var driverOf: [String: String] = [:]
     /// Deliveries that ended since the last ``drainReadModel()``, with their last state (active
@@ -76,7 +76,7 @@ public struct DeliveryTracker {
 
     /// The tracked delivery with this id.
     public func delivery(_ id: String) -> Delivery? {
-        driverOf[id].flatMap { byDriver[$0]?.first { $0.deliveryID == id } }
+        driverOf[id].flatMap { byDriver[FastKey($0)]?.first { $0.deliveryID == id } }
     }
 
     /// Buffers delivery events and driver locations.
@@ -100,12 +100,12 @@ public struct DeliveryTracker {
         case .deliveryAssigned(let a):
             stop(a.deliveryID, status: "reassigned", at: e.time) // assigned again: tracked afresh
             ended[a.deliveryID] = nil
-            byDriver[a.driverID, default: []].append(Delivery(deliveryID: a.deliveryID, orderID: a.orderID, driverID: a.driverID,
+            byDriver[FastKey(a.driverID), default: []].append(Delivery(deliveryID: a.deliveryID, orderID: a.orderID, driverID: a.driverID,
                                                               tenantID: e.tenantID, pickup: a.pickup, dropoff: a.dropoff,
                                                               correlationID: e.correlationID))
             driverOf[a.deliveryID] = a.driverID
         case .deliveryPickedUp(let p):
-            guard let driver = driverOf[p.deliveryID], let i = byDriver.index(forKey: driver),
+            guard let driver = driverOf[p.deliveryID], let i = byDriver.index(forKey: FastKey(driver)),
                   let j = byDriver.values[i].firstIndex(where: { $0.deliveryID == p.deliveryID }) else { return }
             byDriver.values[i][j].status = .pickedUp
             byDriver.values[i][j].changed = true
@@ -114,7 +114,7 @@ public struct DeliveryTracker {
         case .deliveryCancelled(let c):
             stop(c.deliveryID, status: "cancelled", at: e.time)
         case .driverLocationUpdated(let l):
-            guard let i = byDriver.index(forKey: l.driverID) else { return }
+            guard let i = byDriver.index(forKey: FastKey(l.driverID)) else { return }
             // Mutated in place: one hash lookup per fix.
             let n = out.count
             let fix = Fix(here: l.location, cos: l.location.cosLatitude, speed: l.speedMps, time: e.time, cause: e.eventID)
@@ -128,7 +128,7 @@ public struct DeliveryTracker {
     }
 
     private mutating func stop(_ id: String, status: String, at: EpochMillis) {
-        guard let driver = driverOf.removeValue(forKey: id) else { return }
+        guard let driver = driverOf.removeValue(forKey: id).map(FastKey.init) else { return }
         if let d = byDriver[driver]?.first(where: { $0.deliveryID == id }) { ended[id] = (d, status, at) }
         byDriver[driver]?.removeAll { $0.deliveryID == id }
         if byDriver[driver]?.isEmpty == true { byDriver[driver] = nil }

@@ -117,7 +117,7 @@ extension DeliveryTracker {
         let drivers = byDriver.keys.sorted()
         w.write(drivers.count)
         for d in drivers {
-            w.write(d)
+            w.write(d.text)
             w.write(byDriver[d]!.count)
             for x in byDriver[d]! {
                 w.write(x.deliveryID); w.write(x.orderID); w.write(x.tenantID)
@@ -149,7 +149,7 @@ extension DeliveryTracker {
                 if try r.readBool() { x.lastLocation = GeoPoint(lat: try r.readDouble(), lng: try r.readDouble()) }
                 x.arrivedPickup = try r.readBool(); x.arrivedDropoff = try r.readBool(); x.deviating = try r.readBool()
                 x.correlationID = try r.readOptional(String.self)
-                fresh.byDriver[driver, default: []].append(x)
+                fresh.byDriver[FastKey(driver), default: []].append(x)
                 fresh.driverOf[x.deliveryID] = driver
             }
         }

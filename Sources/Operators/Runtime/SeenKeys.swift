@@ -61,7 +61,7 @@ public struct SeenKeys {
 
     /// Hash of a key: 8 bytes at a time through a multiply–xorshift mixer.
     @inline(__always)
-    static func fingerprint(_ key: String) -> UInt64 {
+    public static func fingerprint(_ key: String) -> UInt64 {
         if let h = key.utf8.withContiguousStorageIfAvailable({ hash($0) }) { return h }
         var k = key
         return k.withUTF8 { hash($0) }

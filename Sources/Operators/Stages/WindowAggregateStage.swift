@@ -89,7 +89,8 @@ public final class RepartitionStage: Stage {
         var counts = Array(repeating: 0, count: partitions) // one write-back per batch
         batch.forEach(of: types) { r in
             guard let k = key.text(of: r.value) else { return }
-            counts[KafkaPartitioner.partition(k, count: partitions)] += 1
+            // One partition: murmur2 of every key would only ever say 0.
+            counts[partitions == 1 ? 0 : KafkaPartitioner.partition(k, count: partitions)] += 1
             out.events.append(r)
         }
         for i in counts.indices { routed[i] += counts[i] }
