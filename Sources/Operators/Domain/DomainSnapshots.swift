@@ -215,15 +215,15 @@ extension Rollups {
             for (k, n) in messages[b]!.sorted(by: { $0.key < $1.key }) { w.write(k); w.write(n) }
         }
         w.write(zones.count)
-        for k in zones.keys.sorted() { w.write(k); w.write(zones[k]!.identifier) }
+        for k in zones.keys.sorted() { w.write(k.text); w.write(zones[k]!.identifier) }
         w.write(orders.count)
-        for k in orders.keys.sorted() { let o = orders[k]!; w.write(k); w.write(o.created); w.write(o.customer); w.write(o.total) }
+        for k in orders.keys.sorted() { let o = orders[k]!; w.write(k.text); w.write(o.created); w.write(o.customer); w.write(o.total) }
         w.write(firstOrder.count)
-        for k in firstOrder.keys.sorted() { w.write(k); w.write(firstOrder[k]!.time) }
+        for k in firstOrder.keys.sorted() { w.write(k.text); w.write(firstOrder[k]!.time) }
         w.write(paymentKind.count)
-        for k in paymentKind.keys.sorted() { w.write(k); w.write(paymentKind[k]!) }
+        for k in paymentKind.keys.sorted() { w.write(k.text); w.write(paymentKind[k]!) }
         w.write(assignedAt.count)
-        for k in assignedAt.keys.sorted() { w.write(k); w.write(assignedAt[k]!) }
+        for k in assignedAt.keys.sorted() { w.write(k.text); w.write(assignedAt[k]!) }
         w.write(pending.count)
         for p in pending.events { w.write(p) }
         return try SnapshotEnvelope.seal(operator: "rollup", w.bytes)
@@ -281,15 +281,15 @@ extension Rollups {
         for _ in 0..<(try r.readInt()) {
             let k = try r.readString(), id = try r.readString()
             guard let z = TenantZone(identifier: id) else { throw SnapshotError.corrupt("zone \(id)") }
-            fresh.zones[k] = z
+            fresh.zones[FastKey(k)] = z
         }
         for _ in 0..<(try r.readInt()) {
             let k = try r.readString()
-            fresh.orders[k] = OrderFacts(created: try r.readInt64(), customer: try r.readString(), total: try r.readInt64())
+            fresh.orders[FastKey(k)] = OrderFacts(created: try r.readInt64(), customer: try r.readString(), total: try r.readInt64())
         }
-        for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.firstOrder[k] = (try r.readInt64(), "") }
-        for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.paymentKind[k] = try r.readString() }
-        for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.assignedAt[k] = try r.readInt64() }
+        for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.firstOrder[FastKey(k)] = (try r.readInt64(), "") }
+        for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.paymentKind[FastKey(k)] = try r.readString() }
+        for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.assignedAt[FastKey(k)] = try r.readInt64() }
         for _ in 0..<(try r.readInt()) { fresh.pending.append(try r.read(Timestamped<Event>.self)) }
         guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
         self = fresh
