@@ -128,7 +128,7 @@ public struct DeliveryTracker {
     }
 
     private mutating func stop(_ id: String, status: String, at: EpochMillis) {
-        guard let driver = driverOf.removeValue(forKey: id).map(FastKey.init) else { return }
+        guard let driver = driverOf.removeValue(forKey: id).map({ FastKey($0) }) else { return }
         if let d = byDriver[driver]?.first(where: { $0.deliveryID == id }) { ended[id] = (d, status, at) }
         byDriver[driver]?.removeAll { $0.deliveryID == id }
         if byDriver[driver]?.isEmpty == true { byDriver[driver] = nil }

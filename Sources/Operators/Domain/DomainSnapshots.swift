@@ -11,7 +11,7 @@ extension OrderLifecycle {
         w.write(keys.count)
         for k in keys {
             let o = orders[k]!
-            w.write(k); w.write(o.tenantID); w.write(o.orderID)
+            w.write(k.text); w.write(o.tenantID); w.write(o.orderID)
             w.write(o.status?.rawValue); w.write(o.paymentStatus?.rawValue); w.write(o.paymentMethod?.rawValue)
             w.write(o.anyPaymentSucceeded); w.write(o.vendorID); w.write(o.deliveryID); w.write(o.customerID)
             w.write(o.totalCents); w.write(o.createdAt); w.write(o.clock); w.write(o.seq)
@@ -32,7 +32,7 @@ extension OrderLifecycle {
         fresh.watermark = try r.readInt64()
         fresh.transitions = try r.readInt(); fresh.rejections = try r.readInt(); fresh.compensations = try r.readInt()
         for _ in 0..<(try r.readInt()) {
-            let k = try r.readString()
+            let k = FastKey(try r.readString())
             var o = Order(tenantID: try r.readString(), orderID: try r.readString())
             o.status = try status(try r.readOptional(String.self))
             o.paymentStatus = try r.readOptional(String.self).flatMap(PaymentStatus.init(rawValue:))
@@ -102,7 +102,7 @@ extension QuotaTracker {
             t.exceeded = Set(try r.readString().split(separator: ",").map { try resource(String($0)) })
             t.seq = try r.readInt()
             for _ in 0..<(try r.readInt()) { t.pending.append(try r.read(Timestamped<Event>.self)) }
-            if let first = t.pending.events.map(\.time).min() { fresh.timers.insert(KeyTimer(time: first, key: k)); t.armedAt = first }
+            if let first = t.pending.events.map(\.time).min() { fresh.timers.insert(KeyTimer(time: first, key: FastKey(k))); t.armedAt = first }
             fresh.tenants[k] = t
         }
         guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }

@@ -57,13 +57,14 @@ public struct OrderLifecycle {
     }
 
     public let allowedLateness: Int64
-    public internal(set) var orders: [String: Order] = [:]
+    /// Keyed `tenant/order`.
+    public internal(set) var orders: [FastKey: Order] = [:]
     var timers = Heap<KeyTimer>()
     public internal(set) var watermark = WatermarkTracker.start
     /// Counters: applied transitions, rejections, compensations.
     public internal(set) var transitions = 0, rejections = 0, compensations = 0
     /// Orders changed since the last ``drainReadModel()``.
-    var dirty: Set<String> = []
+    var dirty: Set<FastKey> = []
 
     public init(allowedLateness: Int64) { self.allowedLateness = allowedLateness }
 
@@ -76,7 +77,7 @@ public struct OrderLifecycle {
         batch.forEach(of: Self.types) { r in
             // By type first (`forEach(of:)`): reading `payload` copies it (and retains its strings).
             guard let order = r.value.orderID else { return }
-            let k = r.value.tenantID + "/" + order // the order's key
+            let k = FastKey(r.value.tenantID + "/" + order) // the order's key
             func hold(_ o: inout Order?) -> Bool { // one hash lookup; true when the timer must move earlier
                 if o == nil { o = Order(tenantID: r.value.tenantID, orderID: order) }
                 o!.pending.append(r)

@@ -69,7 +69,7 @@ public struct QuotaTracker {
                 t!.armedAt = r.time
                 return true
             }
-            if hold(&tenants[r.value.tenantID]) { timers.insert(KeyTimer(time: r.time, key: r.value.tenantID)) }
+            if hold(&tenants[r.value.tenantID]) { timers.insert(KeyTimer(time: r.time, key: FastKey(r.value.tenantID))) }
         }
     }
 
@@ -82,13 +82,14 @@ public struct QuotaTracker {
             _ = timers.removeMin()
             // Taken out of the table while it changes, so its arrays are not copied on write.
             // Most pops find the key's events already applied by an earlier timer: look first.
-            guard tenants[t.key]?.armedAt == t.time, var s = tenants.removeValue(forKey: t.key) else { continue } // stale
-            defer { tenants[t.key] = s }
-            dirty.insert(t.key)
+            let tenant = t.key.text
+            guard tenants[tenant]?.armedAt == t.time, var s = tenants.removeValue(forKey: tenant) else { continue } // stale
+            defer { tenants[tenant] = s }
+            dirty.insert(tenant)
             for r in s.pending.takeDue(wm) {
                 for d in apply(r.value, to: &s) {
                     s.seq += 1
-                    out.append(Decision(time: r.time, key: t.key, seq: s.seq, event: d))
+                    out.append(Decision(time: r.time, key: tenant, seq: s.seq, event: d))
                 }
             }
             s.armedAt = s.pending.first?.time ?? .max

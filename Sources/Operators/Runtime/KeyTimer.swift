@@ -1,10 +1,10 @@
 import Domain
 
-/// An event-time timer for a string key, ordered by (time, key): the heap entry of operators that
-/// wake a key when the watermark passes its next held event (order lifecycle, quotas).
+/// An event-time timer for a key, ordered by (time, key): the heap entry of operators that wake a
+/// key when the watermark passes its next held event (order lifecycle, quotas).
 struct KeyTimer: Comparable {
     var time: EpochMillis
-    var key: String
+    var key: FastKey
     static func < (a: KeyTimer, b: KeyTimer) -> Bool { a.time != b.time ? a.time < b.time : a.key < b.key }
 }
 
