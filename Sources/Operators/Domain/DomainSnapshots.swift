@@ -166,13 +166,13 @@ extension Rollups {
         guard let g = Granularity(rawValue: try r.readString()) else { throw SnapshotError.corrupt("granularity") }
         return Bucket(tenant: t, granularity: g, start: try r.readInt64())
     }
-    private static func write(_ set: Set<String>, _ w: inout SnapshotWriter) {
+    private static func write(_ set: Set<FastKey>, _ w: inout SnapshotWriter) {
         w.write(set.count)
-        for s in set.sorted() { w.write(s) }
+        for s in set.sorted() { w.write(s.text) }
     }
-    private static func readSet(_ r: inout SnapshotReader) throws -> Set<String> {
-        var s = Set<String>()
-        for _ in 0..<(try r.readInt()) { s.insert(try r.readString()) }
+    private static func readSet(_ r: inout SnapshotReader) throws -> Set<FastKey> {
+        var s = Set<FastKey>()
+        for _ in 0..<(try r.readInt()) { s.insert(FastKey(try r.readString())) }
         return s
     }
 

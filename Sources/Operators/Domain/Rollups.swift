@@ -21,11 +21,11 @@ public struct Rollups {
     public struct Sales: Equatable, Sendable {
         public var orders: Int64 = 0, grossRevenueCents: Int64 = 0, netRevenueCents: Int64 = 0, itemsSold: Int64 = 0
         public var completedOrders: Int64 = 0, cancelledOrders: Int64 = 0, fulfillmentMillisSum: Int64 = 0
-        public var customers: Set<String> = [], newCustomers: Set<String> = []
+        public var customers: Set<FastKey> = [], newCustomers: Set<FastKey> = []
     }
 
     public struct Product: Equatable, Sendable {
-        public var orders: Set<String> = [], quantity: Int64 = 0, revenueCents: Int64 = 0
+        public var orders: Set<FastKey> = [], quantity: Int64 = 0, revenueCents: Int64 = 0
         public var name: String?, nameAt: EpochMillis = .min
     }
 
@@ -147,18 +147,19 @@ public struct Rollups {
             guard orders[key] == nil else { return } // a duplicate order: the state machine rejects it
             orders[key] = OrderFacts(created: e.time, customer: o.customerID, total: o.totalAmount.cents)
             let bs = buckets(tenant, e.time)
+            let customer = FastKey(o.customerID), order = FastKey(o.orderID)
             for b in bs {
                 // Each bucket's state changed in place: one lookup, and its sets are not copied.
                 Self.update(&sales[b, default: Sales()]) { s in
                     s.orders += 1
                     s.grossRevenueCents += o.totalAmount.cents
                     s.itemsSold += o.itemCount
-                    s.customers.insert(o.customerID)
+                    s.customers.insert(customer)
                 }
                 Self.update(&products[b, default: [:]]) { ps in
                     for item in o.items {
                         Self.update(&ps[item.productID, default: Product()]) { p in
-                            p.orders.insert(o.orderID)
+                            p.orders.insert(order)
                             p.quantity += item.quantity
                             p.revenueCents += item.lineTotal.cents
                             if let n = item.name, e.time >= p.nameAt { p.name = n; p.nameAt = e.time }
@@ -170,10 +171,10 @@ public struct Rollups {
             let ck = FastKey(tenant + "/" + o.customerID)
             if let first = firstOrder[ck], first.time <= e.time { break }
             if let first = firstOrder[ck] {
-                for b in buckets(tenant, first.time) { sales[b]?.newCustomers.remove(o.customerID) }
+                for b in buckets(tenant, first.time) { sales[b]?.newCustomers.remove(customer) }
             }
             firstOrder[ck] = (e.time, "")
-            for b in bs { sales[b]?.newCustomers.insert(o.customerID) }
+            for b in bs { sales[b]?.newCustomers.insert(customer) }
         case .paymentInitiated(let p):
             let kind = p.gateway.rawValue + "/" + p.method.rawValue
             paymentKind[FastKey(tenant + "/" + p.paymentID)] = kind
