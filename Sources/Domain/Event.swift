@@ -104,12 +104,19 @@ public struct Event: Sendable {
     /// Starts loading the event's storage (envelope and payload, four cache lines) into the
     /// cache: operators that apply held events in time order call it a few events ahead, so the
     /// misses on events held since their arrival overlap.
-    public func prefetch() {
-        let p = UnsafeRawPointer(Unmanaged.passUnretained(storage).toOpaque())
-        wakala_prefetch(p)
-        wakala_prefetch(p + 64)
-        wakala_prefetch(p + 128)
-        wakala_prefetch(p + 192)
+    public func prefetch() { Self.prefetchLines(UnsafeRawPointer(Unmanaged.passUnretained(storage).toOpaque())) }
+
+    /// ``prefetch()`` of the event at `p`, without copying it (a copy is a retain and a release):
+    /// an `Event`'s only stored property is its storage reference.
+    public static func prefetch(at p: UnsafePointer<Event>) {
+        prefetchLines(UnsafeRawPointer(p).load(as: UnsafeRawPointer.self))
+    }
+
+    private static func prefetchLines(_ object: UnsafeRawPointer) {
+        wakala_prefetch(object)
+        wakala_prefetch(object + 64)
+        wakala_prefetch(object + 128)
+        wakala_prefetch(object + 192)
     }
 
     /// The Kafka record key of this event: `driver_id` for driver locations, else `tenant_id`.
