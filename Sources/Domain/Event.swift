@@ -101,18 +101,13 @@ public struct Event: Sendable {
                           correlationID: correlationID, causationID: causationID, actor: actor, payload: payload)
     }
 
-    /// Starts loading the event's storage (envelope and payload, four cache lines) into the
-    /// cache: operators that apply held events in time order call it a few events ahead, so the
-    /// misses on events held since their arrival overlap.
-    public func prefetch() { Self.prefetchLines(UnsafeRawPointer(Unmanaged.passUnretained(storage).toOpaque())) }
-
-    /// ``prefetch()`` of the event at `p`, without copying it (a copy is a retain and a release):
-    /// an `Event`'s only stored property is its storage reference.
+    /// Starts loading the storage (envelope and payload, four cache lines) of the event at `p`
+    /// into the cache, without copying the event (a copy is a retain and a release): operators
+    /// that apply held events in time order call it a few events ahead, so the misses on events
+    /// held since their arrival overlap. An `Event`'s only stored property is its storage
+    /// reference, so `p` holds the object's address.
     public static func prefetch(at p: UnsafePointer<Event>) {
-        prefetchLines(UnsafeRawPointer(p).load(as: UnsafeRawPointer.self))
-    }
-
-    private static func prefetchLines(_ object: UnsafeRawPointer) {
+        let object = UnsafeRawPointer(p).load(as: UnsafeRawPointer.self)
         wakala_prefetch(object)
         wakala_prefetch(object + 64)
         wakala_prefetch(object + 128)
