@@ -107,9 +107,11 @@ public struct OrderLifecycle {
             // order is changed in place in the table (no copy of its arrays, one lookup).
             guard let i = orders.index(forKey: t.key), orders.values[i].armedAt == t.time else { continue }
             dirty.insert(t.key)
+            let emitted = out.count
             if let due = Self.applyDue(&orders.values[i], wm: wm, allowedLateness: allowedLateness, counts: &counts, into: &out) {
                 timers.insert(KeyTimer(time: due, key: t.key))
             }
+            for j in emitted..<out.count { out[j].key = t.key.text } // the order's key, built once in `process`
         }
         transitions = counts.transitions; rejections = counts.rejections; compensations = counts.compensations
         return out.inOrder()
@@ -145,9 +147,10 @@ public struct OrderLifecycle {
         return due
     }
 
+    /// Appends a decision; its key is the order's, set by ``advance(to:)``.
     private static func emit(_ o: inout Order, _ d: DerivedEvent, into out: inout [Decision]) {
         o.seq += 1
-        out.append(Decision(time: o.clock, key: o.tenantID + "/" + o.orderID, seq: o.seq, event: d))
+        out.append(Decision(time: o.clock, key: "", seq: o.seq, event: d))
     }
 
     private static func reject(_ o: Order, _ e: Event, _ reason: RejectReason, _ counts: inout Counts) -> DerivedEvent {

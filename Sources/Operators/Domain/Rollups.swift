@@ -56,7 +56,7 @@ public struct Rollups {
         /// tenant's bytes with SipHash was a fifth of the rollups' time; the hasher still seeds
         /// and finalizes, so the table stays as collision-resistant as its seed).
         public func hash(into h: inout Hasher) {
-            h.combine(SeenKeys.fingerprint(tenant) &+ UInt64(bitPattern: start) &* 0x9E37_79B9_7F4A_7C15 &+ (granularity == .hour ? 0 : 1))
+            h.combine(FastKey.hash(tenant) &+ UInt64(bitPattern: start) &* 0x9E37_79B9_7F4A_7C15 &+ (granularity == .hour ? 0 : 1))
         }
     }
 

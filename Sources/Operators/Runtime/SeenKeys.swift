@@ -21,8 +21,8 @@ import Domain
 /// when live slots + tombstones pass half the table it is rebuilt (in slot order, so the writes
 /// stream) — no random probe per evicted key, which was a cache miss per event.
 ///
-/// The hash is a multiply–xorshift mixer seeded per process (the table's layout is never written
-/// anywhere), so crafted keys cannot be aimed at one probe chain.
+/// The hash is ``FastKey/hash(_:)``, a multiply–xorshift mixer seeded per process (the table's
+/// layout is never written anywhere), so crafted keys cannot be aimed at one probe chain.
 ///
 /// Arrival is event-time order up to the out-of-orderness bound, so a key can outlive its expiry
 /// by at most that much (plus allowed lateness for a late-but-accepted event) — which changes
@@ -49,7 +49,6 @@ public struct SeenKeys {
     /// Live keys.
     public private(set) var count = 0
     public let name: String
-    private static let seed = UInt64.random(in: 1...UInt64.max)
 
     public init(name: String, capacity: Int = 1024) {
         self.name = name
@@ -59,33 +58,9 @@ public struct SeenKeys {
         mask = c - 1
     }
 
-    /// Hash of a key: 8 bytes at a time through a multiply–xorshift mixer.
+    /// The key's hash (``FastKey/hash(_:)``, the one mixer of the hot path's tables).
     @inline(__always)
-    public static func fingerprint(_ key: String) -> UInt64 {
-        if let h = key.utf8.withContiguousStorageIfAvailable({ hash($0) }) { return h }
-        var k = key
-        return k.withUTF8 { hash($0) }
-    }
-
-    @inline(__always)
-    private static func hash(_ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h = seed ^ (UInt64(b.count) &* 0x9E37_79B9_7F4A_7C15)
-        let raw = UnsafeRawBufferPointer(b)
-        var i = 0
-        while i + 8 <= raw.count {
-            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-            h ^= h >> 31
-            i += 8
-        }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < raw.count { tail |= UInt64(raw[i]) << shift; shift += 8; i += 1 }
-        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
-        h ^= h >> 29
-        h = h &* 0xBF58_476D_1CE4_E5B9
-        h ^= h >> 32
-        return h
-    }
+    public static func fingerprint(_ key: String) -> UInt64 { FastKey.hash(key) }
 
     /// The slot's tag bits for a hash: its high half, top bit set (so an occupied slot is never 0;
     /// the home index uses the tag's low bits, tables stay under 2^31 slots).
