@@ -3,6 +3,7 @@ import Glibc
 #else
 import Foundation
 #endif
+import CSupport
 
 /// A WGS84 position in degrees.
 public struct GeoPoint: Hashable, Sendable {
@@ -54,26 +55,23 @@ public struct GeoPoint: Hashable, Sendable {
 }
 
 /// Precomputed pieces for repeated distances against fixed points (delivery tracking measures
-/// every driver fix against the same pickup, dropoff and route).
+/// every driver fix against the same pickup, dropoff and route): points as unit vectors.
 extension GeoPoint {
-    /// cos(latitude), the factor the haversine formula takes for each end.
-    @inlinable public var cosLatitude: Double { cos(lat * .pi / 180) }
-
-    /// ``distance(to:)`` with both latitudes' cosines given: the same arithmetic, fewer calls.
-    @inlinable public func distance(to other: GeoPoint, cosLat: Double, otherCosLat: Double) -> Double {
-        let φ1 = lat * .pi / 180, φ2 = other.lat * .pi / 180
-        let dφ = φ2 - φ1
-        let dλ = (other.lng - lng) * .pi / 180
-        let s1 = sin(dφ / 2), s2 = sin(dλ / 2)
-        let a = s1 * s1 + cosLat * otherCosLat * s2 * s2
-        return 2 * GeoPoint.earthRadiusMeters * atan2(a.squareRoot(), (1 - a).squareRoot())
+    /// Unit vector of this point on the sphere (two `sincos` calls).
+    @inlinable public var unitVector: SIMD3<Double> {
+        var sφ = 0.0, cφ = 0.0, sλ = 0.0, cλ = 0.0
+        wakala_sincos(lat * .pi / 180, &sφ, &cφ)
+        wakala_sincos(lng * .pi / 180, &sλ, &cλ)
+        return SIMD3(cφ * cλ, cφ * sλ, sφ)
     }
 
-    /// Unit vector of this point on the sphere.
-    @inlinable public var unitVector: SIMD3<Double> {
-        let φ = lat * .pi / 180, λ = lng * .pi / 180
-        let c = cos(φ)
-        return SIMD3(c * cos(λ), c * sin(λ), sin(φ))
+    /// Great-circle distance in metres between two points given as ``unitVector``s: the central
+    /// angle from the chord, 2·asin(|a − b| / 2) — the haversine formula's own quantity
+    /// (haversine(θ) = (|a − b| / 2)²), one `asin` instead of two `sin` and an `atan2`.
+    @inlinable public static func distance(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> Double {
+        let d = a - b
+        let half = (d * d).sum().squareRoot() / 2
+        return 2 * GeoPoint.earthRadiusMeters * asin(min(1, half))
     }
 
     /// The unit normal of the great circle through `start` and `end`, or nil when they (nearly)
@@ -85,11 +83,11 @@ extension GeoPoint {
         return len < 1e-12 ? nil : n / len
     }
 
-    /// ``crossTrackDistance(start:end:)`` against a precomputed ``greatCircleNormal(_:_:)``:
-    /// asin(p · n) · R, the same quantity through vectors (one asin and four sin/cos instead of
-    /// two bearings and a haversine).
-    @inlinable public func crossTrackDistance(normal n: SIMD3<Double>) -> Double {
-        let d = (unitVector * n).sum()
+    /// ``crossTrackDistance(start:end:)`` for a point given as a ``unitVector``, against a
+    /// precomputed ``greatCircleNormal(_:_:)``: asin(p · n) · R, the same quantity through vectors
+    /// (one asin instead of two bearings and a haversine).
+    @inlinable public static func crossTrackDistance(_ p: SIMD3<Double>, normal n: SIMD3<Double>) -> Double {
+        let d = (p * n).sum()
         return abs(asin(min(1, max(-1, d)))) * GeoPoint.earthRadiusMeters
     }
 }

@@ -88,20 +88,40 @@ public enum RFC3339 {
             let a = abs(offsetSeconds) / 60
             return out + (offsetSeconds < 0 ? "-" : "+") + pad(a / 60, 2) + ":" + pad(a % 60, 2)
         }
-        let length = offsetSeconds == 0 ? 24 : 29
-        return String(unsafeUninitializedCapacity: length) { b in
-            @inline(__always) func put(_ v: Int, _ width: Int, at i: Int) {
-                var v = v
-                for k in stride(from: i + width - 1, through: i, by: -1) { b[k] = UInt8(48 + v % 10); v /= 10 }
-            }
-            put(c.year, 4, at: 0); b[4] = 45; put(c.month, 2, at: 5); b[7] = 45; put(c.day, 2, at: 8); b[10] = 84
-            put(s / 3600, 2, at: 11); b[13] = 58; put(s / 60 % 60, 2, at: 14); b[16] = 58; put(s % 60, 2, at: 17)
-            b[19] = 46; put(milli, 3, at: 20)
-            if offsetSeconds == 0 { b[23] = 90; return 24 }
-            let a = abs(offsetSeconds) / 60
-            b[23] = offsetSeconds < 0 ? 45 : 43; put(a / 60, 2, at: 24); b[26] = 58; put(a % 60, 2, at: 27)
-            return 29
+        return String(unsafeUninitializedCapacity: offsetSeconds == 0 ? 24 : 29) {
+            write(c, secondOfDay: s, milli: milli, offsetSeconds: offsetSeconds, into: $0.baseAddress!)
         }
+    }
+
+    /// Appends ``format(_:)``'s bytes to `out` (no `String` in between: JSON output writes
+    /// instants straight into its buffer).
+    public static func append(_ ms: EpochMillis, to out: inout [UInt8]) {
+        let (days, msOfDay) = floorDiv(ms, 86_400_000)
+        let c = Civil.civilFromDays(Int(days))
+        guard (0...9999).contains(c.year) else { out.append(contentsOf: format(ms).utf8); return }
+        let n = out.count
+        out.append(contentsOf: repeatElement(0, count: 24))
+        out.withUnsafeMutableBufferPointer { b in
+            _ = write(c, secondOfDay: Int(msOfDay / 1000), milli: Int(msOfDay % 1000), offsetSeconds: 0, into: b.baseAddress! + n)
+        }
+    }
+
+    /// The 24 (UTC) or 29 bytes of a four-digit year's timestamp; returns how many.
+    @inline(__always)
+    private static func write(_ c: Civil.Date, secondOfDay s: Int, milli: Int, offsetSeconds: Int,
+                              into b: UnsafeMutablePointer<UInt8>) -> Int {
+        // A plain loop: `stride(from:through:by:)` here was not specialised.
+        @inline(__always) func put(_ v: Int, _ width: Int, at i: Int) {
+            var v = v, k = i + width
+            while k > i { k -= 1; b[k] = UInt8(truncatingIfNeeded: 48 + v % 10); v /= 10 }
+        }
+        put(c.year, 4, at: 0); b[4] = 45; put(c.month, 2, at: 5); b[7] = 45; put(c.day, 2, at: 8); b[10] = 84
+        put(s / 3600, 2, at: 11); b[13] = 58; put(s / 60 % 60, 2, at: 14); b[16] = 58; put(s % 60, 2, at: 17)
+        b[19] = 46; put(milli, 3, at: 20)
+        if offsetSeconds == 0 { b[23] = 90; return 24 }
+        let a = abs(offsetSeconds) / 60
+        b[23] = offsetSeconds < 0 ? 45 : 43; put(a / 60, 2, at: 24); b[26] = 58; put(a % 60, 2, at: 27)
+        return 29
     }
 
     private static func pad(_ v: Int, _ width: Int) -> String {

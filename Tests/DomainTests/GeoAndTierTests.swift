@@ -11,6 +11,11 @@ import Testing
         let m = GeoPoint(lat: 10, lng: 30).distance(to: GeoPoint(lat: 11, lng: 30))
         #expect(abs(m - Self.oneDegree) < 0.001)
         #expect(GeoPoint(lat: -26.2, lng: 28.0).distance(to: GeoPoint(lat: -26.2, lng: 28.0)) == 0)
+        // The same through unit vectors (what delivery tracking uses per fix).
+        let v = GeoPoint.distance(GeoPoint(lat: 10, lng: 30).unitVector, GeoPoint(lat: 11, lng: 30).unitVector)
+        #expect(abs(v - Self.oneDegree) < 0.001)
+        let here = GeoPoint(lat: -26.2, lng: 28.0).unitVector
+        #expect(GeoPoint.distance(here, here) == 0)
     }
 
     @Test func crossTrack() {
@@ -21,9 +26,9 @@ import Testing
         #expect(on < 0.001)
     }
 
-    @Test func crossTrackThroughTheNormalEqualsTheBearingFormula() throws {
+    @Test func unitVectorFormulasEqualTheHaversineAndBearingOnes() throws {
         let n = try #require(GeoPoint.greatCircleNormal(GeoPoint(lat: 0, lng: 0), GeoPoint(lat: 0, lng: 10)))
-        #expect(abs(GeoPoint(lat: 1, lng: 5).crossTrackDistance(normal: n) - Self.oneDegree) < 0.01)
+        #expect(abs(GeoPoint.crossTrackDistance(GeoPoint(lat: 1, lng: 5).unitVector, normal: n) - Self.oneDegree) < 0.01)
         // Johannesburg-sized routes and fixes up to ~5 km off, as delivery tracking sees them.
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {
@@ -32,10 +37,11 @@ import Testing
             }
             let a = near(GeoPoint(lat: -26.2, lng: 28.0), 0.2), b = near(a, 0.1), p = near(a, 0.1)
             guard let n = GeoPoint.greatCircleNormal(a, b) else { continue }
-            let slow = p.crossTrackDistance(start: a, end: b), fast = p.crossTrackDistance(normal: n)
+            let slow = p.crossTrackDistance(start: a, end: b), fast = GeoPoint.crossTrackDistance(p.unitVector, normal: n)
             #expect(abs(slow - fast) < 1e-4, "\(a) \(b) \(p): \(slow) vs \(fast)")
-            // The cached-cosine haversine is the same arithmetic, bit for bit.
-            #expect(p.distance(to: a, cosLat: p.cosLatitude, otherCosLat: a.cosLatitude) == p.distance(to: a))
+            // The chord's central angle is the haversine's: equal to well under a millimetre.
+            let haversine = p.distance(to: a), chord = GeoPoint.distance(p.unitVector, a.unitVector)
+            #expect(abs(haversine - chord) < 1e-6, "\(a) \(p): \(haversine) vs \(chord)")
         }
         #expect(GeoPoint.greatCircleNormal(GeoPoint(lat: 1, lng: 1), GeoPoint(lat: 1, lng: 1)) == nil)
     }

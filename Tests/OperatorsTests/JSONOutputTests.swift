@@ -20,6 +20,25 @@ import Testing
         #expect(row.json.contains("\\u0000") && row.json.contains("\\u001f")) // control characters as \u00XX
     }
 
+    /// Instants stay milliseconds until written: JSON, scenario text and Postgres text all give
+    /// the RFC 3339 UTC form, and an instant equals the string it writes as.
+    @Test func instantsAreWrittenAtTheEdge() throws {
+        let t: EpochMillis = 1_772_323_200_123 // 2026-03-01T00:00:00.123Z
+        let row = OutputRow([("eta", .time(t)), ("before_1970", .time(-1)), ("year_10000", .time(253_402_300_800_000))])
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(row.json.utf8)) as? [String: Any])
+        #expect(doc["eta"] as? String == "2026-03-01T00:00:00.123Z")
+        #expect(doc["before_1970"] as? String == "1969-12-31T23:59:59.999Z")
+        #expect(doc["year_10000"] as? String == RFC3339.format(253_402_300_800_000))
+        #expect(OutputValue.time(t).description == "2026-03-01T00:00:00.123Z")
+        #expect(OutputValue.time(t) == .string("2026-03-01T00:00:00.123Z"))
+        #expect(OutputValue.string("2026-03-01T00:00:00.123Z") == .time(t))
+        #expect(OutputValue.time(t) != .string("2026-03-01T00:00:00.124Z"))
+        #expect(OutputValue.time(t) != .int(t))
+        var bytes: [UInt8] = Array("x".utf8)
+        RFC3339.append(t, to: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self) == "x2026-03-01T00:00:00.123Z")
+    }
+
     @Test func derivedEventEnvelope() throws {
         let d = DerivedEvent(type: "order.transition_rejected", time: 1_772_323_200_123, tenantID: "t-1", causationID: "e-1",
                              correlationID: Self.hostile, data: [("order_id", .string("o-1")), ("reason", .string(Self.hostile))])

@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Operators
 import TestSupport
@@ -39,5 +40,20 @@ import Testing
         rows = try db.query("SELECT tenant_id, used::text, status FROM wakala.tenant_usage ORDER BY tenant_id").rows
         #expect(rows[0] == ["t-1", "1001", "exceeded"])
         #expect(throws: PGError.self) { try Checkpointer.writeReadModels([ReadModelRow("no_such_table", [("a", .int(1))])], db) }
+    }
+
+    /// An instant kept as milliseconds by the operators lands as that instant in a timestamptz.
+    @Test func instantsLandAsTimestamps() throws {
+        let db = try PGConnection(url: try TestDatabase.fresh("instants"))
+        try Migrations.run(db)
+        let eta: EpochMillis = 1_772_323_200_123 // 2026-03-01T00:00:00.123Z
+        try db.transaction {
+            try Checkpointer.writeReadModels([ReadModelRow("deliveries", [
+                ("delivery_id", .string("d-1")), ("tenant_id", .string("t-1")), ("order_id", .string("o-1")),
+                ("driver_id", .string("drv-1")), ("status", .string("assigned")), ("eta", .time(eta)),
+                ("last_lat", .null), ("last_lng", .null)])], db)
+        }
+        let rows = try db.query("SELECT (extract(epoch FROM eta) * 1000)::bigint::text FROM wakala.deliveries").rows
+        #expect(rows == [[String(eta)]])
     }
 }

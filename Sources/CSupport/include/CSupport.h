@@ -10,4 +10,8 @@ int wakala_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int lowfd);
 /// operators prefetch the home slots of a whole batch before probing them one by one.
 static inline void wakala_prefetch(const void *p) { __builtin_prefetch(p); }
 
+/// sin and cos of one angle in one call (glibc's sincos shares the argument reduction; Swift's
+/// Glibc module does not expose it).
+static inline void wakala_sincos(double x, double *s, double *c) { __builtin_sincos(x, s, c); }
+
 #endif

@@ -51,7 +51,7 @@ public struct DerivedEvent: Equatable, Sendable {
     /// As a row: envelope fields, then `data.<field>`.
     public var row: OutputRow {
         var f: [(String, OutputValue)] = [("event_id", .string(eventID)), ("event_type", .string(type)),
-                                          ("timestamp", .string(RFC3339.format(time))), ("tenant_id", .string(tenantID)),
+                                          ("timestamp", .time(time)), ("tenant_id", .string(tenantID)),
                                           ("causation_id", .string(causationID))]
         if let correlationID { f.append(("correlation_id", .string(correlationID))) }
         for (k, v) in data { f.append(("data.\(k)", v)) }
@@ -68,7 +68,7 @@ public struct DerivedEvent: Equatable, Sendable {
         func key(_ k: StaticString) { out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)) }
         key("{\"event_id\":"); JSONWriter.appendEscaped(eventID, to: &out)
         key(",\"event_type\":"); JSONWriter.appendEscaped(type, to: &out)
-        key(",\"version\":\"1.0\",\"timestamp\":"); JSONWriter.appendEscaped(RFC3339.format(time), to: &out)
+        key(",\"version\":\"1.0\",\"timestamp\":"); OutputValue.time(time).appendJSON(to: &out)
         key(",\"tenant_id\":"); JSONWriter.appendEscaped(tenantID, to: &out)
         if let correlationID { key(",\"correlation_id\":"); JSONWriter.appendEscaped(correlationID, to: &out) }
         key(",\"causation_id\":"); JSONWriter.appendEscaped(causationID, to: &out)

@@ -171,7 +171,7 @@ public struct OrderLifecycle {
                               correlationID: e.correlationID,
                               data: [("order_id", .string(o.orderID)), ("from", from.map { .string($0.rawValue) } ?? .null),
                                      ("to", .string(to.rawValue)), ("event_id", .string(e.eventID)),
-                                     ("at", .string(RFC3339.format(e.time)))]), into: &out)
+                                     ("at", .time(e.time))]), into: &out)
     }
 
     private static func apply(_ e: Event, to o: inout Order, _ counts: inout Counts, into out: inout [Decision]) {
@@ -238,14 +238,14 @@ public struct OrderLifecycle {
                 ("payment_method", o.paymentMethod.map { .string($0.rawValue) } ?? .null),
                 ("customer_id", o.customerID.map { .string($0) } ?? .null), ("vendor_id", o.vendorID.map { .string($0) } ?? .null),
                 ("delivery_id", o.deliveryID.map { .string($0) } ?? .null), ("total_cents", .int(o.totalCents)),
-                ("created_at", o.createdAt.map { .string(RFC3339.format($0)) } ?? .null),
-                ("updated_at", .string(RFC3339.format(o.history.last?.at ?? o.createdAt ?? 0))),
+                ("created_at", o.createdAt.map { .time($0) } ?? .null),
+                ("updated_at", .time(o.history.last?.at ?? o.createdAt ?? 0)),
             ]))
             for (i, h) in o.history.enumerated() {
                 out.append(ReadModelRow("order_status_history", [
                     ("tenant_id", .string(o.tenantID)), ("order_id", .string(o.orderID)), ("seq", .int(Int64(i + 1))),
                     ("from_status", h.from.map { .string($0.rawValue) } ?? .null), ("to_status", .string(h.to.rawValue)),
-                    ("event_id", .string(h.eventID)), ("at", .string(RFC3339.format(h.at))),
+                    ("event_id", .string(h.eventID)), ("at", .time(h.at)),
                 ]))
             }
         }

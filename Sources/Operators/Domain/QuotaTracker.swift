@@ -161,14 +161,14 @@ public struct QuotaTracker {
         switch r {
         case .apiCalls:
             used = s.apiSum
-            windowStart = .string(RFC3339.format(cause.time - Self.hour))
+            windowStart = .time(cause.time - Self.hour)
         case .orders:
             used = s.orders
-            windowStart = s.monthStart == .min ? .null : .string(RFC3339.format(s.monthStart))
+            windowStart = s.monthStart == .min ? .null : .time(s.monthStart)
         default:
             guard let g = s.gauges[r] else { return }
             used = g.value
-            windowStart = .string(RFC3339.format(g.at))
+            windowStart = .time(g.at)
         }
         guard let limit = s.tier.limit(r) else {
             s.warned.remove(r)

@@ -142,16 +142,18 @@ public final class PipelineRunner {
     }
 
     /// Processes events decoded elsewhere (benchmarks, or a source that decodes itself); the late
-    /// check still applies.
-    public func process(partition: Int, events: [Timestamped<Event>], now: EpochMillis) {
+    /// check still applies. The batch is taken over: when the caller keeps no other reference,
+    /// stages change it in place (dedupe drops duplicates without copying the kept events).
+    public func process(partition: Int, events batch: consuming [Timestamped<Event>], now: EpochMillis) {
+        var events = batch
         recordsIn += events.count
         let lateCount = events.lazy.filter { self.tracker.isLate($0.time) }.count
         // Usually none is late: the batch goes on as it is (no copy, no retain per event).
-        let kept = lateCount == 0 ? events : events.filter { !tracker.isLate($0.time) }
+        if lateCount > 0 { events.removeAll { tracker.isLate($0.time) } }
         late += lateCount
-        accepted += kept.count
-        let maxTime = kept.lazy.map(\.time).max() ?? .min
-        run(partition: partition, events: kept, maxTime: maxTime, now: now)
+        accepted += events.count
+        let maxTime = events.lazy.map(\.time).max() ?? .min
+        run(partition: partition, events: consume events, maxTime: maxTime, now: now)
     }
 
     private func run(partition: Int, events: consuming [Timestamped<Event>], maxTime: EpochMillis, now: EpochMillis) {

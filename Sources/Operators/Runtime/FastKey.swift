@@ -19,17 +19,28 @@ public struct FastKey: Hashable, Comparable, Sendable, CustomStringConvertible, 
 
     @inline(__always)
     private static func hash(bytes b: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h = seed ^ (UInt64(b.count) &* 0x9E37_79B9_7F4A_7C15)
-        let raw = UnsafeRawBufferPointer(b)
-        var i = 0
-        while i + 8 <= raw.count {
-            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-            h ^= h >> 31
-            i += 8
+        let raw = UnsafeRawBufferPointer(b), n = raw.count
+        var h = seed ^ (UInt64(n) &* 0x9E37_79B9_7F4A_7C15)
+        @inline(__always) func word(_ i: Int) -> UInt64 { raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) }
+        @inline(__always) func half(_ i: Int) -> UInt64 { UInt64(raw.loadUnaligned(fromByteOffset: i, as: UInt32.self)) }
+        // The last bytes are read as one word that overlaps the ones before it (the length is
+        // already in `h`, so this is unambiguous): no byte-by-byte tail loop.
+        let tail: UInt64
+        if n >= 8 {
+            var i = 0
+            while i + 8 < n {
+                h = (h ^ word(i)) &* 0xBF58_476D_1CE4_E5B9
+                h ^= h >> 31
+                i += 8
+            }
+            tail = word(n - 8)
+        } else if n >= 4 {
+            tail = half(0) | half(n - 4) << 32
+        } else if n > 0 {
+            tail = UInt64(raw[0]) | UInt64(raw[n / 2]) << 8 | UInt64(raw[n - 1]) << 16
+        } else {
+            tail = 0
         }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < raw.count { tail |= UInt64(raw[i]) << shift; shift += 8; i += 1 }
         h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
         h ^= h >> 29
         h = h &* 0xBF58_476D_1CE4_E5B9
@@ -45,6 +56,18 @@ public struct FastKey: Hashable, Comparable, Sendable, CustomStringConvertible, 
     public init(stringLiteral text: String) { self.init(text) }
 
     @inlinable public func hash(into h: inout Hasher) { h.combine(digest) }
+    /// What `Dictionary` and `Set` call for a bucket (the entry point `Hasher` sits behind): the
+    /// digest mixed with the table's own seed in three instructions instead of SipHash's seed and
+    /// finalisation rounds (~40 % of a lookup here). Tables seed per instance, so copying one
+    /// table into another does not cluster.
+    @inlinable public func _rawHashValue(seed: Int) -> Int { FastKey.mix(digest, seed) }
+
+    /// A well-mixed word and a table's seed to a bucket hash (low bits depend on all 64).
+    @inlinable @inline(__always)
+    public static func mix(_ h: UInt64, _ seed: Int) -> Int {
+        let m = (h ^ UInt64(UInt(bitPattern: seed))) &* 0x9E37_79B9_7F4A_7C15
+        return Int(truncatingIfNeeded: m ^ (m >> 32))
+    }
     @inlinable public static func == (a: FastKey, b: FastKey) -> Bool { a.digest == b.digest && a.text == b.text }
     public static func < (a: FastKey, b: FastKey) -> Bool { a.text < b.text }
     public var description: String { text }

@@ -190,17 +190,22 @@ public struct SeenKeys {
         }
 
         mutating func append(_ e: Entry) {
-            if count == items.count {
-                var grown: [Entry] = []
-                grown.reserveCapacity(items.count * 2)
-                grown += items[start...]
-                grown += items[..<start]
-                grown += repeatElement(Entry(key: "", value: 0, expiresAt: 0), count: items.count)
-                items = grown
-                start = 0
-            }
+            if count == items.count { grow() }
             items[(start + count) & (items.count - 1)] = e
             count += 1
+        }
+
+        /// Doubles the ring, keeping `start`: the buffer grows in place (its entries moved, not
+        /// copied), then the wrapped part `..<start` moves to just past the old end. Copying the
+        /// whole ring into a new array retained every key and was a quarter of dedupe's work on a
+        /// stream's first TTL.
+        private mutating func grow() {
+            let n = items.count
+            items.reserveCapacity(n * 2)
+            items.append(contentsOf: repeatElement(Entry(key: "", value: 0, expiresAt: 0), count: n))
+            items.withUnsafeMutableBufferPointer { b in
+                for i in 0..<start { swap(&b[i], &b[n + i]) }
+            }
         }
 
         mutating func removeFirst() {

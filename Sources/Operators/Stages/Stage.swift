@@ -9,7 +9,24 @@ public enum OutputValue: Equatable, Sendable, CustomStringConvertible {
     case strings([String])
     /// A number given as its exact decimal text (e.g. `2.5`).
     case number(String)
+    /// An instant (UTC ms), written as an RFC 3339 UTC string only at the edge (JSON, Postgres
+    /// text, a scenario's expectations). ETAs and alert windows are most derived events' fields:
+    /// formatting each into a `String` as it was made was a tenth of the operators' instructions.
+    case time(EpochMillis)
     case null
+
+    /// Values compare as they are written: an instant equals the RFC 3339 string it writes as.
+    public static func == (a: OutputValue, b: OutputValue) -> Bool {
+        switch (a, b) {
+        case (.string(let x), .string(let y)), (.number(let x), .number(let y)): return x == y
+        case (.int(let x), .int(let y)), (.time(let x), .time(let y)): return x == y
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.strings(let x), .strings(let y)): return x == y
+        case (.null, .null): return true
+        case (.time(let t), .string(let s)), (.string(let s), .time(let t)): return RFC3339.format(t) == s
+        default: return false
+        }
+    }
 
     /// As it appears in JSON.
     public var json: String {
@@ -32,6 +49,10 @@ public enum OutputValue: Equatable, Sendable, CustomStringConvertible {
             }
             out.append(UInt8(ascii: "]"))
         case .number(let text): out.append(contentsOf: text.utf8)
+        case .time(let t):
+            out.append(UInt8(ascii: "\""))
+            RFC3339.append(t, to: &out)
+            out.append(UInt8(ascii: "\""))
         case .null: out.append(contentsOf: "null".utf8)
         }
     }
@@ -40,6 +61,7 @@ public enum OutputValue: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .string(let s): return s
+        case .time(let t): return RFC3339.format(t)
         case .strings(let l): return "[" + l.joined(separator: ", ") + "]"
         default: return json
         }

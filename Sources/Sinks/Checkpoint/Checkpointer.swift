@@ -324,6 +324,7 @@ public final class Checkpointer: @unchecked Sendable {
         case .int(let i): return String(i)
         case .bool(let b): return b ? "t" : "f"
         case .number(let n): return n
+        case .time(let t): return RFC3339.format(t)
         case .strings(let l): return "{" + l.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
         case .null: return nil
         }
