@@ -3,6 +3,30 @@ public enum OrderStatus: String, CaseIterable, Sendable, Codable {
     case pending, confirmed, processing
     case readyForPickup = "ready_for_pickup"
     case delivering, completed, cancelled
+
+    /// Hashed by case, not through the raw value: a `String`-backed enum otherwise hashes its
+    /// raw string with SipHash on every set or dictionary access.
+    /// (`RawRepresentable`'s defaults for all three entry points go through the raw value.)
+    public func hash(into h: inout Hasher) { h.combine(caseIndex) }
+    public var hashValue: Int { var h = Hasher(); h.combine(caseIndex); return h.finalize() }
+    public func _rawHashValue(seed: Int) -> Int {
+        var h = Hasher()
+        h.combine(seed)
+        h.combine(caseIndex)
+        return h.finalize()
+    }
+
+    private var caseIndex: UInt8 {
+        switch self {
+        case .pending: 0
+        case .confirmed: 1
+        case .processing: 2
+        case .readyForPickup: 3
+        case .delivering: 4
+        case .completed: 5
+        case .cancelled: 6
+        }
+    }
 }
 
 /// The latest payment event of an order.
@@ -15,13 +39,21 @@ public enum OrderTransitions {
     /// The state an event moves an order to, from the states it may come from.
     public static func target(of type: EventType) -> (from: Set<OrderStatus>, to: OrderStatus)? {
         switch type {
-        case .orderConfirmed: return ([.pending], .confirmed)
-        case .orderProcessingStarted: return ([.confirmed], .processing)
-        case .orderReadyForPickup: return ([.processing], .readyForPickup)
-        case .orderPickedUp: return ([.readyForPickup], .delivering)
-        case .orderCompleted: return ([.delivering], .completed)
-        case .orderCancelled: return ([.pending, .confirmed, .processing], .cancelled)
+        case .orderConfirmed: return (fromPending, .confirmed)
+        case .orderProcessingStarted: return (fromConfirmed, .processing)
+        case .orderReadyForPickup: return (fromProcessing, .readyForPickup)
+        case .orderPickedUp: return (fromReady, .delivering)
+        case .orderCompleted: return (fromDelivering, .completed)
+        case .orderCancelled: return (cancellable, .cancelled)
         default: return nil
         }
     }
+
+    // Built once (a set literal per order event allocated and hashed on every transition).
+    private static let fromPending: Set<OrderStatus> = [.pending]
+    private static let fromConfirmed: Set<OrderStatus> = [.confirmed]
+    private static let fromProcessing: Set<OrderStatus> = [.processing]
+    private static let fromReady: Set<OrderStatus> = [.readyForPickup]
+    private static let fromDelivering: Set<OrderStatus> = [.delivering]
+    private static let cancellable: Set<OrderStatus> = [.pending, .confirmed, .processing]
 }

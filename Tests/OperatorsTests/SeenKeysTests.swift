@@ -101,3 +101,34 @@ import Testing
         #expect(throws: SnapshotError.self) { try other.restore(bytes) }
     }
 }
+
+/// The fast key of the per-event tables: one hash per string, equal keys equal whichever way
+/// they were built.
+@Suite struct FastKeyTests {
+    @Test func aJoinedKeyIsTheKeyOfItsText() {
+        for (scope, id) in [("t-1", "o-1"), ("", ""), ("tenant-with-a-long-name", "order-0000000001"), ("ünï", "🚚/x"), ("a", "")] {
+            let joined = FastKey(scope, id), plain = FastKey(scope + "/" + id)
+            #expect(joined.text == scope + "/" + id)
+            #expect(joined == plain)
+            #expect(joined.digest == plain.digest)
+            #expect(Set([joined, plain]).count == 1)
+        }
+        #expect(FastKey("t-1", "o-1") != FastKey("t-1", "o-2"))
+    }
+
+    /// Every length from 0 to 40 (the word loop, the overlapping last word, the 4-byte and
+    /// 1–3-byte tails): strings differing in any one byte hash differently, and equal strings
+    /// built separately hash alike.
+    @Test func theHashSeesEveryByte() {
+        for n in 0...40 {
+            let base = String(repeating: "k", count: n)
+            #expect(FastKey.hash(base) == FastKey.hash(String(Array(base))))
+            for i in 0..<n {
+                var bytes = Array(base.utf8)
+                bytes[i] = UInt8(ascii: "j")
+                #expect(FastKey.hash(String(decoding: bytes, as: UTF8.self)) != FastKey.hash(base), "length \(n), byte \(i)")
+            }
+            #expect(FastKey.hash(base) != FastKey.hash(base + "k"))
+        }
+    }
+}

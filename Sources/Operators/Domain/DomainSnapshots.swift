@@ -195,7 +195,7 @@ extension Rollups {
             Self.write(b, &w)
             w.write(products[b]!.count)
             for (id, p) in products[b]!.sorted(by: { $0.key < $1.key }) {
-                w.write(id); Self.write(p.orders, &w); w.write(p.quantity); w.write(p.revenueCents); w.write(p.name); w.write(p.nameAt)
+                w.write(id.text); Self.write(p.orders, &w); w.write(p.quantity); w.write(p.revenueCents); w.write(p.name); w.write(p.nameAt)
             }
         }
         w.write(payments.count)
@@ -203,7 +203,7 @@ extension Rollups {
             Self.write(b, &w)
             w.write(payments[b]!.count)
             for (k, p) in payments[b]!.sorted(by: { $0.key < $1.key }) {
-                w.write(k); w.write(p.initiated); w.write(p.succeeded); w.write(p.failed); w.write(p.succeededAmountCents)
+                w.write(k.text); w.write(p.initiated); w.write(p.succeeded); w.write(p.failed); w.write(p.succeededAmountCents)
             }
         }
         w.write(deliveries.count)
@@ -212,16 +212,16 @@ extension Rollups {
         for b in messages.keys.sorted() {
             Self.write(b, &w)
             w.write(messages[b]!.count)
-            for (k, n) in messages[b]!.sorted(by: { $0.key < $1.key }) { w.write(k); w.write(n) }
+            for (k, n) in messages[b]!.sorted(by: { $0.key < $1.key }) { w.write(k.text); w.write(n) }
         }
-        w.write(zones.count)
-        for k in zones.keys.sorted() { w.write(k.text); w.write(zones[k]!.identifier) }
+        w.write(tenants.count)
+        for k in tenants.keys.sorted() { w.write(k.text); w.write(tenants[k]!.zone.identifier) }
         w.write(orders.count)
         for k in orders.keys.sorted() { let o = orders[k]!; w.write(k.text); w.write(o.created); w.write(o.customer); w.write(o.total) }
         w.write(firstOrder.count)
         for k in firstOrder.keys.sorted() { w.write(k.text); w.write(firstOrder[k]!.time) }
         w.write(paymentKind.count)
-        for k in paymentKind.keys.sorted() { w.write(k.text); w.write(paymentKind[k]!) }
+        for k in paymentKind.keys.sorted() { w.write(k.text); w.write(paymentKind[k]!.text) }
         w.write(assignedAt.count)
         for k in assignedAt.keys.sorted() { w.write(k.text); w.write(assignedAt[k]!) }
         w.write(pending.count)
@@ -249,22 +249,22 @@ extension Rollups {
         }
         for _ in 0..<(try r.readInt()) {
             let b = try Self.readBucket(&r)
-            var m: [String: Product] = [:]
+            var m: [FastKey: Product] = [:]
             for _ in 0..<(try r.readInt()) {
                 let id = try r.readString()
                 var p = Product()
                 p.orders = try Self.readSet(&r); p.quantity = try r.readInt64(); p.revenueCents = try r.readInt64()
                 p.name = try r.readOptional(String.self); p.nameAt = try r.readInt64()
-                m[id] = p
+                m[FastKey(id)] = p
             }
             fresh.products[b] = m
         }
         for _ in 0..<(try r.readInt()) {
             let b = try Self.readBucket(&r)
-            var m: [String: Payments] = [:]
+            var m: [FastKey: Payments] = [:]
             for _ in 0..<(try r.readInt()) {
                 let k = try r.readString()
-                m[k] = Payments(initiated: try r.readInt64(), succeeded: try r.readInt64(), failed: try r.readInt64(), succeededAmountCents: try r.readInt64())
+                m[FastKey(k)] = Payments(initiated: try r.readInt64(), succeeded: try r.readInt64(), failed: try r.readInt64(), succeededAmountCents: try r.readInt64())
             }
             fresh.payments[b] = m
         }
@@ -274,21 +274,21 @@ extension Rollups {
         }
         for _ in 0..<(try r.readInt()) {
             let b = try Self.readBucket(&r)
-            var m: [String: Int64] = [:]
-            for _ in 0..<(try r.readInt()) { m[try r.readString()] = try r.readInt64() }
+            var m: [FastKey: Int64] = [:]
+            for _ in 0..<(try r.readInt()) { m[FastKey(try r.readString())] = try r.readInt64() }
             fresh.messages[b] = m
         }
         for _ in 0..<(try r.readInt()) {
             let k = try r.readString(), id = try r.readString()
             guard let z = TenantZone(identifier: id) else { throw SnapshotError.corrupt("zone \(id)") }
-            fresh.zones[FastKey(k)] = z
+            fresh.tenants[FastKey(k)] = Tenant(zone: z, key: FastKey(k))
         }
         for _ in 0..<(try r.readInt()) {
             let k = try r.readString()
             fresh.orders[FastKey(k)] = OrderFacts(created: try r.readInt64(), customer: try r.readString(), total: try r.readInt64())
         }
         for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.firstOrder[FastKey(k)] = (try r.readInt64(), "") }
-        for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.paymentKind[FastKey(k)] = try r.readString() }
+        for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.paymentKind[FastKey(k)] = FastKey(try r.readString()) }
         for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.assignedAt[FastKey(k)] = try r.readInt64() }
         for _ in 0..<(try r.readInt()) { fresh.pending.append(try r.read(Timestamped<Event>.self)) }
         guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }

@@ -77,7 +77,7 @@ public struct OrderLifecycle {
         batch.forEach(of: Self.types) { r in
             // By type first (`forEach(of:)`): reading `payload` copies it (and retains its strings).
             guard let order = r.value.orderID else { return }
-            let k = FastKey(r.value.tenantID + "/" + order) // the order's key
+            let k = FastKey(r.value.tenantID, order) // the order's key
             func hold(_ o: inout Order?) -> Bool { // one hash lookup; true when the timer must move earlier
                 if o == nil { o = Order(tenantID: r.value.tenantID, orderID: order) }
                 o!.pending.append(r)

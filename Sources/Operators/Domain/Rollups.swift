@@ -43,24 +43,50 @@ public struct Rollups {
 
     /// A bucket: tenant, granularity and start (UTC ms).
     public struct Bucket: Hashable, Comparable, Sendable {
-        public var tenant: String
+        /// The tenant as a ``FastKey``: its hash is computed once per event, not per table access.
+        public var tenantKey: FastKey
         public var granularity: Granularity
         public var start: EpochMillis
+        public var tenant: String { tenantKey.text }
+
+        public init(tenant: String, granularity: Granularity, start: EpochMillis) {
+            self.init(tenantKey: FastKey(tenant), granularity: granularity, start: start)
+        }
+        public init(tenantKey: FastKey, granularity: Granularity, start: EpochMillis) {
+            self.tenantKey = tenantKey; self.granularity = granularity; self.start = start
+        }
         public static func < (a: Bucket, b: Bucket) -> Bool {
             (a.tenant, a.granularity.rawValue, a.start) < (b.tenant, b.granularity.rawValue, b.start)
         }
         public static func == (a: Bucket, b: Bucket) -> Bool {
-            a.start == b.start && a.granularity == b.granularity && a.tenant == b.tenant
+            a.start == b.start && a.granularity == b.granularity && a.tenantKey == b.tenantKey
         }
-        /// The tenant through the fast seeded mixer, then one word into the hasher (hashing the
-        /// tenant's bytes with SipHash was a fifth of the rollups' time; the hasher still seeds
-        /// and finalizes, so the table stays as collision-resistant as its seed).
+        /// The tenant's digest, start and granularity as one word (hashing the tenant's bytes with
+        /// SipHash was a fifth of the rollups' time).
         public func hash(into h: inout Hasher) { h.combine(word) }
         /// Straight to a bucket hash, no SipHash rounds (see ``FastKey/_rawHashValue(seed:)``).
         public func _rawHashValue(seed: Int) -> Int { FastKey.mix(word, seed) }
         private var word: UInt64 {
-            FastKey.hash(tenant) &+ UInt64(bitPattern: start) &* 0x9E37_79B9_7F4A_7C15 &+ (granularity == .hour ? 0 : 1)
+            tenantKey.digest &+ UInt64(bitPattern: start) &* 0x9E37_79B9_7F4A_7C15 &+ (granularity == .hour ? 0 : 1)
         }
+    }
+
+    /// An event's buckets: one per configured granularity (a fixed pair, not an array per event).
+    struct Buckets: Sequence, IteratorProtocol {
+        var hour: Bucket?, day: Bucket?
+        mutating func next() -> Bucket? {
+            if let h = hour { hour = nil; return h }
+            if let d = day { day = nil; return d }
+            return nil
+        }
+    }
+
+    /// Per tenant: its zone, its key, and the buckets last marked dirty (an event of the same
+    /// tenant and hour marks nothing again) with the drain they were marked in.
+    struct Tenant {
+        var zone: TenantZone
+        let key: FastKey
+        var marked: (hour: EpochMillis, day: EpochMillis, drain: Int) = (.min, .min, -1)
     }
 
 
@@ -72,10 +98,10 @@ public struct Rollups {
 
     public let granularities: [Granularity]
     public internal(set) var sales: [Bucket: Sales] = [:]
-    public internal(set) var products: [Bucket: [String: Product]] = [:]
-    public internal(set) var payments: [Bucket: [String: Payments]] = [:]   // "gateway/method"
+    public internal(set) var products: [Bucket: [FastKey: Product]] = [:]   // product id
+    public internal(set) var payments: [Bucket: [FastKey: Payments]] = [:]  // "gateway/method"
     public internal(set) var deliveries: [Bucket: Deliveries] = [:]
-    public internal(set) var messages: [Bucket: [String: Int64]] = [:]
+    public internal(set) var messages: [Bucket: [FastKey: Int64]] = [:]     // message type
 
     /// Its own state machine, or nil when status changes come from the pipeline's (``take(statusChanges:)``).
     var lifecycle: OrderLifecycle?
@@ -83,19 +109,22 @@ public struct Rollups {
     var taken: [DerivedEvent] = []
     let allowedLateness: Int64
     // Keyed by `FastKey` (one fast hash per lookup instead of SipHash over every byte).
-    var zones: [FastKey: TenantZone] = [:]
+    var tenants: [FastKey: Tenant] = [:]
     var orders: [FastKey: OrderFacts] = [:]                 // tenant/order
     var firstOrder: [FastKey: (time: EpochMillis, bucketsKey: String)] = [:] // tenant/customer → earliest created
-    var paymentKind: [FastKey: String] = [:]                // tenant/payment → gateway/method
+    var paymentKind: [FastKey: FastKey] = [:]               // tenant/payment → gateway/method
     var assignedAt: [FastKey: EpochMillis] = [:]            // tenant/delivery → assigned time
     var pending = HeldEvents()
     var watermark = WatermarkTracker.start
     /// Buckets changed since the last ``drainReadModel()`` (every change goes through `buckets`).
     var dirty: Set<Bucket> = []
-    private var lastDirty: [Bucket] = []
+    /// Drains so far (a tenant's marks from an earlier drain are stale).
+    private var drains = 0
 
     public init(granularities: [Granularity], allowedLateness: Int64, ownStateMachine: Bool = true) {
         self.granularities = granularities
+        hourly = granularities.contains(.hour)
+        daily = granularities.contains(.day)
         self.allowedLateness = allowedLateness
         lifecycle = ownStateMachine ? OrderLifecycle(allowedLateness: allowedLateness) : nil
     }
@@ -127,16 +156,21 @@ public struct Rollups {
         }
     }
 
-    private mutating func buckets(_ tenant: String, _ t: EpochMillis) -> [Bucket] {
-        // The zone mutated in place (it caches offsets): one lookup.
-        let out = Self.update(&zones[FastKey(tenant), default: .johannesburg]) { z in
-            granularities.map { g in Bucket(tenant: tenant, granularity: g, start: g == .hour ? z.hourStart(t) : z.dayStart(t)) }
+    private let hourly: Bool, daily: Bool
+
+    private mutating func buckets(_ tenant: String, _ t: EpochMillis) -> Buckets {
+        let key = FastKey(tenant)
+        // The tenant changed in place (its zone caches offsets): one lookup.
+        let (hour, day, fresh) = Self.update(&tenants[key, default: Tenant(zone: .johannesburg, key: key)]) { s in
+            let hour = hourly ? s.zone.hourStart(t) : .min, day = daily ? s.zone.dayStart(t) : .min
+            // A tenant's events mostly hit the buckets it hit last: those are marked already.
+            let fresh = s.marked != (hour, day, drains)
+            if fresh { s.marked = (hour, day, drains) }
+            return (hour, day, fresh)
         }
-        // Consecutive events of a tenant mostly hit the same buckets: compare before hashing.
-        if out != lastDirty {
-            dirty.formUnion(out)
-            lastDirty = out
-        }
+        let out = Buckets(hour: hourly ? Bucket(tenantKey: key, granularity: .hour, start: hour) : nil,
+                          day: daily ? Bucket(tenantKey: key, granularity: .day, start: day) : nil)
+        if fresh { for b in out { dirty.insert(b) } }
         return out
     }
 
@@ -144,9 +178,10 @@ public struct Rollups {
         let tenant = e.tenantID
         switch e.payload {
         case .tenantCreated(let c):
-            zones[FastKey(tenant)] = TenantZone(identifier: c.timezone) ?? .johannesburg
+            let key = FastKey(tenant)
+            tenants[key] = Tenant(zone: TenantZone(identifier: c.timezone) ?? .johannesburg, key: key)
         case .orderCreated(let o):
-            let key = FastKey(tenant + "/" + o.orderID)
+            let key = FastKey(tenant, o.orderID)
             guard orders[key] == nil else { return } // a duplicate order: the state machine rejects it
             orders[key] = OrderFacts(created: e.time, customer: o.customerID, total: o.totalAmount.cents)
             let bs = buckets(tenant, e.time)
@@ -161,7 +196,7 @@ public struct Rollups {
                 }
                 Self.update(&products[b, default: [:]]) { ps in
                     for item in o.items {
-                        Self.update(&ps[item.productID, default: Product()]) { p in
+                        Self.update(&ps[FastKey(item.productID), default: Product()]) { p in
                             p.orders.insert(order)
                             p.quantity += item.quantity
                             p.revenueCents += item.lineTotal.cents
@@ -171,7 +206,7 @@ public struct Rollups {
                 }
             }
             // New customers: the bucket of the customer's earliest order.created.
-            let ck = FastKey(tenant + "/" + o.customerID)
+            let ck = FastKey(tenant, o.customerID)
             if let first = firstOrder[ck], first.time <= e.time { break }
             if let first = firstOrder[ck] {
                 for b in buckets(tenant, first.time) { sales[b]?.newCustomers.remove(customer) }
@@ -179,11 +214,11 @@ public struct Rollups {
             firstOrder[ck] = (e.time, "")
             for b in bs { sales[b]?.newCustomers.insert(customer) }
         case .paymentInitiated(let p):
-            let kind = p.gateway.rawValue + "/" + p.method.rawValue
-            paymentKind[FastKey(tenant + "/" + p.paymentID)] = kind
+            let kind = FastKey(p.gateway.rawValue, p.method.rawValue)
+            paymentKind[FastKey(tenant, p.paymentID)] = kind
             for b in buckets(tenant, e.time) { payments[b, default: [:]][kind, default: Payments()].initiated += 1 }
         case .paymentSucceeded(let p):
-            let kind = paymentKind[FastKey(tenant + "/" + p.paymentID)] ?? "unknown/unknown"
+            let kind = paymentKind[FastKey(tenant, p.paymentID)] ?? Self.unknownKind
             for b in buckets(tenant, e.time) {
                 Self.update(&payments[b, default: [:]][kind, default: Payments()]) { q in
                     q.succeeded += 1
@@ -191,12 +226,12 @@ public struct Rollups {
                 }
             }
         case .paymentFailed(let p):
-            let kind = paymentKind[FastKey(tenant + "/" + p.paymentID)] ?? "unknown/unknown"
+            let kind = paymentKind[FastKey(tenant, p.paymentID)] ?? Self.unknownKind
             for b in buckets(tenant, e.time) { payments[b, default: [:]][kind, default: Payments()].failed += 1 }
         case .deliveryAssigned(let d):
-            assignedAt[FastKey(tenant + "/" + d.deliveryID)] = e.time
+            assignedAt[FastKey(tenant, d.deliveryID)] = e.time
         case .deliveryCompleted(let d):
-            let assigned = assignedAt[FastKey(tenant + "/" + d.deliveryID)]
+            let assigned = assignedAt[FastKey(tenant, d.deliveryID)]
             for b in buckets(tenant, e.time) {
                 Self.update(&deliveries[b, default: Deliveries()]) { q in
                     q.completed += 1
@@ -204,7 +239,8 @@ public struct Rollups {
                 }
             }
         case .whatsappMessageReceived(let m):
-            for b in buckets(tenant, e.time) { messages[b, default: [:]][m.type.rawValue, default: 0] += 1 }
+            let type = FastKey(m.type.rawValue)
+            for b in buckets(tenant, e.time) { messages[b, default: [:]][type, default: 0] += 1 }
         default:
             break
         }
@@ -218,7 +254,7 @@ public struct Rollups {
             return nil
         }
         guard let to = field("to"), to == "completed" || to == "cancelled", let orderID = field("order_id"),
-              let o = orders[FastKey(d.tenantID + "/" + orderID)] else { return }
+              let o = orders[FastKey(d.tenantID, orderID)] else { return }
         for b in buckets(d.tenantID, o.created) {
             Self.update(&sales[b, default: Sales()]) { s in
                 if to == "completed" {
@@ -231,6 +267,9 @@ public struct Rollups {
             }
         }
     }
+
+    /// A payment without a `payment.initiated`.
+    static let unknownKind = FastKey("unknown", "unknown")
 
     /// Runs `change` on a value in place (a dictionary entry reached through one `_modify`).
     @inline(__always)
@@ -251,7 +290,7 @@ public struct Rollups {
 
     /// The changed buckets' rows since the last call, as read-model rows (table from the row).
     public mutating func drainReadModel() -> [ReadModelRow] {
-        defer { dirty.removeAll(); lastDirty = [] }
+        defer { dirty.removeAll(); drains += 1 }
         return rows(of: dirty).map { r in
             guard case .string(let table) = r.fields[0].1 else { preconditionFailure("rollup rows start with their table") }
             var row = r
@@ -277,14 +316,14 @@ public struct Rollups {
         }
         for b in products.keys.sorted() where only?.contains(b) ?? true {
             for (id, p) in products[b]!.sorted(by: { $0.key < $1.key }) {
-                out.append(OutputRow(head("rollup_products", b) + [("product_id", .string(id)), ("name", p.name.map { .string($0) } ?? .null),
+                out.append(OutputRow(head("rollup_products", b) + [("product_id", .string(id.text)), ("name", p.name.map { .string($0) } ?? .null),
                                                                   ("orders", .int(Int64(p.orders.count))), ("quantity", .int(p.quantity)),
                                                                   ("revenue_cents", .int(p.revenueCents))]))
             }
         }
         for b in payments.keys.sorted() where only?.contains(b) ?? true {
             for (kind, p) in payments[b]!.sorted(by: { $0.key < $1.key }) {
-                let parts = kind.split(separator: "/").map(String.init)
+                let parts = kind.text.split(separator: "/", maxSplits: 1).map(String.init)
                 out.append(OutputRow(head("rollup_payments", b) + [("gateway", .string(parts[0])), ("method", .string(parts[1])),
                                                                   ("initiated", .int(p.initiated)), ("succeeded", .int(p.succeeded)),
                                                                   ("failed", .int(p.failed)), ("succeeded_amount_cents", .int(p.succeededAmountCents))]))
@@ -296,7 +335,7 @@ public struct Rollups {
         }
         for b in messages.keys.sorted() where only?.contains(b) ?? true {
             for (type, n) in messages[b]!.sorted(by: { $0.key < $1.key }) {
-                out.append(OutputRow(head("rollup_messages", b) + [("type", .string(type)), ("count", .int(n))]))
+                out.append(OutputRow(head("rollup_messages", b) + [("type", .string(type.text)), ("count", .int(n))]))
             }
         }
         return out
