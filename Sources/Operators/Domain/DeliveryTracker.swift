@@ -91,7 +91,7 @@ public struct DeliveryTracker {
         guard wm > watermark, !pending.isEmpty else { watermark = max(watermark, wm); return [] }
         watermark = wm
         var out: [DerivedEvent] = []
-        pending.takeDue(wm).drainPrefetching { apply($0, &out) }
+        pending.takeDue(wm).drainPrefetching { apply($0.value, &out) }
         return out
     }
 

@@ -86,7 +86,7 @@ public struct QuotaTracker {
             guard tenants[tenant]?.armedAt == t.time, var s = tenants.removeValue(forKey: tenant) else { continue } // stale
             defer { tenants[tenant] = s }
             dirty.insert(tenant)
-            for r in s.pending.takeDue(wm) {
+            s.pending.takeDue(wm).drainPrefetching { r in
                 for d in apply(r.value, to: &s) {
                     s.seq += 1
                     out.append(Decision(time: r.time, key: tenant, seq: s.seq, event: d))

@@ -147,7 +147,7 @@ public struct Rollups {
     public mutating func advance(to wm: EpochMillis) {
         guard wm > watermark else { return }
         watermark = wm
-        pending.takeDue(wm).drainPrefetching { apply($0) }
+        pending.takeDue(wm).drainPrefetching { apply($0.value) }
         if lifecycle != nil {
             for d in lifecycle!.advance(to: wm) where d.type == "order.status_changed" { statusChanged(d) }
         } else {

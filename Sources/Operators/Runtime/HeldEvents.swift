@@ -16,17 +16,53 @@ public struct HeldEvents {
     /// The earliest held event (after the last ``takeDue(_:)``, which leaves them sorted).
     public var first: Timestamped<Event>? { events.first }
 
-    /// Removes and returns, in (time, event_id) order, the events at or before `watermark`.
-    /// The due events leave in the buffer they are in; only the few not yet due (those within the
-    /// out-of-orderness bound) are copied to a new one.
-    public mutating func takeDue(_ watermark: EpochMillis) -> [Timestamped<Event>] {
+    /// Removes the events at or before `watermark` and hands them back to be taken in (time,
+    /// event_id) order. The due events leave in the buffer they are in; only the few not yet due
+    /// (those within the out-of-orderness bound) are copied to a new one.
+    public mutating func takeDue(_ watermark: EpochMillis) -> DueEvents {
+        // Ascending: arrivals are mostly in order, and the sort runs on ascending runs (sorting
+        // latest first measured three times slower).
         events.sort { $0.time != $1.time ? $0.time < $1.time : $0.value.eventID < $1.value.eventID }
         let due = events.partitionPoint { $0.time > watermark }
-        if due == events.count { defer { events = [] }; return events }
-        var rest = Array(events[due...])
-        events.removeLast(events.count - due)
-        swap(&rest, &events)
-        return rest
+        var taken: [Timestamped<Event>]
+        if due == events.count {
+            taken = events
+            events = []
+        } else {
+            taken = Array(events[due...])
+            events.removeLast(events.count - due)
+            swap(&taken, &events)
+        }
+        taken.reverse() // taken in order by popping from the end
+        return DueEvents(latestFirst: taken)
+    }
+}
+
+/// Events the watermark has passed, to be taken earliest first (stored latest first).
+public struct DueEvents {
+    var latestFirst: [Timestamped<Event>]
+
+    public var count: Int { latestFirst.count }
+    public var isEmpty: Bool { latestFirst.isEmpty }
+
+    /// Hands each event to `body` in order, moving it out (popped: not copied, since a copy and
+    /// the array's release were two reference counts per held event, ~40 ns here), and
+    /// prefetching the storage of the event `ahead` places on (held events are cold by the time
+    /// the watermark releases them).
+    @inline(__always)
+    public consuming func drainPrefetching(ahead: Int = 6, _ body: (consuming Timestamped<Event>) -> Void) {
+        var items: [Timestamped<Event>] = []
+        swap(&items, &latestFirst) // the only reference now: popping never copies the buffer
+        let valueOffset = MemoryLayout<Timestamped<Event>>.offset(of: \Timestamped<Event>.value)!
+        while let r = items.popLast() {
+            let next = items.count - ahead
+            if next >= 0 {
+                items.withUnsafeBufferPointer { b in
+                    Event.prefetch(at: (UnsafeRawPointer(b.baseAddress! + next) + valueOffset).assumingMemoryBound(to: Event.self))
+                }
+            }
+            body(r)
+        }
     }
 }
 
@@ -38,26 +74,6 @@ extension Array where Element == Timestamped<Event> {
     func forEach(of types: EventTypeSet?, _ body: (Timestamped<Event>) -> Void) {
         withUnsafeBufferPointer { b in
             for i in b.indices where types?.contains(b[i].value.type) ?? true { body(b[i]) }
-        }
-    }
-
-    /// Hands each event to `body` in order, moving it out of the array (not copied: a copy and
-    /// the array's release were two reference counts per held event, ~40 ns here), and
-    /// prefetching the storage of the event `ahead` places on (held events are cold by the time
-    /// the watermark releases them).
-    @inline(__always)
-    consuming func drainPrefetching(ahead: Int = 6, _ body: (consuming Event) -> Void) {
-        var items = self
-        items.reverse() // popped from the end: the first event first
-        let valueOffset = MemoryLayout<Timestamped<Event>>.offset(of: \Timestamped<Event>.value)!
-        while let r = items.popLast() {
-            let next = items.count - ahead
-            if next >= 0 {
-                items.withUnsafeBufferPointer { b in
-                    Event.prefetch(at: (UnsafeRawPointer(b.baseAddress! + next) + valueOffset).assumingMemoryBound(to: Event.self))
-                }
-            }
-            body(r.value)
         }
     }
 }
