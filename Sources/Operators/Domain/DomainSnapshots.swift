@@ -62,7 +62,7 @@ extension QuotaTracker {
         w.write(keys.count)
         for k in keys {
             let t = tenants[k]!
-            w.write(k); w.write(t.tier.rawValue); w.write(t.zone.identifier)
+            w.write(k.text); w.write(t.tier.rawValue); w.write(t.zone.identifier)
             let api = t.api[t.apiHead...]
             w.write(api.count)
             for a in api { w.write(a.time); w.write(a.amount) }
@@ -103,7 +103,7 @@ extension QuotaTracker {
             t.seq = try r.readInt()
             for _ in 0..<(try r.readInt()) { t.pending.append(try r.read(Timestamped<Event>.self)) }
             if let first = t.pending.events.map(\.time).min() { fresh.timers.insert(KeyTimer(time: first, key: FastKey(k))); t.armedAt = first }
-            fresh.tenants[k] = t
+            fresh.tenants[FastKey(k)] = t
         }
         guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
         self = fresh

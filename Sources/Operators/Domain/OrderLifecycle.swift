@@ -78,14 +78,15 @@ public struct OrderLifecycle {
             // By type first (`forEach(of:)`): reading `payload` copies it (and retains its strings).
             guard let order = r.value.orderID else { return }
             let k = FastKey(r.value.tenantID, order) // the order's key
-            func hold(_ o: inout Order?) -> Bool { // one hash lookup; true when the timer must move earlier
-                if o == nil { o = Order(tenantID: r.value.tenantID, orderID: order) }
-                o!.pending.append(r)
-                guard r.time < o!.armedAt else { return false }
-                o!.armedAt = r.time
+            // One hash lookup, the order changed in place (through `Optional` it was copied, and
+            // each append copied its held events); true when the timer must move earlier.
+            let earlier = inPlace(&orders[k, default: Order(tenantID: r.value.tenantID, orderID: order)]) { o in
+                o.pending.append(r)
+                guard r.time < o.armedAt else { return false }
+                o.armedAt = r.time
                 return true
             }
-            if hold(&orders[k]) { timers.insert(KeyTimer(time: r.time, key: k)) }
+            if earlier { timers.insert(KeyTimer(time: r.time, key: k)) }
         }
     }
 

@@ -35,9 +35,9 @@ public struct QuotaTracker {
     }
 
     public static let hour: Int64 = 3_600_000
-    var tenants: [String: Tenant] = [:]
+    var tenants: [FastKey: Tenant] = [:]
     /// Tenants changed since the last ``drainReadModel()``.
-    var dirty: Set<String> = []
+    var dirty: Set<FastKey> = []
     var timers = Heap<KeyTimer>()
     public internal(set) var watermark = WatermarkTracker.start
     public internal(set) var warnings = 0, exceedances = 0
@@ -46,7 +46,7 @@ public struct QuotaTracker {
 
     /// Current usage of a tenant's resource (thousandths), as the read model shows it.
     public func used(_ tenant: String, _ r: QuotaResource) -> Double? {
-        guard let t = tenants[tenant] else { return nil }
+        guard let t = tenants[FastKey(tenant)] else { return nil }
         switch r {
         case .apiCalls: return Double(t.apiSum) / 1000
         case .orders: return Double(t.orders) / 1000
@@ -55,21 +55,23 @@ public struct QuotaTracker {
     }
 
     /// The tier the tracker holds for a tenant.
-    public func tier(_ tenant: String) -> Tier? { tenants[tenant]?.tier }
+    public func tier(_ tenant: String) -> Tier? { tenants[FastKey(tenant)]?.tier }
 
     static let types: EventTypeSet = [.usageRecorded, .orderCreated, .tenantCreated, .tenantTierChanged]
 
     /// Buffers the events quotas depend on.
     public mutating func process(_ batch: [Timestamped<Event>]) {
         batch.forEach(of: Self.types) { r in
-            func hold(_ t: inout Tenant?) -> Bool { // one hash lookup; true when the timer must move earlier
-                if t == nil { t = Tenant() }
-                t!.pending.append(r)
-                guard r.time < t!.armedAt else { return false }
-                t!.armedAt = r.time
+            let key = FastKey(r.value.tenantID)
+            // One hash lookup, the tenant changed in place (through `Optional` it was copied, and
+            // each append copied its held events).
+            let earlier = inPlace(&tenants[key, default: Tenant()]) { t in
+                t.pending.append(r)
+                guard r.time < t.armedAt else { return false }
+                t.armedAt = r.time
                 return true
             }
-            if hold(&tenants[r.value.tenantID]) { timers.insert(KeyTimer(time: r.time, key: FastKey(r.value.tenantID))) }
+            if earlier { timers.insert(KeyTimer(time: r.time, key: key)) }
         }
     }
 
@@ -82,10 +84,10 @@ public struct QuotaTracker {
             _ = timers.removeMin()
             // Taken out of the table while it changes, so its arrays are not copied on write.
             // Most pops find the key's events already applied by an earlier timer: look first.
-            let tenant = t.key.text
-            guard tenants[tenant]?.armedAt == t.time, var s = tenants.removeValue(forKey: tenant) else { continue } // stale
-            defer { tenants[tenant] = s }
-            dirty.insert(tenant)
+            let key = t.key, tenant = key.text
+            guard tenants[key]?.armedAt == t.time, var s = tenants.removeValue(forKey: key) else { continue } // stale
+            defer { tenants[key] = s }
+            dirty.insert(key)
             s.pending.takeDue(wm).drainPrefetching { r in
                 for d in apply(r.value, to: &s) {
                     s.seq += 1
@@ -203,7 +205,7 @@ public struct QuotaTracker {
         var out: [ReadModelRow] = []
         for k in dirty.sorted() {
             guard let t = tenants[k] else { continue }
-            out.append(ReadModelRow("tenants", [("tenant_id", .string(k)), ("tier", .string(t.tier.rawValue)),
+            out.append(ReadModelRow("tenants", [("tenant_id", .string(k.text)), ("tier", .string(t.tier.rawValue)),
                                                 ("timezone", .string(t.zone.identifier))]))
             for r in QuotaResource.allCases {
                 let used: Milli
@@ -213,7 +215,7 @@ public struct QuotaTracker {
                 default: used = t.gauges[r]?.value ?? 0
                 }
                 let status = t.exceeded.contains(r) ? "exceeded" : t.warned.contains(r) ? "warning" : "ok"
-                out.append(ReadModelRow("tenant_usage", [("tenant_id", .string(k)), ("resource", .string(r.rawValue)),
+                out.append(ReadModelRow("tenant_usage", [("tenant_id", .string(k.text)), ("resource", .string(r.rawValue)),
                                                          ("used", Self.text(used)), ("limit", t.tier.limit(r).map { .int($0) } ?? .null),
                                                          ("status", .string(status))]))
             }

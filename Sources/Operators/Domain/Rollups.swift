@@ -161,7 +161,7 @@ public struct Rollups {
     private mutating func buckets(_ tenant: String, _ t: EpochMillis) -> Buckets {
         let key = FastKey(tenant)
         // The tenant changed in place (its zone caches offsets): one lookup.
-        let (hour, day, fresh) = Self.update(&tenants[key, default: Tenant(zone: .johannesburg, key: key)]) { s in
+        let (hour, day, fresh) = inPlace(&tenants[key, default: Tenant(zone: .johannesburg, key: key)]) { s in
             let hour = hourly ? s.zone.hourStart(t) : .min, day = daily ? s.zone.dayStart(t) : .min
             // A tenant's events mostly hit the buckets it hit last: those are marked already.
             let fresh = s.marked != (hour, day, drains)
@@ -188,15 +188,15 @@ public struct Rollups {
             let customer = FastKey(o.customerID), order = FastKey(o.orderID)
             for b in bs {
                 // Each bucket's state changed in place: one lookup, and its sets are not copied.
-                Self.update(&sales[b, default: Sales()]) { s in
+                inPlace(&sales[b, default: Sales()]) { s in
                     s.orders += 1
                     s.grossRevenueCents += o.totalAmount.cents
                     s.itemsSold += o.itemCount
                     s.customers.insert(customer)
                 }
-                Self.update(&products[b, default: [:]]) { ps in
+                inPlace(&products[b, default: [:]]) { ps in
                     for item in o.items {
-                        Self.update(&ps[FastKey(item.productID), default: Product()]) { p in
+                        inPlace(&ps[FastKey(item.productID), default: Product()]) { p in
                             p.orders.insert(order)
                             p.quantity += item.quantity
                             p.revenueCents += item.lineTotal.cents
@@ -220,7 +220,7 @@ public struct Rollups {
         case .paymentSucceeded(let p):
             let kind = paymentKind[FastKey(tenant, p.paymentID)] ?? Self.unknownKind
             for b in buckets(tenant, e.time) {
-                Self.update(&payments[b, default: [:]][kind, default: Payments()]) { q in
+                inPlace(&payments[b, default: [:]][kind, default: Payments()]) { q in
                     q.succeeded += 1
                     q.succeededAmountCents += p.amount.cents
                 }
@@ -233,7 +233,7 @@ public struct Rollups {
         case .deliveryCompleted(let d):
             let assigned = assignedAt[FastKey(tenant, d.deliveryID)]
             for b in buckets(tenant, e.time) {
-                Self.update(&deliveries[b, default: Deliveries()]) { q in
+                inPlace(&deliveries[b, default: Deliveries()]) { q in
                     q.completed += 1
                     if let a = assigned { q.deliveryMillisSum += e.time - a }
                 }
@@ -256,7 +256,7 @@ public struct Rollups {
         guard let to = field("to"), to == "completed" || to == "cancelled", let orderID = field("order_id"),
               let o = orders[FastKey(d.tenantID, orderID)] else { return }
         for b in buckets(d.tenantID, o.created) {
-            Self.update(&sales[b, default: Sales()]) { s in
+            inPlace(&sales[b, default: Sales()]) { s in
                 if to == "completed" {
                     s.completedOrders += 1
                     s.netRevenueCents += o.total
@@ -270,10 +270,6 @@ public struct Rollups {
 
     /// A payment without a `payment.initiated`.
     static let unknownKind = FastKey("unknown", "unknown")
-
-    /// Runs `change` on a value in place (a dictionary entry reached through one `_modify`).
-    @inline(__always)
-    static func update<T, R>(_ value: inout T, _ change: (inout T) -> R) -> R { change(&value) }
 
     /// Milliseconds as exact decimal seconds (`5.25`).
     static func seconds(_ ms: Int64) -> OutputValue {
