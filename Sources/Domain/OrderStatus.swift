@@ -1,32 +1,8 @@
 /// An order's state (CONTRACT §2.2).
-public enum OrderStatus: String, CaseIterable, Sendable, Codable {
+public enum OrderStatus: String, CaseIterable, Sendable, Codable, HashedByCase {
     case pending, confirmed, processing
     case readyForPickup = "ready_for_pickup"
     case delivering, completed, cancelled
-
-    /// Hashed by case, not through the raw value: a `String`-backed enum otherwise hashes its
-    /// raw string with SipHash on every set or dictionary access.
-    /// (`RawRepresentable`'s defaults for all three entry points go through the raw value.)
-    public func hash(into h: inout Hasher) { h.combine(caseIndex) }
-    public var hashValue: Int { var h = Hasher(); h.combine(caseIndex); return h.finalize() }
-    public func _rawHashValue(seed: Int) -> Int {
-        var h = Hasher()
-        h.combine(seed)
-        h.combine(caseIndex)
-        return h.finalize()
-    }
-
-    private var caseIndex: UInt8 {
-        switch self {
-        case .pending: 0
-        case .confirmed: 1
-        case .processing: 2
-        case .readyForPickup: 3
-        case .delivering: 4
-        case .completed: 5
-        case .cancelled: 6
-        }
-    }
 }
 
 /// The latest payment event of an order.

@@ -30,7 +30,7 @@ public enum Tier: String, CaseIterable, Sendable, Codable {
 }
 
 /// A metered resource (CONTRACT §2.3).
-public enum QuotaResource: String, CaseIterable, Sendable, Codable {
+public enum QuotaResource: String, CaseIterable, Sendable, Codable, HashedByCase {
     /// Σ `usage.recorded` amount over a sliding hour of event time.
     case apiCalls = "api_calls"
     /// Count of `order.created` in the calendar month of the tenant's timezone.
@@ -44,25 +44,4 @@ public enum QuotaResource: String, CaseIterable, Sendable, Codable {
 
     /// The soft limit is this fraction of the hard limit: 80 %.
     public static let softLimitPercent: Int64 = 80
-
-    /// Hashed by case, not through the raw value (see ``OrderStatus/hash(into:)``).
-    /// (`RawRepresentable`'s defaults for all three entry points go through the raw value.)
-    public func hash(into h: inout Hasher) { h.combine(caseIndex) }
-    public var hashValue: Int { var h = Hasher(); h.combine(caseIndex); return h.finalize() }
-    public func _rawHashValue(seed: Int) -> Int {
-        var h = Hasher()
-        h.combine(seed)
-        h.combine(caseIndex)
-        return h.finalize()
-    }
-
-    private var caseIndex: UInt8 {
-        switch self {
-        case .apiCalls: 0
-        case .orders: 1
-        case .products: 2
-        case .storageGB: 3
-        case .concurrentUsers: 4
-        }
-    }
 }

@@ -13,3 +13,22 @@ import Testing
         #expect(e.eventID == "e1")
     }
 }
+
+/// Enums hashed by case (`HashedByCase`) behave as keys: every case distinct, equal values alike,
+/// and sets and dictionaries find them.
+@Suite struct HashedByCaseTests {
+    @Test func everyCaseIsItsOwnKey() {
+        #expect(MemoryLayout<OrderStatus>.size == 1 && MemoryLayout<QuotaResource>.size == 1)
+        #expect(Set(OrderStatus.allCases.map(\.caseByte)).count == OrderStatus.allCases.count)
+        #expect(Set(QuotaResource.allCases.map(\.caseByte)).count == QuotaResource.allCases.count)
+        var seen: [OrderStatus: String] = [:]
+        for s in OrderStatus.allCases { seen[s] = s.rawValue }
+        for s in OrderStatus.allCases {
+            #expect(seen[s] == s.rawValue)
+            #expect(OrderStatus(rawValue: s.rawValue)!.hashValue == s.hashValue)
+        }
+        var used = Set(QuotaResource.allCases)
+        #expect(used.remove(.orders) == .orders)
+        #expect(!used.contains(.orders) && used.contains(.apiCalls) && used.count == QuotaResource.allCases.count - 1)
+    }
+}

@@ -1,7 +1,8 @@
 /// A string key for the hash tables on the per-event path: hashed once through the seeded fast
-/// mixer (``hash(_:)``, also dedupe's), then one word into Swift's `Hasher`. `String` keys hash
-/// every byte with SipHash on each lookup — measured at ~15 % of all operators' time — while the
-/// hasher's own per-process seed still keeps the table's layout unpredictable.
+/// mixer (``hash(_:)``, also dedupe's), then mixed with each table's own seed
+/// (``_rawHashValue(seed:)``). `String` keys hash every byte with SipHash on each lookup —
+/// measured at ~15 % of all operators' time. Both seeds are random per process (a table's is
+/// derived from the standard library's per-process seed), so table layouts stay unpredictable.
 public struct FastKey: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let text: String
     @usableFromInline let digest: UInt64
