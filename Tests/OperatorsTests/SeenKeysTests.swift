@@ -67,6 +67,22 @@ import Testing
         }
     }
 
+    /// The log doubles while its ring is wrapped (its start moved by evictions): every key keeps
+    /// its value and eviction goes on in arrival order.
+    @Test func theLogGrowsAcrossItsWrap() {
+        var s = SeenKeys(name: "wrap", capacity: 4)
+        for i in 0..<10 { #expect(s.insertIfAbsent("a\(i)", Int64(i), expiresAt: Int64(i)) == nil) }
+        s.advance(to: 5) // a0…a5 evicted: the ring's start moves on
+        for i in 0..<40 { #expect(s.insertIfAbsent("b\(i)", Int64(100 + i), expiresAt: Int64(100 + i)) == nil) } // two doublings
+        #expect(s.count == 44)
+        for i in 6..<10 { #expect(s["a\(i)"] == Int64(i)) }
+        for i in 0..<40 { #expect(s["b\(i)"] == Int64(100 + i)) }
+        s.advance(to: 9)
+        #expect(s.count == 40 && s["a9"] == nil && s["b0"] == 100)
+        s.advance(to: 120)
+        #expect(s.count == 19 && s["b20"] == nil && s["b21"] == 121 && s["b39"] == 139)
+    }
+
     /// Evicted keys leave tombstones that inserts reuse and rebuilds drop: a sliding window of
     /// 50 live keys over 200,000 distinct ones keeps a small index.
     @Test func memoryFollowsLiveKeysNotKeysEverSeen() {

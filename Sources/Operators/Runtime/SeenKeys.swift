@@ -197,8 +197,7 @@ public struct SeenKeys {
 
         /// Doubles the ring, keeping `start`: the buffer grows in place (its entries moved, not
         /// copied), then the wrapped part `..<start` moves to just past the old end. Copying the
-        /// whole ring into a new array retained every key and was a quarter of dedupe's work on a
-        /// stream's first TTL.
+        /// whole ring into a new array retained and released every key at each doubling.
         private mutating func grow() {
             let n = items.count
             items.reserveCapacity(n * 2)
