@@ -77,10 +77,7 @@ public enum RFC3339 {
     /// Written digit by digit into one buffer: every derived event carries timestamps, and the
     /// string-concatenating version was a tenth of the operators' time.
     public static func format(_ ms: EpochMillis, offsetSeconds: Int) -> String {
-        let local = ms + Int64(offsetSeconds) * 1000
-        let (days, msOfDay) = floorDiv(local, 86_400_000)
-        let c = Civil.civilFromDays(Int(days))
-        let s = Int(msOfDay / 1000), milli = Int(msOfDay % 1000)
+        let (c, s, milli) = parts(ms + Int64(offsetSeconds) * 1000)
         guard (0...9999).contains(c.year) else {
             var out = pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T"
             out += pad(s / 3600, 2) + ":" + pad(s / 60 % 60, 2) + ":" + pad(s % 60, 2) + "." + pad(milli, 3)
@@ -96,14 +93,20 @@ public enum RFC3339 {
     /// Appends ``format(_:)``'s bytes to `out` (no `String` in between: JSON output writes
     /// instants straight into its buffer).
     public static func append(_ ms: EpochMillis, to out: inout [UInt8]) {
-        let (days, msOfDay) = floorDiv(ms, 86_400_000)
-        let c = Civil.civilFromDays(Int(days))
+        let (c, s, milli) = parts(ms)
         guard (0...9999).contains(c.year) else { out.append(contentsOf: format(ms).utf8); return }
         let n = out.count
         out.append(contentsOf: repeatElement(0, count: 24))
         out.withUnsafeMutableBufferPointer { b in
-            _ = write(c, secondOfDay: Int(msOfDay / 1000), milli: Int(msOfDay % 1000), offsetSeconds: 0, into: b.baseAddress! + n)
+            _ = write(c, secondOfDay: s, milli: milli, offsetSeconds: 0, into: b.baseAddress! + n)
         }
+    }
+
+    /// A (local) instant's calendar date, second of the day and millisecond.
+    @inline(__always)
+    private static func parts(_ ms: EpochMillis) -> (date: Civil.Date, second: Int, milli: Int) {
+        let (days, msOfDay) = floorDiv(ms, 86_400_000)
+        return (Civil.civilFromDays(Int(days)), Int(msOfDay / 1000), Int(msOfDay % 1000))
     }
 
     /// The 24 (UTC) or 29 bytes of a four-digit year's timestamp; returns how many.

@@ -49,10 +49,10 @@ import Testing
         }
         var got: [String: (Int64, Int64)] = [:]
         for row in runner.rows["orders_daily"]! {
-            guard case .string(let k) = row["key"], case .string(let s) = row["window_start"],
+            guard case .string(let k) = row["key"], case .time(let start) = row["window_start"],
                   case .int(let n) = row["count"], case .int(let sum) = row["sum"] else { Issue.record("bad row \(row.json)"); continue }
             #expect(row["update"] == .bool(false))
-            got["\(k)@\(s)"] = (n, sum)
+            got["\(k)@\(RFC3339.format(start))"] = (n, sum)
         }
         #expect(got.count == expected.count)
         for (k, v) in expected { #expect(got[k].map { $0 == v } == true, "\(k): \(String(describing: got[k])) vs \(v)") }

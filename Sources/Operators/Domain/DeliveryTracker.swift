@@ -116,11 +116,9 @@ public struct DeliveryTracker {
         case .driverLocationUpdated(let l):
             guard let i = byDriver.index(forKey: FastKey(l.driverID)) else { return }
             // Mutated in place: one hash lookup per fix.
-            let n = out.count
             let fix = Fix(here: l.location, vector: l.location.unitVector, speed: l.speedMps, time: e.time, cause: e.eventID)
-            for j in byDriver.values[i].indices { Self.step(&byDriver.values[i][j], fix, settings, &out) }
-            for d in out[n...] {
-                if d.type == "delivery.eta_updated" { etaUpdates += 1 } else if d.type == "delivery.route_deviation" { deviations += 1 }
+            for j in byDriver.values[i].indices {
+                Self.step(&byDriver.values[i][j], fix, settings, &out, etaUpdates: &etaUpdates, deviations: &deviations)
             }
         default:
             break
@@ -144,7 +142,8 @@ public struct DeliveryTracker {
         var cause: String
     }
 
-    private static func step(_ d: inout Delivery, _ f: Fix, _ settings: Settings, _ out: inout [DerivedEvent]) {
+    private static func step(_ d: inout Delivery, _ f: Fix, _ settings: Settings, _ out: inout [DerivedEvent],
+                             etaUpdates: inout Int, deviations: inout Int) {
         let here = f.here
         d.lastLocation = here
         d.changed = true
@@ -167,6 +166,7 @@ public struct DeliveryTracker {
             let (a, b, c) = ids()
             out.append(derived("delivery.eta_updated", [a, b, c, ("eta", .time(eta)), ("previous_eta", d.eta.map { .time($0) } ?? .null),
                                                         ("distance_remaining_m", .int(Int64(remaining.rounded())))]))
+            etaUpdates += 1
             d.eta = eta
         }
         if assigned, !d.arrivedPickup, toPickup <= settings.geofenceMeters {
@@ -186,6 +186,7 @@ public struct DeliveryTracker {
                     d.deviating = true
                     let (a, b, c) = ids()
                     out.append(derived("delivery.route_deviation", [a, b, c, ("cross_track_m", .int(Int64(off.rounded())))]))
+                    deviations += 1
                 }
             } else {
                 d.deviating = false

@@ -122,7 +122,7 @@ public struct OrderLifecycle {
     /// timer must fire next (nil when nothing is held).
     private static func applyDue(_ o: inout Order, wm: EpochMillis, allowedLateness: Int64, counts: inout Counts,
                                  into out: inout [Decision]) -> EpochMillis? {
-        o.pending.sort { $0.time != $1.time ? $0.time < $1.time : $0.value.eventID < $1.value.eventID }
+        o.pending.sortInEventOrder()
         var applied = 0
         for r in o.pending {
             guard r.time <= wm else { break }

@@ -22,7 +22,7 @@ public struct HeldEvents {
     public mutating func takeDue(_ watermark: EpochMillis) -> DueEvents {
         // Ascending: arrivals are mostly in order, and the sort runs on ascending runs (sorting
         // latest first measured three times slower).
-        events.sort { $0.time != $1.time ? $0.time < $1.time : $0.value.eventID < $1.value.eventID }
+        events.sortInEventOrder()
         let due = events.partitionPoint { $0.time > watermark }
         var taken: [Timestamped<Event>]
         if due == events.count {
@@ -67,6 +67,12 @@ public struct DueEvents {
 }
 
 extension Array where Element == Timestamped<Event> {
+    /// Sorts into the order every domain operator applies events in: event time, ties by
+    /// `event_id` (so the order never depends on arrival).
+    mutating func sortInEventOrder() {
+        sort { $0.time != $1.time ? $0.time < $1.time : $0.value.eventID < $1.value.eventID }
+    }
+
     /// Calls `body` with each event whose type is in `types` (nil: every event), in order. The
     /// others are looked at in place, never copied (a copy is a retain and a release: measured
     /// on every event for each operator that skips most of them).

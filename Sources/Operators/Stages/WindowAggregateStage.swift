@@ -52,8 +52,8 @@ public final class WindowAggregateStage: Stage {
 
     private func emit(into out: inout StageOutput) {
         for r in results {
-            var f: [(String, OutputValue)] = [("key", .string(r.key)), ("window_start", .string(RFC3339.format(r.window.start))),
-                                              ("window_end", .string(RFC3339.format(r.window.end))), ("count", .int(r.value.count))]
+            var f: [(String, OutputValue)] = [("key", .string(r.key)), ("window_start", .time(r.window.start)),
+                                              ("window_end", .time(r.window.end)), ("count", .int(r.value.count))]
             if sum != nil { f.append(("sum", .int(r.value.sum))) }
             f.append(("update", .bool(r.isUpdate)))
             out.rows.append(OutputRow(f))
