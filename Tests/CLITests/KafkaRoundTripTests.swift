@@ -86,7 +86,7 @@ import Testing
         let r = try runProcess(try wakalaBinary(), ["graph", "Pipelines/analytics.yaml"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("Pipeline analytics (Pipelines/analytics.yaml)"))
-        #expect(r.stdout.contains("Processor: locations_by_driver [repartition"))
+        #expect(r.stdout.contains("Processor: deliveries_by_driver [repartition"))
         let dot = try runProcess(try wakalaBinary(), ["graph", "Pipelines/analytics.yaml", "--format", "dot"])
         #expect(dot.stdout.contains("\"dedupe\" -> \"orders\";"))
     }

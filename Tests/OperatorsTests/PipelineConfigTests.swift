@@ -38,7 +38,7 @@ import Testing
         #expect(p.sources.first?.topics == ["whatsapp.inbound", "orders", "payments", "deliveries", "driver-locations", "usage", "tenants"])
         #expect(p.sources.first?.params["brokers"] == "127.0.0.1:9092") // ${WAKALA_KAFKA_BROKERS:-…} default
         #expect(p.operators.map(\.type) == ["dedupe", "order_lifecycle", "quota", "repartition", "delivery_eta", "rollup", "window_aggregate"])
-        #expect(p.operators.first { $0.name == "deliveries" }?.inputs == ["dedupe", "locations_by_driver"])
+        #expect(p.operators.first { $0.name == "deliveries" }?.inputs == ["deliveries_by_driver", "dedupe"])
         #expect(p.operators.last?.window == .tumbling(size: 3_600_000))
     }
 
@@ -116,7 +116,7 @@ import Testing
         #expect(text.contains("└─ Processor: dedupe [dedupe, key=event_id, ttl=24h]"))
         #expect(text.contains("Processor: deliveries [delivery_eta, → topic delivery-eta] (also reads dedupe)"))
         let dot = PipelineGraph.dot(p)
-        #expect(dot.contains("\"locations_by_driver\" -> \"deliveries\";"))
+        #expect(dot.contains("\"deliveries_by_driver\" -> \"deliveries\";"))
         #expect(dot.hasPrefix("digraph \"analytics\" {"))
         let mermaid = PipelineGraph.mermaid(p)
         #expect(mermaid.hasPrefix("flowchart LR"))

@@ -82,6 +82,63 @@ public final class KafkaProducer {
         }
     }
 
+    /// Queues one message to an explicit partition (or the partitioner's, when nil) with
+    /// headers (name, value) — dead letters carry why and where they came from this way.
+    public func produce(topic: String, partition: Int? = nil, key: [UInt8], value: UnsafeRawBufferPointer,
+                        headers: [(String, [UInt8])] = []) throws {
+        while true {
+            var hdrs: OpaquePointer?
+            if !headers.isEmpty {
+                hdrs = rd_kafka_headers_new(headers.count)
+                for (name, v) in headers {
+                    v.withUnsafeBytes { b in _ = rd_kafka_header_add(hdrs, name, -1, b.baseAddress, b.count) }
+                }
+            }
+            let err = key.withUnsafeBytes { k in
+                wakala_produce(rk, topic, Int32(partition ?? -1), k.baseAddress, k.count, value.baseAddress, value.count, hdrs)
+            }
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { break }
+            if let hdrs { rd_kafka_headers_destroy(hdrs) } // not taken over on failure
+            guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else { throw KafkaError("produce to \(topic)", err) }
+            rd_kafka_poll(rk, 50)
+        }
+        rd_kafka_poll(rk, 0)
+    }
+
+    /// Serves delivery reports without waiting.
+    public func poll() { rd_kafka_poll(rk, 0) }
+
+    /// Messages queued and not yet acknowledged.
+    public var inFlight: Int { Int(rd_kafka_outq_len(rk)) }
+
+    /// Partitions of `topic`, from the cluster's metadata.
+    public func partitionCount(_ topic: String, timeoutMs: Int = 10_000) throws -> Int {
+        try KafkaMetadata.partitionCount(rk, topic, timeoutMs: timeoutMs)
+    }
+
+    /// Creates `topic` with `partitions` partitions (replication 1 on a one-broker cluster, else
+    /// the broker default); an existing topic is fine.
+    public func createTopic(_ topic: String, partitions: Int, timeoutMs: Int = 15_000) throws {
+        var err = [CChar](repeating: 0, count: 512)
+        guard let nt = rd_kafka_NewTopic_new(topic, Int32(partitions), -1, &err, err.count) else {
+            throw KafkaError("create topic \(topic): \(cString(err))")
+        }
+        defer { rd_kafka_NewTopic_destroy(nt) }
+        let queue = rd_kafka_queue_new(rk)
+        defer { rd_kafka_queue_destroy(queue) }
+        var topics: [OpaquePointer?] = [nt]
+        rd_kafka_CreateTopics(rk, &topics, 1, nil, queue)
+        guard let ev = rd_kafka_queue_poll(queue, Int32(timeoutMs)) else { throw KafkaError("create topic \(topic): timed out") }
+        defer { rd_kafka_event_destroy(ev) }
+        if rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("create topic \(topic)", rd_kafka_event_error(ev)) }
+        var n = 0
+        guard let res = rd_kafka_event_CreateTopics_result(ev), let list = rd_kafka_CreateTopics_result_topics(res, &n) else { return }
+        for i in 0..<n {
+            let e = rd_kafka_topic_result_error(list[i])
+            if e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS { throw KafkaError("create topic \(topic)", e) }
+        }
+    }
+
     /// Waits until every queued message is acknowledged (or `timeout` passes); throws if any failed.
     public func flush(timeout: Duration = .seconds(30)) throws {
         let ms = Int32(timeout.components.seconds * 1000)

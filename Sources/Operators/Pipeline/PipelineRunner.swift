@@ -53,7 +53,10 @@ public final class PipelineRunner {
     /// Operator types this build can run.
     public static let runnableTypes: Set<String> = ["dedupe", "window_aggregate", "repartition", "order_lifecycle", "quota", "delivery_eta", "rollup"]
 
-    public init(config: PipelineConfig, partitions: [Int] = [0], now: EpochMillis = 0) throws {
+    /// A runner for the source `partitions` (watermark inputs). `exchangePartitions` (Kafka
+    /// mode: the task count) sends `repartition` operators' events out through their internal
+    /// topics (``drainRepartitioned()``) instead of straight on; without it they go on in-process.
+    public init(config: PipelineConfig, partitions: [Int] = [0], now: EpochMillis = 0, exchangePartitions: Int? = nil) throws {
         self.config = config
         tracker = WatermarkTracker(settings: config.eventTime, partitions: partitions, now: now)
         guard let source = config.sources.first else { throw Unsupported(description: "the pipeline has no source") }
@@ -61,6 +64,7 @@ public final class PipelineRunner {
         var stages: [Stage] = []
         var readers: [String: [(stage: Int, types: EventTypeSet?)]] = [:]
         var derivedReaders: [Int: [Int]] = [:]
+        var inbound: [String: DedupeStage] = [:]
         for c in config.operators {
             guard Self.runnableTypes.contains(c.type) else {
                 throw Unsupported(description: "\(config.file):\(c.line): operator '\(c.name)' is of type \(c.type), which this build cannot run yet (it runs \(Self.runnableTypes.sorted().joined(separator: ", ")))")
@@ -94,7 +98,15 @@ public final class PipelineRunner {
             case "order_lifecycle":
                 stage = OrderLifecycleStage(name: c.name, allowedLateness: config.eventTime.allowedLateness)
             default:
-                stage = RepartitionStage(name: c.name, key: EventField(rawValue: p["key"]!)!, types: types, partitions: partitions.count)
+                let r = RepartitionStage(name: c.name, key: EventField(rawValue: p["key"]!)!, types: types,
+                                         partitions: exchangePartitions ?? partitions.count,
+                                         lookup: p["lookup"].flatMap(EventField.init(rawValue:)),
+                                         allowedLateness: config.eventTime.allowedLateness)
+                if exchangePartitions != nil {
+                    r.external = true
+                    inbound[c.name] = DedupeStage(name: c.name + ".inbound")
+                }
+                stage = r
             }
             if c.type == "delivery_eta" {
                 // Deliveries from `input`, locations from `locations`.
@@ -108,13 +120,18 @@ public final class PipelineRunner {
         self.stages = stages
         self.readers = readers
         self.derivedReaders = derivedReaders
+        self.inbound = inbound
+        if let n = exchangePartitions, !inbound.isEmpty { upstream = UpstreamWatermarks(senders: n) }
         stageNanos = Array(repeating: 0, count: stages.count)
         outputs = Array(repeating: [], count: stages.count)
     }
 
     /// Processes one batch of raw records read from `partition` (each with its offset), at
     /// processing time `now`.
-    public func process(partition: Int, records: [(bytes: UnsafeRawBufferPointer, offset: Int64)], now: EpochMillis) {
+    /// `source` names where they came from in dead letters (the topic; default the source's name).
+    public func process(partition: Int, records: [(bytes: UnsafeRawBufferPointer, offset: Int64)], now: EpochMillis,
+                        source: String? = nil) {
+        let sourceName = source ?? self.sourceName
         var events: [Timestamped<Event>] = []
         events.reserveCapacity(records.count)
         var maxTime = EpochMillis.min
@@ -159,16 +176,75 @@ public final class PipelineRunner {
     private func run(partition: Int, events: consuming [Timestamped<Event>], maxTime: EpochMillis, now: EpochMillis) {
         deliver(events, from: sourceName)
         if maxTime != .min { tracker.observe(partition: partition, eventTime: maxTime, now: now) }
-        advance(to: tracker.advance(now: now))
+        tracker.advance(now: now)
+        advance(to: stageWatermark)
     }
 
     /// Processing time passed without input.
-    public func tick(now: EpochMillis) { advance(to: tracker.advance(now: now)) }
+    public func tick(now: EpochMillis) {
+        tracker.advance(now: now)
+        advance(to: stageWatermark)
+    }
 
-    /// End of a bounded input: every buffered event and open window is emitted.
+    /// End of a bounded input: every buffered event and open window is emitted (in Kafka mode,
+    /// those behind an internal topic once every upstream task has ended too).
     public func finish() {
         tracker.endOfInput()
-        advance(to: tracker.current)
+        advance(to: stageWatermark)
+    }
+
+    /// A source partition reached the end of a bounded input: it no longer holds the watermark.
+    public func finish(partition: Int, now: EpochMillis) {
+        tracker.remove(partition: partition)
+        tick(now: now)
+    }
+
+    /// Processing time restarts (a restored task in another process): every partition counts
+    /// as active from `now`.
+    public func restartClock(now: EpochMillis) { tracker.touchAll(now: now) }
+
+    // MARK: internal topics (Kafka mode)
+
+    /// Kafka mode, per repartition operator: dedupe of what its internal topic delivers (an
+    /// upstream task that restarts re-sends what it had forwarded after its last checkpoint).
+    var inbound: [String: DedupeStage] = [:]
+    /// Kafka mode: the watermarks the upstream tasks announced on the internal topics.
+    public private(set) var upstream: UpstreamWatermarks?
+
+    /// The watermark the operators advance to: the sources' (``tracker``), and in Kafka mode no
+    /// further than every upstream task of the internal topics has announced.
+    public var stageWatermark: EpochMillis { upstream.map { min(tracker.current, $0.current) } ?? tracker.current }
+
+    /// Names of the repartition operators whose events leave through internal topics.
+    public var repartitionOperators: [String] { inbound.keys.sorted() }
+
+    /// Kafka mode: the events routed to internal topics since the last call, in order.
+    public func drainRepartitioned() -> [(operator: String, partition: Int, key: String, event: Timestamped<Event>)] {
+        var out: [(operator: String, partition: Int, key: String, event: Timestamped<Event>)] = []
+        for s in stages {
+            guard let r = s as? RepartitionStage, r.external else { continue }
+            for o in r.drainOutbound() { out.append((r.name, o.partition, o.key, o.event)) }
+        }
+        return out
+    }
+
+    /// Kafka mode: events read from operator `name`'s internal topic, handed on as its output
+    /// (copies an upstream task re-sent are dropped).
+    public func receiveRepartitioned(_ name: String, events: [Timestamped<Event>]) {
+        guard let d = inbound[name], !events.isEmpty else { return }
+        var out = StageOutput()
+        d.process(events, into: &out)
+        deliver(out.events, from: name)
+    }
+
+    /// Kafka mode: upstream task `sender` announced its sources' watermark (or that they are all
+    /// idle); the operators move on as far as every upstream task allows.
+    public func announce(sender: Int, watermark: EpochMillis, idle: Bool) {
+        guard upstream != nil else { return }
+        upstream!.update(sender: sender, watermark: watermark, idle: idle)
+        let wm = stageWatermark
+        for d in inbound.values { var o = StageOutput(); d.advance(to: wm, into: &o) }
+        advance(to: wm)
     }
 
     private func deliver(_ batch: consuming [Timestamped<Event>], from name: String) {
@@ -271,6 +347,14 @@ public final class PipelineRunner {
             w.write(b.count)
             w.writeBytes(b)
         }
+        if let upstream {
+            upstream.encode(to: &w)
+            for name in inbound.keys.sorted() {
+                let b = try inbound[name]!.snapshot()
+                w.write(b.count)
+                w.writeBytes(b)
+            }
+        }
         return try SnapshotEnvelope.seal(operator: "pipeline:" + config.name, w.bytes)
     }
 
@@ -291,6 +375,10 @@ public final class PipelineRunner {
             let name = try r.readString()
             guard name == s.name else { throw SnapshotError.wrongOperator(expected: s.name, found: name) }
             try s.restore(try r.readBytes(count: try r.readInt()))
+        }
+        if upstream != nil {
+            upstream = try UpstreamWatermarks(from: &r)
+            for name in inbound.keys.sorted() { try inbound[name]!.restore(try r.readBytes(count: try r.readInt())) }
         }
     }
 }

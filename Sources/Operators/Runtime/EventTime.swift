@@ -54,6 +54,16 @@ public struct WatermarkTracker: Sendable, Equatable {
     /// Removes a partition (revoked): it no longer holds the watermark back.
     public mutating func remove(partition: Int) { partitions[partition] = nil }
 
+    /// Every partition counts as active from `now` (processing time restarted elsewhere).
+    public mutating func touchAll(now: EpochMillis) {
+        for p in partitions.keys { partitions[p]!.lastActivity = now }
+    }
+
+    /// Whether every partition is idle at `now` (or there is none): the watermark cannot move.
+    public func allIdle(now: EpochMillis) -> Bool {
+        partitions.values.allSatisfy { now - $0.lastActivity >= settings.idleTimeout }
+    }
+
     /// Notes a record of `partition` at `eventTime` (or a batch's highest), received at
     /// processing time `now`.
     @inline(__always)
