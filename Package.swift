@@ -47,8 +47,12 @@ let package = Package(
         .target(name: "Sinks",
                 dependencies: ["Domain", "Ingest", "Operators", "CLibPQ", "CSupport",
                                .product(name: "Logging", package: "swift-log")]),
+        // The drivers: a pipeline fed from Kafka (tasks per partition, rebalances, internal topics).
+        .target(name: "Engine",
+                dependencies: ["Domain", "Ingest", "Operators", "Sinks",
+                               .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "wakala",
-                          dependencies: ["Domain", "Ingest", "Operators", "Sinks",
+                          dependencies: ["Domain", "Ingest", "Operators", "Sinks", "Engine",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
 
@@ -58,7 +62,7 @@ let package = Package(
         // Helpers shared by the test targets: a Postgres per test process, running child processes.
         .target(name: "TestSupport", dependencies: ["Sinks"], path: "Tests/TestSupport"),
         .testTarget(name: "SinksTests", dependencies: ["Sinks", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Domain", "Ingest", "Sinks", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Domain", "Ingest", "Sinks", "Engine", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

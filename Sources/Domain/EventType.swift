@@ -60,6 +60,9 @@ public enum Topics {
 
     /// The input topics.
     public static let inputs = [whatsappInbound, orders, payments, deliveries, driverLocations, usage, tenants]
+    /// The internal topic of the default pipeline (`Pipelines/analytics.yaml`): deliveries
+    /// repartitioned by driver (`<pipeline>-<operator>-repartition`).
+    public static let defaultRepartition = "analytics-deliveries_by_driver-repartition"
     /// The derived-event and dead-letter topics.
     public static let outputs = [orderStatus, quotaAlerts, deliveryETA, deadLetters]
 }

@@ -121,7 +121,7 @@ public final class PipelineRunner {
         self.readers = readers
         self.derivedReaders = derivedReaders
         self.inbound = inbound
-        if let n = exchangePartitions, !inbound.isEmpty { upstream = UpstreamWatermarks(senders: n) }
+        if let n = exchangePartitions { for name in inbound.keys { upstream[name] = UpstreamWatermarks(senders: n) } }
         stageNanos = Array(repeating: 0, count: stages.count)
         outputs = Array(repeating: [], count: stages.count)
     }
@@ -208,12 +208,17 @@ public final class PipelineRunner {
     /// Kafka mode, per repartition operator: dedupe of what its internal topic delivers (an
     /// upstream task that restarts re-sends what it had forwarded after its last checkpoint).
     var inbound: [String: DedupeStage] = [:]
-    /// Kafka mode: the watermarks the upstream tasks announced on the internal topics.
-    public private(set) var upstream: UpstreamWatermarks?
+    /// Kafka mode: per internal topic (its repartition operator), the watermarks the upstream
+    /// tasks announced on it.
+    public private(set) var upstream: [String: UpstreamWatermarks] = [:]
 
     /// The watermark the operators advance to: the sources' (``tracker``), and in Kafka mode no
-    /// further than every upstream task of the internal topics has announced.
-    public var stageWatermark: EpochMillis { upstream.map { min(tracker.current, $0.current) } ?? tracker.current }
+    /// further than every upstream task has announced on every internal topic.
+    public var stageWatermark: EpochMillis { upstream.values.reduce(tracker.current) { min($0, $1.current) } }
+
+    /// Kafka mode: whether every upstream task has announced the end of its input on every
+    /// internal topic (then ``finish()`` has emitted everything).
+    public var upstreamEnded: Bool { upstream.values.allSatisfy(\.allEnded) }
 
     /// Names of the repartition operators whose events leave through internal topics.
     public var repartitionOperators: [String] { inbound.keys.sorted() }
@@ -237,11 +242,12 @@ public final class PipelineRunner {
         deliver(out.events, from: name)
     }
 
-    /// Kafka mode: upstream task `sender` announced its sources' watermark (or that they are all
-    /// idle); the operators move on as far as every upstream task allows.
-    public func announce(sender: Int, watermark: EpochMillis, idle: Bool) {
-        guard upstream != nil else { return }
-        upstream!.update(sender: sender, watermark: watermark, idle: idle)
+    /// Kafka mode: upstream task `sender` announced on operator `name`'s internal topic its
+    /// sources' watermark (or that they are all idle); the operators move on as far as every
+    /// upstream task allows.
+    public func announce(_ name: String, sender: Int, watermark: EpochMillis, idle: Bool) {
+        guard upstream[name] != nil else { return }
+        upstream[name]!.update(sender: sender, watermark: watermark, idle: idle)
         let wm = stageWatermark
         for d in inbound.values { var o = StageOutput(); d.advance(to: wm, into: &o) }
         advance(to: wm)
@@ -347,9 +353,9 @@ public final class PipelineRunner {
             w.write(b.count)
             w.writeBytes(b)
         }
-        if let upstream {
-            upstream.encode(to: &w)
-            for name in inbound.keys.sorted() {
+        for name in upstream.keys.sorted() {
+            upstream[name]!.encode(to: &w)
+            do {
                 let b = try inbound[name]!.snapshot()
                 w.write(b.count)
                 w.writeBytes(b)
@@ -376,9 +382,9 @@ public final class PipelineRunner {
             guard name == s.name else { throw SnapshotError.wrongOperator(expected: s.name, found: name) }
             try s.restore(try r.readBytes(count: try r.readInt()))
         }
-        if upstream != nil {
-            upstream = try UpstreamWatermarks(from: &r)
-            for name in inbound.keys.sorted() { try inbound[name]!.restore(try r.readBytes(count: try r.readInt())) }
+        for name in upstream.keys.sorted() {
+            upstream[name] = try UpstreamWatermarks(from: &r)
+            try inbound[name]!.restore(try r.readBytes(count: try r.readInt()))
         }
     }
 }

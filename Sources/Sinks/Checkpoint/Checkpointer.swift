@@ -25,7 +25,10 @@ public final class Checkpointer: @unchecked Sendable {
         public var parquetDir: String
         /// Folder for `derived/` and `dlq/` NDJSON part files.
         public var dataDir: String
+        /// The task (Kafka: partition p of every input topic; a file: 0): one checkpoint row each.
         public var partition = 0
+        /// Names this writer's files (`part-<checkpoint>-<worker>`): the task in Kafka mode, so
+        /// tasks sharing a data folder never touch each other's files.
         public var worker = 0
         /// Kafka mode: derived events go to these topics (operator → topic) and dead letters to
         /// `deadLetterTopic` through `kafka`, instead of the `derived/` and `dlq/` files.
@@ -43,6 +46,9 @@ public final class Checkpointer: @unchecked Sendable {
     private var db: PGConnection?
     private let log: (String) -> Void
     public private(set) var checkpointID: Int64 = 0
+    /// Kafka mode: the next offset to read per input `topic` of the task, as the last committed
+    /// checkpoint recorded them (restored by ``resume(_:)``).
+    public private(set) var positions: [String: Int64] = [:]
     /// Checkpoint retries so far (each a logged failure).
     public private(set) var retries = 0
 
@@ -55,14 +61,20 @@ public final class Checkpointer: @unchecked Sendable {
         self.log = log
     }
 
-    /// Runs `body` against a healthy connection, reconnecting and retrying with backoff on failure.
-    private func withDatabase<T>(_ what: String, _ body: (PGConnection) throws -> T) -> T {
+    /// Runs `body` against a healthy connection, reconnecting and retrying with backoff on failures
+    /// that can heal (``PGError/isTransient``); a permanent one (a failed statement, a full disk,
+    /// a task taken over by another process) is thrown.
+    private func withDatabase<T>(_ what: String, _ body: (PGConnection) throws -> T) throws -> T {
         var delay = settings.backoff
         while true {
             do {
                 if db == nil || db?.isHealthy == false { db = try PGConnection(url: settings.postgresURL) }
                 return try body(db!)
             } catch {
+                if error is Fenced { throw error }
+                if let e = error as? PGError, !e.isTransient, db?.isHealthy == true {
+                    throw PGError("\(what): \(e.message)", sqlState: e.sqlState)
+                }
                 retries += 1
                 db = nil
                 log("\(what) failed (\(error)); input paused, retrying in \(String(format: "%.1f", delay)) s")
@@ -75,9 +87,9 @@ public final class Checkpointer: @unchecked Sendable {
     /// Migrates, restores the runner from the last checkpoint and removes uncommitted files.
     /// Returns the source offset to continue after (0 for a fresh start).
     public func resume(_ runner: PipelineRunner) throws -> Int64 {
-        let row = withDatabase("connecting to Postgres") { db -> [String?]? in
+        let row = try withDatabase("connecting to Postgres") { db -> [String?]? in
             try Migrations.run(db)
-            return try db.query("SELECT checkpoint_id, source_offset, encode(state, 'hex') FROM wakala.checkpoints WHERE pipeline = $1 AND partition = $2",
+            return try db.query("SELECT checkpoint_id, source_offset, encode(state, 'hex'), positions::text FROM wakala.checkpoints WHERE pipeline = $1 AND partition = $2",
                                 [settings.pipeline, String(settings.partition)]).rows.first
         }
         var offset: Int64 = 0
@@ -85,8 +97,12 @@ public final class Checkpointer: @unchecked Sendable {
             try runner.restore(Self.unhex(hex))
             checkpointID = id
             offset = off
+            if let text = row[3], let doc = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: NSNumber] {
+                positions = doc.mapValues { $0.int64Value }
+            }
         }
-        let committed = Set(withDatabase("reading the manifest") { db in
+        committedState = (checkpointID, positions)
+        let committed = Set(try withDatabase("reading the manifest") { db in
             try db.query("SELECT path FROM wakala.file_manifest WHERE pipeline = $1", [settings.pipeline]).rows.compactMap { $0[0] }
         })
         var removed = 0
@@ -97,7 +113,9 @@ public final class Checkpointer: @unchecked Sendable {
                 var isDir: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { continue }
                 let name = (f as NSString).lastPathComponent
-                let ours = name.hasPrefix(".tmp-") || name.hasPrefix("part-")
+                // This worker's files only: other tasks may be writing theirs into the same folder.
+                let ours = name.hasPrefix(".tmp-part-") ? name.split(separator: "-").dropFirst(3).first == Substring(String(settings.worker))
+                    : name.hasPrefix("part-") && name.split(separator: "-").dropFirst(2).first?.split(separator: ".").first == Substring(String(settings.worker))
                 if ours, !committed.contains(path) { try FileManager.default.removeItem(atPath: path); removed += 1 }
             }
         }
@@ -111,6 +129,7 @@ public final class Checkpointer: @unchecked Sendable {
     struct Job: @unchecked Sendable { // handed to the writer thread and never touched again here
         var id: Int64
         var offset: Int64
+        var positions: [String: Int64]
         var watermark: EpochMillis
         var readModels: [ReadModelRow]
         var outputs: [(name: String, results: [StageResult])]
@@ -129,11 +148,11 @@ public final class Checkpointer: @unchecked Sendable {
     /// input goes on; the next checkpoint (or ``finish()``) waits for this one first, so at most
     /// one is in flight and commits stay in order. A failure that retrying cannot mend is
     /// thrown by the next call.
-    public func checkpoint(_ runner: PipelineRunner, offset: Int64) throws {
+    public func checkpoint(_ runner: PipelineRunner, offset: Int64, positions: [String: Int64] = [:]) throws {
         idle.wait()
         if let e = takeFailure() { idle.signal(); throw e }
         checkpointID += 1
-        let job = Job(id: checkpointID, offset: offset, watermark: runner.tracker.current, readModels: runner.drainReadModels(),
+        let job = Job(id: checkpointID, offset: offset, positions: positions, watermark: runner.tracker.current, readModels: runner.drainReadModels(),
                       outputs: runner.drainOutputs(), tapped: runner.drainTapped(), dead: runner.drainDeadLetters(),
                       state: try runner.snapshot())
         writer.async { [self] in
@@ -142,6 +161,25 @@ public final class Checkpointer: @unchecked Sendable {
             }
             idle.signal()
         }
+    }
+
+    /// Whether a checkpoint is being written now (the next ``checkpoint(_:offset:positions:)``
+    /// would wait for it): the Kafka driver pauses the task's partitions meanwhile.
+    public var inFlight: Bool {
+        if idle.wait(timeout: .now()) == .timedOut { return true }
+        idle.signal()
+        return false
+    }
+
+    private let committedLock = NSLock()
+    nonisolated(unsafe) private var committedState: (id: Int64, positions: [String: Int64]) = (0, [:])
+
+    /// The last checkpoint committed to Postgres and its positions (the driver commits the same
+    /// offsets to the Kafka group afterwards, for lag tools).
+    public var committed: (id: Int64, positions: [String: Int64]) {
+        committedLock.lock()
+        defer { committedLock.unlock() }
+        return committedState
     }
 
     /// Waits for the checkpoint in flight; throws if it failed.
@@ -171,9 +209,10 @@ public final class Checkpointer: @unchecked Sendable {
         for (name, results) in outputs {
             for case .event(let d) in results {
                 if let kafka {
-                    // Keyed by tenant; a replay after a crash sends the same ids again, which
-                    // consumers dedupe (CONTRACT §3.5).
-                    try kafka.produce(topic: settings.derivedTopics[name] ?? name, key: d.tenantID, value: d.jsonBytes)
+                    // Keyed by tenant, to the topic of a kafka sink's input (others have none); a
+                    // replay after a crash sends the same ids again, which consumers dedupe
+                    // (CONTRACT §3.5).
+                    if let topic = settings.derivedTopics[name] { try kafka.produce(topic: topic, key: d.tenantID, value: d.jsonBytes) }
                 } else {
                     derived.append(d.json)
                 }
@@ -189,7 +228,15 @@ public final class Checkpointer: @unchecked Sendable {
             }
         }
         if let kafka {
-            for d in dead { try kafka.produce(topic: settings.deadLetterTopic, key: d.source, value: Array(d.json.utf8)) }
+            // The record unchanged as the value; why and where as headers (CONTRACT §1).
+            for d in dead {
+                try d.record.withUnsafeBytes { value in
+                    try kafka.produce(topic: settings.deadLetterTopic, key: Array(d.source.utf8), value: value, headers: [
+                        ("reason", Array(d.reason.rawValue.utf8)), ("detail", Array(d.detail.utf8)), ("source", Array(d.source.utf8)),
+                        ("partition", Array(String(d.partition).utf8)), ("offset", Array(String(d.offset).utf8)),
+                    ])
+                }
+            }
             // Acknowledged by the brokers before the checkpoint commits: at least once, and once
             // per id for consumers that dedupe.
             var delay = settings.backoff
@@ -207,8 +254,16 @@ public final class Checkpointer: @unchecked Sendable {
         }
         let state = job.state
         let rows = readModels + rejections
-        withDatabase("checkpoint \(id)") { db in
+        let previous = id - 1
+        try withDatabase("checkpoint \(id)") { db in
             try db.transaction {
+                // The task's row, locked: still at the checkpoint this writer restored or wrote
+                // last (else another process owns the task now), or already at this one (an
+                // earlier attempt committed and only its answer was lost: nothing to do).
+                let current = try db.query("SELECT checkpoint_id FROM wakala.checkpoints WHERE pipeline = $1 AND partition = $2 FOR UPDATE",
+                                           [settings.pipeline, String(settings.partition)]).rows.first?[0].flatMap(Int64.init) ?? 0
+                if current == id { return }
+                if current != previous { throw Fenced(task: settings.partition, expected: previous) }
                 try Self.writeReadModels(rows, db)
                 if !db.prepared.contains("wakala_manifest") {
                     try db.prepare("wakala_manifest", """
@@ -216,20 +271,42 @@ public final class Checkpointer: @unchecked Sendable {
                         ON CONFLICT (pipeline, path) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, kind = EXCLUDED.kind,
                           rows = EXCLUDED.rows, bytes = EXCLUDED.bytes
                         """)
+                    // Fenced: the row moves only from the checkpoint this writer restored or wrote
+                    // last, so a process that lost its task to another cannot overwrite it.
                     try db.prepare("wakala_checkpoint", """
-                        INSERT INTO wakala.checkpoints (pipeline, partition, checkpoint_id, source_offset, watermark, state, written_at)
-                        VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), now())
+                        INSERT INTO wakala.checkpoints (pipeline, partition, checkpoint_id, source_offset, watermark, state, positions, written_at)
+                        VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), $7::jsonb, now())
                         ON CONFLICT (pipeline, partition) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id,
-                          source_offset = EXCLUDED.source_offset, watermark = EXCLUDED.watermark, state = EXCLUDED.state, written_at = now()
+                          source_offset = EXCLUDED.source_offset, watermark = EXCLUDED.watermark, state = EXCLUDED.state,
+                          positions = EXCLUDED.positions, written_at = now()
+                        WHERE wakala.checkpoints.checkpoint_id = $8
                         """)
                 }
                 for f in files {
                     try db.execute(prepared: "wakala_manifest", [settings.pipeline, f.path, String(id), f.table, String(f.rows), String(f.bytes)])
                 }
-                try db.execute(prepared: "wakala_checkpoint", [settings.pipeline, String(settings.partition), String(id), String(job.offset),
-                                                               String(job.watermark), Self.hex(state)])
+                let n = try db.execute(prepared: "wakala_checkpoint", [settings.pipeline, String(settings.partition), String(id), String(job.offset),
+                                                                       String(job.watermark), Self.hex(state), Self.positionsJSON(job.positions),
+                                                                       String(previous)])
+                if n != 1 { throw Fenced(task: settings.partition, expected: previous) }
             }
         }
+        committedLock.lock()
+        committedState = (id, job.positions)
+        committedLock.unlock()
+    }
+
+    /// Another process committed a checkpoint of this task since this one restored it.
+    public struct Fenced: Error, CustomStringConvertible {
+        public var task: Int
+        public var expected: Int64
+        public var description: String {
+            "task \(task) was taken over by another process (its checkpoint is no longer \(expected)); this process stops writing it"
+        }
+    }
+
+    static func positionsJSON(_ p: [String: Int64]) -> String {
+        "{" + p.sorted { $0.key < $1.key }.map { "\(OutputValue.string($0.key).json):\($0.value)" }.joined(separator: ",") + "}"
     }
 
     /// NDJSON part file, written under a temporary name, synced and renamed.

@@ -64,6 +64,12 @@ public enum Migrations {
             CREATE INDEX rejections_by_order ON wakala.order_transition_rejections (tenant_id, order_id);
             CREATE INDEX manifest_by_checkpoint ON wakala.file_manifest (pipeline, checkpoint_id);
             """),
+        Migration(version: 4, name: "per-topic source positions of Kafka tasks", sql: """
+            ALTER TABLE wakala.checkpoints ADD COLUMN positions jsonb NOT NULL DEFAULT '{}';
+            CREATE TABLE wakala.internal_topic_starts (
+                pipeline text NOT NULL, topic text NOT NULL, partition int NOT NULL, start_offset bigint NOT NULL,
+                PRIMARY KEY (pipeline, topic, partition));
+            """),
     ]
 
     /// Applies the migrations not applied yet; returns their versions.

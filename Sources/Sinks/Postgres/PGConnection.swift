@@ -8,6 +8,15 @@ public struct PGError: Error, CustomStringConvertible, Sendable {
     public var sqlState: String?
     public var description: String { sqlState.map { "\(message) (SQLSTATE \($0))" } ?? message }
     public init(_ message: String, sqlState: String? = nil) { self.message = message; self.sqlState = sqlState }
+
+    /// Whether trying again can succeed: the connection failed or was cut (no SQLSTATE, class 08,
+    /// a server shutting down or starting, too many connections), or the transaction lost a
+    /// serialization or deadlock race. A failed statement, a violated constraint or a full disk
+    /// (53100) is permanent.
+    public var isTransient: Bool {
+        guard let s = sqlState else { return true }
+        return s.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300", "40001", "40P01"].contains(s)
+    }
 }
 
 /// Rows returned by a query, as text (Postgres' text format), with column names.

@@ -11,6 +11,8 @@ struct Broker: ParsableCommand {
 
     @Option(help: "Partitions per topic.") var partitions: Int = 4
     @Option(help: "Number of brokers in the cluster.") var brokers: Int = 1
+    @Option(name: .customLong("topic"), help: "Another topic to create (repeatable); the default pipeline's internal topic is always created.")
+    var extraTopics: [String] = []
 
     func validate() throws {
         guard (1...256).contains(partitions), (1...9).contains(brokers) else { throw ValidationError("--partitions 1–256, --brokers 1–9") }
@@ -24,9 +26,10 @@ struct Broker: ParsableCommand {
         sigaddset(&set, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
-        let broker = try EmbeddedBroker(brokers: brokers, partitions: partitions)
+        let topics = Topics.inputs + Topics.outputs + [Topics.defaultRepartition] + extraTopics
+        let broker = try EmbeddedBroker(brokers: brokers, partitions: partitions, topics: topics)
         print("bootstrap: \(broker.bootstrapServers)")
-        print("topics: \((Topics.inputs + Topics.outputs).joined(separator: ",")) (\(partitions) partitions each)")
+        print("topics: \(topics.joined(separator: ",")) (\(partitions) partitions each)")
         fflush(nil)
         var sig: Int32 = 0
         sigwait(&set, &sig)

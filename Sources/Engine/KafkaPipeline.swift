@@ -1,0 +1,387 @@
+import Domain
+import Foundation
+import Ingest
+import Operators
+import Sinks
+
+/// `wakala run`: a pipeline fed from Kafka (CONTRACT §3.1, §4), the Kafka Streams model — the
+/// consumer group spreads the partitions over the processes; partition p of every input topic is
+/// task p (``PipelineTask``), whose state, watermark and checkpoint move between processes only
+/// through Postgres.
+///
+/// The loop, on one thread: poll a batch → each task runs its records through the operators →
+/// events bound for another task's key go out on the internal topics, with this task's watermark
+/// → at each checkpoint interval every task's outputs, state and positions commit in one Postgres
+/// transaction (written while input goes on; a task whose previous checkpoint is still being
+/// written has its partitions paused) → afterwards the same offsets are committed to the group.
+/// Rebalances run inside the poll: revoked tasks checkpoint and go, assigned tasks are restored
+/// and their partitions start where their checkpoint says.
+public final class KafkaPipeline {
+    public struct Settings {
+        public var brokers: String
+        public var group: String
+        public var postgresURL: String
+        public var dataDir: String
+        public var parquetDir: String
+        /// Stop at the end offsets the input partitions had at start, end input as a file replay
+        /// does, take a final checkpoint and return.
+        public var untilEnd = false
+        /// Records per poll.
+        public var batch = 4096
+        /// Checkpoint every N records of a task instead of every `checkpointInterval`.
+        public var checkpointRecords: Int?
+        /// Seconds between checkpoints.
+        public var checkpointInterval: Double = 10
+        /// Derived events and dead letters to the pipeline's Kafka topics (else to part files).
+        public var outputsToKafka = true
+        public var log: (String) -> Void = { _ in }
+
+        public init(brokers: String, group: String, postgresURL: String, dataDir: String, parquetDir: String) {
+            self.brokers = brokers; self.group = group; self.postgresURL = postgresURL
+            self.dataDir = dataDir; self.parquetDir = parquetDir
+        }
+    }
+
+    /// A pipeline file that cannot run against this cluster (exit 2).
+    public struct ConfigurationError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// What a run did.
+    public struct Summary {
+        public var records = 0
+        public var accepted = 0
+        public var deadLetters = 0
+        public var tasksFinished: [Int] = []
+        public var checkpoints = 0
+        public var stoppedBySignal = false
+    }
+
+    let config: PipelineConfig
+    let settings: Settings
+    let inputs: [String]
+    let inputIndex: [String: Int]
+    /// Repartition operator → its internal topic, and back.
+    let internalTopics: [String: String]
+    let operatorOfTopic: [String: String]
+    public let taskCount: Int
+    let consumer: KafkaConsumer
+    let exchange: KafkaProducer
+    var tasks: [Int: PipelineTask] = [:]
+    /// `--until-end`: the end offset of every input partition, read at start.
+    var endOffsets: [TopicPartition: Int64] = [:]
+    var failure: Error?
+    var closing = false
+    var summary = Summary()
+    let clockOrigin = DispatchTime.now().uptimeNanoseconds
+
+    /// Monotonic processing time in ms (idleness; never wall time, which may jump).
+    func now() -> EpochMillis { EpochMillis((DispatchTime.now().uptimeNanoseconds - clockOrigin) / 1_000_000) + 1 }
+
+    /// Checks the topology against the cluster (co-partitioned inputs, internal topics created
+    /// with the same partition count) and joins the group.
+    public init(config: PipelineConfig, settings: Settings) throws {
+        self.config = config
+        self.settings = settings
+        guard let source = config.sources.first(where: { $0.type == "kafka" }) else {
+            throw ConfigurationError(description: "\(config.file): the pipeline has no kafka source")
+        }
+        inputs = source.topics
+        inputIndex = Dictionary(uniqueKeysWithValues: inputs.enumerated().map { ($1, $0) })
+        exchange = try KafkaProducer(brokers: settings.brokers, settings: [("linger.ms", "2")])
+        // Co-partitioning: partition p of every input topic is task p.
+        var counts: [String: Int] = [:]
+        for t in inputs {
+            do { counts[t] = try exchange.partitionCount(t) } catch {
+                throw ConfigurationError(description: "\(config.file): source topic \(t) at \(settings.brokers): \(error)")
+            }
+        }
+        let distinct = Set(counts.values)
+        guard distinct.count == 1, let n = distinct.first else {
+            let list = counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+            throw ConfigurationError(description: "\(config.file): the input topics must have equal partition counts (partition p of each is task p), but have \(list)")
+        }
+        taskCount = n
+        var internalTopics: [String: String] = [:]
+        for op in config.operators where op.type == "repartition" {
+            let topic = op.params.first { $0.0 == "topic" }?.1 ?? "\(config.name)-\(op.name)-repartition"
+            // Created here when the cluster takes CreateTopics (librdkafka 2.0.2's mock cluster does
+            // not: `wakala broker` creates the default pipeline's internal topic itself).
+            var createError: Error?
+            do { try exchange.createTopic(topic, partitions: n, timeoutMs: 5_000) } catch { createError = error }
+            let have = try? exchange.partitionCount(topic)
+            guard have == n else {
+                throw ConfigurationError(description: "\(config.file):\(op.line): operator \(op.name) needs internal topic \(topic) with \(n) partitions (as many as the inputs), " +
+                                         (have.map { "but it has \($0)" } ?? "but it does not exist") +
+                                         (createError.map { "; creating it failed: \($0)" } ?? ""))
+            }
+            internalTopics[op.name] = topic
+        }
+        self.internalTopics = internalTopics
+        operatorOfTopic = Dictionary(uniqueKeysWithValues: internalTopics.map { ($1, $0) })
+        consumer = try KafkaConsumer(brokers: settings.brokers, group: settings.group)
+        internalStarts = try Self.internalStarts(config.name, Array(internalTopics.values), partitions: n, settings.postgresURL, consumer)
+        if settings.untilEnd {
+            for t in inputs {
+                for p in 0..<n { endOffsets[TopicPartition(t, p)] = try consumer.watermarks(TopicPartition(t, p)).high }
+            }
+        }
+        consumer.onError = { [log = settings.log] in log("kafka: \($0)") }
+        consumer.onAssign = { [unowned self] parts in self.assigned(parts) }
+        consumer.onRevoke = { [unowned self] parts in self.revoked(parts) }
+    }
+
+    /// Where a task without a checkpoint starts reading each internal topic partition.
+    let internalStarts: [TopicPartition: Int64]
+
+    /// The offsets the internal topics had when this pipeline first ran against this Postgres
+    /// (recorded once): a task that has no checkpoint yet starts there, not at the beginning,
+    /// where records of an earlier incarnation of the pipeline (another database, a reset) may
+    /// lie — their watermark markers would let the operators run ahead of the events.
+    static func internalStarts(_ pipeline: String, _ topics: [String], partitions n: Int, _ url: String,
+                               _ consumer: KafkaConsumer) throws -> [TopicPartition: Int64] {
+        guard !topics.isEmpty else { return [:] }
+        let db = try PGConnection(url: url)
+        try Migrations.run(db)
+        var out: [TopicPartition: Int64] = [:]
+        for t in topics {
+            for p in 0..<n {
+                let high = try consumer.watermarks(TopicPartition(t, p)).high
+                try db.query("INSERT INTO wakala.internal_topic_starts (pipeline, topic, partition, start_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                             [pipeline, t, String(p), String(high)])
+            }
+            for row in try db.query("SELECT partition, start_offset FROM wakala.internal_topic_starts WHERE pipeline = $1 AND topic = $2", [pipeline, t]).rows {
+                if let p = row[0].flatMap(Int.init), let o = row[1].flatMap(Int64.init) { out[TopicPartition(t, p)] = o }
+            }
+        }
+        return out
+    }
+
+    /// Total records between the start and end offsets (`--until-end`), for progress.
+    public var endTotal: Int64 { endOffsets.values.reduce(0, +) }
+
+    // MARK: tasks
+
+    func makeTask(_ p: Int) throws -> PipelineTask {
+        let runner = try PipelineRunner(config: config, partitions: Array(inputs.indices), now: now(), exchangePartitions: taskCount)
+        runner.taps = Set(config.sinks.filter { $0.type == "parquet" }.flatMap(\.inputs))
+        var s = Checkpointer.Settings(pipeline: config.name, postgresURL: settings.postgresURL, parquetDir: settings.parquetDir,
+                                      dataDir: settings.dataDir)
+        s.partition = p
+        s.worker = p
+        var producer: KafkaProducer?
+        if settings.outputsToKafka {
+            producer = try KafkaProducer(brokers: settings.brokers)
+            let kafkaInputs = Set(config.sinks.filter { $0.type == "kafka" }.flatMap(\.inputs))
+            for op in config.operators where kafkaInputs.contains(op.name) {
+                if let t = op.params.first(where: { $0.0 == "output" })?.1 { s.derivedTopics[op.name] = t }
+            }
+            if let t = config.sinks.first(where: { $0.type == "dead_letters" })?.params.first(where: { $0.0 == "topic" })?.1 {
+                s.deadLetterTopic = t
+            }
+        }
+        let checkpointer = Checkpointer(s, kafka: producer, log: { [log = settings.log] in log("task \(p): \($0)") })
+        _ = try checkpointer.resume(runner)
+        runner.restartClock(now: now())
+        let task = PipelineTask(id: p, runner: runner, checkpointer: checkpointer, inputs: inputs.count)
+        if settings.untilEnd { noteEnds(task) }
+        return task
+    }
+
+    func assigned(_ parts: [TopicPartition]) -> [TopicPartition: Int64] {
+        var starts: [TopicPartition: Int64] = [:]
+        let ids = Set(parts.map(\.partition)).sorted()
+        for p in ids where tasks[p] == nil {
+            do { tasks[p] = try makeTask(p) } catch {
+                failure = failure ?? error
+                continue
+            }
+        }
+        settings.log("assigned tasks \(ids.map(String.init).joined(separator: ","))" +
+                     (ids.isEmpty ? "" : " (restored: \(ids.compactMap { tasks[$0] }.map { "\($0.id)@\($0.checkpointer.checkpointID)" }.joined(separator: " ")))"))
+        for tp in parts {
+            if let n = tasks[tp.partition]?.next[tp.topic] ?? internalStarts[tp] { starts[tp] = n }
+        }
+        return starts
+    }
+
+    func revoked(_ parts: [TopicPartition]) {
+        let ids = Set(parts.map(\.partition)).sorted()
+        for p in ids {
+            guard let t = tasks[p] else { continue }
+            if !closing && !t.finished {
+                do { try checkpoint(t, wait: true) } catch { failure = failure ?? error }
+            }
+            account(t)
+            tasks[p] = nil
+        }
+        if !ids.isEmpty { settings.log("revoked tasks \(ids.map(String.init).joined(separator: ","))") }
+    }
+
+    /// `--until-end`: marks the inputs of `t` already at their end offset.
+    func noteEnds(_ t: PipelineTask) {
+        for (i, topic) in inputs.enumerated() where !t.endedInputs.contains(i) {
+            let end = endOffsets[TopicPartition(topic, t.id)] ?? 0
+            if (t.next[topic] ?? 0) >= end {
+                t.endedInputs.insert(i)
+                t.runner.finish(partition: i, now: now())
+            }
+        }
+        if !t.sourcesEnded, t.endedInputs.count == inputs.count {
+            t.sourcesEnded = true
+            t.runner.finish()
+        }
+    }
+
+    // MARK: the loop
+
+    /// Runs until `shouldStop` says so (then a last checkpoint of every task) or, with
+    /// `untilEnd`, until every assigned task has ended its input and committed.
+    public func run(shouldStop: () -> Bool) throws -> Summary {
+        try consumer.subscribe(inputs + internalTopics.values.sorted())
+        var lastCheckpoint = now()
+        let interval = EpochMillis(settings.checkpointInterval * 1000)
+        defer { consumer.close() }
+        while true {
+            if let failure { throw failure }
+            if shouldStop() {
+                summary.stoppedBySignal = true
+                break
+            }
+            try pollRound()
+            if let failure { throw failure }
+            let t = now()
+            for task in tasks.values.sorted(by: { $0.id < $1.id }) {
+                task.runner.tick(now: t)
+                try forward(task, now: t)
+            }
+            // Checkpoints: due by time or by records; a task still writing its last one is paused.
+            let dueByTime = t - lastCheckpoint >= interval
+            if dueByTime { lastCheckpoint = t }
+            for task in tasks.values.sorted(by: { $0.id < $1.id }) where !task.finished {
+                let due = settings.checkpointRecords.map { task.sinceCheckpoint >= $0 } ?? dueByTime
+                if due || task.paused { try checkpointIfIdle(task) }
+                if settings.untilEnd && task.sourcesEnded && task.runner.upstreamEnded && !task.checkpointer.inFlight {
+                    try checkpoint(task, wait: true)
+                    task.finished = true
+                    summary.tasksFinished.append(task.id)
+                    settings.log("task \(task.id) ended its input at checkpoint \(task.checkpointer.checkpointID)")
+                }
+            }
+            try commitOffsets()
+            if settings.untilEnd, !tasks.isEmpty, tasks.values.allSatisfy(\.finished),
+               consumer.assignment.count == (inputs.count + internalTopics.count) * tasks.count {
+                break
+            }
+        }
+        // Last checkpoints (a signal, or the end), then the offsets, then leave the group.
+        for task in tasks.values.sorted(by: { $0.id < $1.id }) where !task.finished {
+            try checkpoint(task, wait: true)
+        }
+        for task in tasks.values { try task.checkpointer.finish() }
+        try commitOffsets(sync: true)
+        closing = true
+        for task in tasks.values { account(task) }
+        consumer.close()
+        return summary
+    }
+
+    /// Adds what a task did in this process to the summary (when it goes, or at the end).
+    func account(_ t: PipelineTask) {
+        guard !t.accounted else { return }
+        t.accounted = true
+        summary.records += t.runner.recordsIn
+        summary.accepted += t.runner.accepted
+        summary.deadLetters += t.runner.deadLetterCount
+    }
+
+    /// One poll: records to their tasks, then each task processes its share.
+    func pollRound() throws {
+        var touched = Set<Int>()
+        try consumer.poll(max: settings.batch, timeoutMs: 100) { r in
+            guard let task = tasks[r.partition], !task.finished else { return }
+            if let op = operatorOfTopic[r.topic] {
+                try task.append(internal: r, operator: op)
+            } else if let i = inputIndex[r.topic] {
+                if settings.untilEnd, r.offset >= endOffsets[TopicPartition(r.topic, r.partition)] ?? .max { return }
+                task.append(input: i, r)
+            }
+            touched.insert(r.partition)
+        }
+        let t = now()
+        for p in touched.sorted() {
+            guard let task = tasks[p] else { continue }
+            task.process(inputs: inputs, now: t)
+            if settings.untilEnd { noteEnds(task) }
+        }
+    }
+
+    /// Sends what `task` routed to other tasks, then (at most every 100 ms, or when it changed to
+    /// idle or ended) its watermark to every partition of every internal topic.
+    func forward(_ task: PipelineTask, now t: EpochMillis) throws {
+        for r in task.runner.drainRepartitioned() {
+            guard let topic = internalTopics[r.operator] else { continue }
+            try ExchangeRecord.event(r.event).withUnsafeBytes { v in
+                try exchange.produce(topic: topic, partition: r.partition, key: Array(r.key.utf8), value: v)
+            }
+        }
+        guard !internalTopics.isEmpty else { return }
+        let wm = task.runner.tracker.current
+        let idle = !task.sourcesEnded && task.runner.tracker.allIdle(now: t)
+        if let a = task.announced, a.watermark == wm, a.idle == idle { return }
+        if task.announced != nil, t - task.announcedAt < 100, wm != WatermarkTracker.end, !idle { return }
+        let marker = ExchangeRecord.marker(sender: task.id, watermark: wm, idle: idle)
+        for topic in internalTopics.values {
+            for p in 0..<taskCount {
+                try marker.withUnsafeBytes { v in try exchange.produce(topic: topic, partition: p, key: [], value: v) }
+            }
+        }
+        task.announced = (wm, idle)
+        task.announcedAt = t
+    }
+
+    func partitions(of task: PipelineTask) -> [TopicPartition] {
+        (inputs + internalTopics.values.sorted()).map { TopicPartition($0, task.id) }
+    }
+
+    /// Checkpoints `task` unless its previous checkpoint is still being written; then its
+    /// partitions are paused until it is done (backpressure without blocking the group's poll).
+    func checkpointIfIdle(_ task: PipelineTask) throws {
+        if task.checkpointer.inFlight {
+            if !task.paused {
+                consumer.pause(partitions(of: task))
+                task.paused = true
+            }
+            return
+        }
+        try checkpoint(task, wait: false)
+        if task.paused {
+            consumer.pause(partitions(of: task), resume: true)
+            task.paused = false
+        }
+    }
+
+    /// Takes a checkpoint of `task`: what it routed is in Kafka first (its positions must not claim
+    /// records whose routed events could still be lost), then the cut is handed to its writer.
+    func checkpoint(_ task: PipelineTask, wait: Bool) throws {
+        try forward(task, now: now())
+        try exchange.flush()
+        try task.checkpointer.checkpoint(task.runner, offset: Int64(task.runner.recordsIn), positions: task.next)
+        task.sinceCheckpoint = 0
+        summary.checkpoints += 1
+        if wait { try task.checkpointer.finish() }
+    }
+
+    /// Commits to the group the offsets of every checkpoint Postgres has committed since.
+    func commitOffsets(sync: Bool = false) throws {
+        for task in tasks.values {
+            let c = task.checkpointer.committed
+            guard c.id > task.kafkaCommitted else { continue }
+            var offsets: [TopicPartition: Int64] = [:]
+            for (topic, n) in c.positions { offsets[TopicPartition(topic, task.id)] = n }
+            do { try consumer.commit(offsets, async: !sync) } catch { settings.log("committing offsets of task \(task.id) to the group: \(error)") }
+            task.kafkaCommitted = c.id
+        }
+        exchange.poll()
+    }
+}

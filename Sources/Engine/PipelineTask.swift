@@ -1,0 +1,139 @@
+import Domain
+import Foundation
+import Ingest
+import Operators
+import Sinks
+
+/// One task of a Kafka run (Kafka Streams' task): partition `id` of every input topic and of every
+/// internal topic, with its own operator state, watermark, checkpoint row and output files. It
+/// moves between processes only through its checkpoint: restored before any of its records is
+/// processed, written before it is given up.
+final class PipelineTask {
+    let id: Int
+    let runner: PipelineRunner
+    let checkpointer: Checkpointer
+    /// Next offset to read per topic (input and internal), from the checkpoint then from records.
+    var next: [String: Int64]
+    /// Records taken since the last checkpoint.
+    var sinceCheckpoint = 0
+    /// Input topics (by index) that reached their end offset (`--until-end`).
+    var endedInputs: Set<Int> = []
+    /// Every input reached its end: ``PipelineRunner/finish()`` was called.
+    var sourcesEnded = false
+    /// The final checkpoint of a bounded run is committed.
+    var finished = false
+    /// Partitions paused while a checkpoint of this task is in flight.
+    var paused = false
+    /// What this task last announced on the internal topics, and when (monotonic ms).
+    var announced: (watermark: EpochMillis, idle: Bool)?
+    var announcedAt: EpochMillis = 0
+    /// The checkpoint whose offsets were last committed to the Kafka group.
+    var kafkaCommitted: Int64 = 0
+    /// Counted in the run's summary.
+    var accounted = false
+
+    /// This round's input records, back to back, with their spans and offsets per input topic.
+    var arena: [UInt8] = []
+    var spans: [[(range: Range<Int>, offset: Int64)]]
+    /// This round's internal-topic records, in arrival order.
+    var inbound: [Inbound] = []
+
+    enum Inbound {
+        case event(operator: String, Timestamped<Event>)
+        case marker(operator: String, sender: Int, watermark: EpochMillis, idle: Bool)
+    }
+
+    init(id: Int, runner: PipelineRunner, checkpointer: Checkpointer, inputs: Int) {
+        self.id = id
+        self.runner = runner
+        self.checkpointer = checkpointer
+        next = checkpointer.positions
+        kafkaCommitted = checkpointer.checkpointID
+        spans = Array(repeating: [], count: inputs)
+    }
+
+    /// Takes one input record of topic number `input`.
+    func append(input: Int, _ r: ConsumedRecord) {
+        spans[input].append((arena.count..<(arena.count + r.value.count), r.offset))
+        arena.append(contentsOf: r.value)
+        next[r.topic] = r.offset + 1
+        sinceCheckpoint += 1
+    }
+
+    /// Takes one internal-topic record (an event routed here, or an upstream task's watermark).
+    func append(internal r: ConsumedRecord, operator name: String) throws {
+        next[r.topic] = r.offset + 1
+        sinceCheckpoint += 1
+        inbound.append(try ExchangeRecord.decode(r.value, operator: name))
+    }
+
+    /// Runs this round's records through the operators: input topics first (one batch each),
+    /// then the internal topics' records in arrival order.
+    func process(inputs topics: [String], now: EpochMillis) {
+        if !arena.isEmpty {
+            arena.withUnsafeBytes { all in
+                for (i, list) in spans.enumerated() where !list.isEmpty {
+                    let views = list.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) }
+                    runner.process(partition: i, records: views, now: now, source: topics[i])
+                }
+            }
+            arena.removeAll(keepingCapacity: true)
+            for i in spans.indices { spans[i].removeAll(keepingCapacity: true) }
+        }
+        guard !inbound.isEmpty else { return }
+        var batch: [Timestamped<Event>] = []
+        var batchOf = ""
+        func flush() {
+            if !batch.isEmpty { runner.receiveRepartitioned(batchOf, events: batch) }
+            batch.removeAll()
+        }
+        for item in inbound {
+            switch item {
+            case .event(let name, let e):
+                if name != batchOf { flush(); batchOf = name }
+                batch.append(e)
+            case .marker(let name, let sender, let wm, let idle):
+                flush() // the events this sender sent before its watermark go first
+                runner.announce(name, sender: sender, watermark: wm, idle: idle)
+            }
+        }
+        flush()
+        inbound.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Records on an internal topic: an event routed to its key's partition, or an upstream task's
+/// watermark marker (sent to every partition after the events it routed before). Our own binary
+/// format (the snapshot encoding of ``Event``): only our tasks read these topics.
+enum ExchangeRecord {
+    static let eventTag = 1, markerTag = 2
+
+    static func event(_ e: Timestamped<Event>) -> [UInt8] {
+        var w = SnapshotWriter()
+        w.write(eventTag)
+        e.value.encode(to: &w)
+        return w.bytes
+    }
+
+    static func marker(sender: Int, watermark: EpochMillis, idle: Bool) -> [UInt8] {
+        var w = SnapshotWriter()
+        w.write(markerTag)
+        w.write(sender)
+        w.write(watermark)
+        w.write(idle)
+        return w.bytes
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, operator name: String) throws -> PipelineTask.Inbound {
+        var r = SnapshotReader(Array(bytes))
+        switch try r.readInt() {
+        case eventTag:
+            let e = try Event(from: &r)
+            return .event(operator: name, Timestamped(time: e.time, value: e))
+        case markerTag:
+            return .marker(operator: name, sender: try r.readInt(), watermark: try r.readInt64(), idle: try r.readBool())
+        case let tag:
+            throw SnapshotError.corrupt("unknown internal record tag \(tag)")
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Domain
+import Engine
+import Foundation
+import Operators
+
+/// `wakala run`: the production mode (CONTRACT §3.1, §4) — the pipeline's Kafka source in, its
+/// Postgres, Parquet and Kafka sinks out, exactly once through checkpoints; more processes with
+/// the same group share the partitions (the Kafka Streams model).
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a pipeline from Kafka into Postgres, Parquet and Kafka; scale out by starting more with the same group.",
+        discussion: """
+        Partition p of every input topic is task p: its operator state, watermark and checkpoint row \
+        (Postgres, one transaction per checkpoint with the read models, Parquet files and source \
+        positions) move between processes only through that checkpoint. After each checkpoint the \
+        same offsets are committed to the consumer group, so Kafka lag tools see them. Events keyed \
+        for another task (deliveries by driver) go through the internal topic \
+        <pipeline>-<operator>-repartition, created with the inputs' partition count. Producers must \
+        partition by murmur2 of the key (the Java client's default; librdkafka's murmur2_random).
+
+        SIGTERM or Ctrl-C: finish the batch in hand, checkpoint every task, commit the offsets, leave \
+        the group, exit 0. Exit 2: a pipeline file problem or input topics with different partition \
+        counts; exit 1: a failure that retrying cannot mend (Postgres down or Kafka unreachable are \
+        retried, with the reason logged).
+        """)
+
+    @Option(help: "The pipeline file.") var pipeline: String
+    @Flag(help: "Read up to the end offsets the input partitions had at start, then end the input as replay does (every window and held event emitted), take a final checkpoint and exit 0.")
+    var untilEnd = false
+    @Option(help: "Kafka bootstrap servers (env WAKALA_KAFKA_BROKERS; default: the pipeline's source).") var brokers: String?
+    @Option(help: "Consumer group (default: the source's group, else the pipeline's name).") var group: String?
+    @Option(help: "Postgres URL (env WAKALA_POSTGRES_URL; default: the pipeline's postgres sink).") var postgres: String?
+    @Option(help: "Data folder: Parquet (the pipeline's path), derived/ and dlq/ with --outputs files (env WAKALA_DATA_DIR).") var data: String?
+    @Option(help: "Records per poll.") var batch: Int = 4096
+    @Option(help: "Checkpoint each task every N records instead of the pipeline's checkpoint interval.") var checkpointRecords: Int?
+    @Option(help: "Where derived events and dead letters go: kafka (the pipeline's topics) or files (derived/, dlq/ part files).")
+    var outputs: String = "kafka"
+
+    func validate() throws {
+        guard ["kafka", "files"].contains(outputs) else { throw ValidationError("--outputs is kafka or files") }
+        guard batch > 0 else { throw ValidationError("--batch must be positive") }
+    }
+
+    func run() throws {
+        if let data { setenv("WAKALA_DATA_DIR", data, 1) }
+        if let brokers { setenv("WAKALA_KAFKA_BROKERS", brokers, 1) }
+        let config = try loadPipeline(pipeline)
+        guard let source = config.sources.first(where: { $0.type == "kafka" }) else {
+            note("\(pipeline): run needs a kafka source (replay reads files)")
+            throw ExitCode(2)
+        }
+        func sinkParam(_ type: String, _ key: String) -> String? {
+            config.sinks.first { $0.type == type }.flatMap { s in s.params.first { $0.0 == key }?.1 }
+        }
+        guard let url = postgres ?? env("WAKALA_POSTGRES_URL") ?? sinkParam("postgres", "url") else {
+            note("\(pipeline): no Postgres (--postgres, WAKALA_POSTGRES_URL or a postgres sink)")
+            throw ExitCode(2)
+        }
+        let dataDir = data ?? env("WAKALA_DATA_DIR") ?? "data"
+        var settings = KafkaPipeline.Settings(brokers: brokers ?? env("WAKALA_KAFKA_BROKERS") ?? source.params["brokers"] ?? "127.0.0.1:9092",
+                                              group: group ?? source.params["group"] ?? config.name, postgresURL: url,
+                                              dataDir: dataDir, parquetDir: sinkParam("parquet", "path") ?? dataDir + "/parquet")
+        settings.untilEnd = untilEnd
+        settings.batch = batch
+        settings.checkpointRecords = checkpointRecords
+        settings.checkpointInterval = Double(config.checkpointInterval) / 1000
+        settings.outputsToKafka = outputs == "kafka"
+        settings.log = { note("wakala run: \($0)") }
+        let began = monotonicSeconds()
+        let driver: KafkaPipeline
+        do {
+            driver = try KafkaPipeline(config: config, settings: settings)
+        } catch let e as KafkaPipeline.ConfigurationError {
+            note(e.description)
+            throw ExitCode(2)
+        }
+        note("wakala run: pipeline \(config.name), group \(settings.group) at \(settings.brokers): \(driver.taskCount) tasks" +
+             (untilEnd ? ", until the end offsets at start (\(driver.endTotal) records)" : ""))
+        ShutdownSignal.install()
+        let summary: KafkaPipeline.Summary
+        do {
+            summary = try driver.run { ShutdownSignal.requested }
+        } catch {
+            throw RuntimeFailure("\(error)")
+        }
+        let seconds = monotonicSeconds() - began
+        note(String(format: "wakala run: %@ after %.1f s: %d records (%.0f /s), %d accepted, %d dead letters, %d checkpoints%@",
+                    summary.stoppedBySignal ? "stopped on a signal" : "done", seconds, summary.records,
+                    Double(summary.records) / max(seconds, 0.001), summary.accepted, summary.deadLetters, summary.checkpoints,
+                    summary.tasksFinished.isEmpty ? "" : "; tasks ended: \(summary.tasksFinished.sorted().map(String.init).joined(separator: ","))"))
+    }
+}
