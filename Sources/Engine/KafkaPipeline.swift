@@ -28,7 +28,7 @@ public final class KafkaPipeline {
         public var untilEnd = false
         /// Records per poll.
         public var batch = 4096
-        /// Checkpoint every N records of a task instead of every `checkpointInterval`.
+        /// Also checkpoint a task once it has taken N records since its last checkpoint.
         public var checkpointRecords: Int?
         /// Seconds between checkpoints.
         public var checkpointInterval: Double = 10
@@ -259,8 +259,10 @@ public final class KafkaPipeline {
             let dueByTime = t - lastCheckpoint >= interval
             if dueByTime { lastCheckpoint = t }
             for task in tasks.values.sorted(by: { $0.id < $1.id }) where !task.finished {
-                let due = settings.checkpointRecords.map { task.sinceCheckpoint >= $0 } ?? dueByTime
-                if due || task.paused { try checkpointIfIdle(task) }
+                let due = dueByTime || settings.checkpointRecords.map { task.sinceCheckpoint >= $0 } == true
+                // Nothing read and the watermark where it was: nothing to write.
+                let idle = task.sinceCheckpoint == 0 && task.runner.stageWatermark == task.checkpointedWatermark
+                if (due && !idle) || task.paused { try checkpointIfIdle(task) }
                 if settings.untilEnd && task.sourcesEnded && task.runner.upstreamEnded && !task.checkpointer.inFlight {
                     try checkpoint(task, wait: true)
                     task.finished = true
@@ -368,6 +370,7 @@ public final class KafkaPipeline {
         try exchange.flush()
         try task.checkpointer.checkpoint(task.runner, offset: Int64(task.runner.recordsIn), positions: task.next)
         task.sinceCheckpoint = 0
+        task.checkpointedWatermark = task.runner.stageWatermark
         summary.checkpoints += 1
         if wait { try task.checkpointer.finish() }
     }

@@ -14,8 +14,9 @@ final class PipelineTask {
     let checkpointer: Checkpointer
     /// Next offset to read per topic (input and internal), from the checkpoint then from records.
     var next: [String: Int64]
-    /// Records taken since the last checkpoint.
+    /// Records taken since the last checkpoint, and the operators' watermark at it.
     var sinceCheckpoint = 0
+    var checkpointedWatermark = EpochMillis.min
     /// Input topics (by index) that reached their end offset (`--until-end`).
     var endedInputs: Set<Int> = []
     /// Every input reached its end: ``PipelineRunner/finish()`` was called.

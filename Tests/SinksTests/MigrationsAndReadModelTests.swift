@@ -57,3 +57,15 @@ import Testing
         #expect(rows == [[String(eta)]])
     }
 }
+
+@Suite struct PartFileOwnerTests {
+    /// Tasks share a data folder: a task's restart removes only its own uncommitted files.
+    @Test func workerOfEachFileName() {
+        #expect(Checkpointer.worker(ofFile: "part-12-3.parquet") == 3)
+        #expect(Checkpointer.worker(ofFile: "part-12-11.ndjson") == 11)
+        #expect(Checkpointer.worker(ofFile: ".tmp-part-12-3.parquet-4711") == 3)
+        #expect(Checkpointer.worker(ofFile: ".tmp-part-7-10-4711") == 10)
+        #expect(Checkpointer.worker(ofFile: "notes.txt") == nil)
+        #expect(Checkpointer.worker(ofFile: "part-x") == nil)
+    }
+}

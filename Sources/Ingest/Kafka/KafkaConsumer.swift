@@ -95,6 +95,9 @@ public final class KafkaConsumer {
                     }
                 }
                 rd_kafka_assign(rk, list)
+                // A partition paused before a rebalance stays paused when it comes back: start
+                // every assignment fetching.
+                if let list { rd_kafka_resume_partitions(rk, list) }
                 box.assigned = Set(parts)
             } else {
                 box.onRevoke(parts)

@@ -114,8 +114,7 @@ public final class Checkpointer: @unchecked Sendable {
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { continue }
                 let name = (f as NSString).lastPathComponent
                 // This worker's files only: other tasks may be writing theirs into the same folder.
-                let ours = name.hasPrefix(".tmp-part-") ? name.split(separator: "-").dropFirst(3).first == Substring(String(settings.worker))
-                    : name.hasPrefix("part-") && name.split(separator: "-").dropFirst(2).first?.split(separator: ".").first == Substring(String(settings.worker))
+                let ours = Self.worker(ofFile: name) == settings.worker
                 if ours, !committed.contains(path) { try FileManager.default.removeItem(atPath: path); removed += 1 }
             }
         }
@@ -307,6 +306,14 @@ public final class Checkpointer: @unchecked Sendable {
 
     static func positionsJSON(_ p: [String: Int64]) -> String {
         "{" + p.sorted { $0.key < $1.key }.map { "\(OutputValue.string($0.key).json):\($0.value)" }.joined(separator: ",") + "}"
+    }
+
+    /// The worker that wrote a part file (`part-<checkpoint>-<worker>.<ext>`, or its temporary
+    /// `.tmp-part-<checkpoint>-<worker>[.<ext>]-<pid>`), nil for other files.
+    static func worker(ofFile name: String) -> Int? {
+        let rest = name.hasPrefix(".tmp-part-") ? name.dropFirst(10) : name.hasPrefix("part-") ? name.dropFirst(5) : nil
+        guard let rest, let dash = rest.firstIndex(of: "-") else { return nil }
+        return Int(rest[rest.index(after: dash)...].prefix { $0.isNumber })
     }
 
     /// NDJSON part file, written under a temporary name, synced and renamed.
