@@ -63,6 +63,11 @@ public enum Topics {
     /// The internal topic of the default pipeline (`Pipelines/analytics.yaml`): deliveries
     /// repartitioned by driver (`<pipeline>-<operator>-repartition`).
     public static let defaultRepartition = "analytics-deliveries_by_driver-repartition"
+    /// The default pipeline's exactly-once markers topic (`<pipeline>-eos-markers`).
+    public static let defaultMarkers = "analytics-eos-markers"
+    /// The internal topics `wakala run` needs for the default pipeline (the embedded broker
+    /// creates them: librdkafka 2.0.2's mock cluster does not take CreateTopics).
+    public static let defaultInternal = [defaultRepartition, defaultMarkers]
     /// The derived-event and dead-letter topics.
     public static let outputs = [orderStatus, quotaAlerts, deliveryETA, deadLetters]
 }

@@ -64,6 +64,8 @@ public final class KafkaPipeline {
     /// Repartition operator → its internal topic, and back.
     let internalTopics: [String: String]
     let operatorOfTopic: [String: String]
+    /// The exactly-once markers topic (``KafkaTransactions``): partition p holds task p's.
+    let markerTopic: String
     public let taskCount: Int
     let consumer: KafkaConsumer
     let exchange: KafkaProducer
@@ -103,19 +105,24 @@ public final class KafkaPipeline {
         }
         taskCount = n
         var internalTopics: [String: String] = [:]
+        markerTopic = "\(config.name)-eos-markers"
+        var needed: [(topic: String, what: String)] = settings.outputsToKafka ? [(markerTopic, "the exactly-once markers")] : []
         for op in config.operators where op.type == "repartition" {
             let topic = op.params.first { $0.0 == "topic" }?.1 ?? "\(config.name)-\(op.name)-repartition"
+            needed.append((topic, "operator \(op.name)"))
+            internalTopics[op.name] = topic
+        }
+        for (topic, what) in needed {
             // Created here when the cluster takes CreateTopics (librdkafka 2.0.2's mock cluster does
             // not: `wakala broker` creates the default pipeline's internal topic itself).
             var createError: Error?
             do { try exchange.createTopic(topic, partitions: n, timeoutMs: 5_000) } catch { createError = error }
             let have = try? exchange.partitionCount(topic)
             guard have == n else {
-                throw ConfigurationError(description: "\(config.file):\(op.line): operator \(op.name) needs internal topic \(topic) with \(n) partitions (as many as the inputs), " +
+                throw ConfigurationError(description: "\(config.file): \(what) need(s) internal topic \(topic) with \(n) partitions (as many as the inputs), " +
                                          (have.map { "but it has \($0)" } ?? "but it does not exist") +
                                          (createError.map { "; creating it failed: \($0)" } ?? ""))
             }
-            internalTopics[op.name] = topic
         }
         self.internalTopics = internalTopics
         operatorOfTopic = Dictionary(uniqueKeysWithValues: internalTopics.map { ($1, $0) })
@@ -169,9 +176,9 @@ public final class KafkaPipeline {
                                       dataDir: settings.dataDir)
         s.partition = p
         s.worker = p
-        var producer: KafkaProducer?
         if settings.outputsToKafka {
-            producer = try KafkaProducer(brokers: settings.brokers)
+            // Exactly once: a transactional producer per task (``KafkaTransactions``).
+            s.transactions = (settings.brokers, markerTopic)
             let kafkaInputs = Set(config.sinks.filter { $0.type == "kafka" }.flatMap(\.inputs))
             for op in config.operators where kafkaInputs.contains(op.name) {
                 if let t = op.params.first(where: { $0.0 == "output" })?.1 { s.derivedTopics[op.name] = t }
@@ -180,7 +187,7 @@ public final class KafkaPipeline {
                 s.deadLetterTopic = t
             }
         }
-        let checkpointer = Checkpointer(s, kafka: producer, log: { [log = settings.log] in log("task \(p): \($0)") })
+        let checkpointer = Checkpointer(s, log: { [log = settings.log] in log("task \(p): \($0)") })
         _ = try checkpointer.resume(runner)
         runner.restartClock(now: now())
         let task = PipelineTask(id: p, runner: runner, checkpointer: checkpointer, inputs: inputs.count)

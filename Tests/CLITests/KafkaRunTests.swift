@@ -13,7 +13,7 @@ import TestSupport
 
     /// An embedded cluster with the contract's topics and the default pipeline's internal topic.
     static func broker(partitions: Int) throws -> EmbeddedBroker {
-        try EmbeddedBroker(partitions: partitions, topics: Topics.inputs + Topics.outputs + [Topics.defaultRepartition])
+        try EmbeddedBroker(partitions: partitions, topics: Topics.inputs + Topics.outputs + Topics.defaultInternal)
     }
 
     /// Produces `input` with confluent-kafka (murmur2 partitioning, keyed as CONTRACT §1).
@@ -160,7 +160,7 @@ import TestSupport
     }
 
     @Test func inputTopicsWithDifferentPartitionCountsAreAConfigurationError() throws {
-        let broker = try EmbeddedBroker(partitions: 4, topics: Topics.inputs.filter { $0 != Topics.usage } + [Topics.defaultRepartition])
+        let broker = try EmbeddedBroker(partitions: 4, topics: Topics.inputs.filter { $0 != Topics.usage } + Topics.defaultInternal)
         try broker.createTopic(Topics.usage, partitions: 3)
         let url = try TestDatabase.fresh("run_copart")
         let r = try runProcess(try wakalaBinary(), Self.runArgs(broker.bootstrapServers, url, NSTemporaryDirectory() + "wakala-copart", group: "g"),

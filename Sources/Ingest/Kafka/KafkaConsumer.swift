@@ -170,6 +170,15 @@ public final class KafkaConsumer {
         return n
     }
 
+    /// Reads these partitions from the given offsets, outside any group rebalance (no subscribe).
+    public func assign(_ starts: [TopicPartition: Int64]) throws {
+        let list = Self.makeList(starts.map { ($0.key, $0.value) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_assign(rk, list)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("assign", err) }
+        box.assigned = Set(starts.keys)
+    }
+
     /// Commits `next` (the offset of the next record to read, per partition) to the group.
     public func commit(_ next: [TopicPartition: Int64], async: Bool = true) throws {
         guard !next.isEmpty else { return }

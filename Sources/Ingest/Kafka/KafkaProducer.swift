@@ -139,6 +139,42 @@ public final class KafkaProducer {
         }
     }
 
+    // MARK: transactions (a producer made with `transactional.id`)
+
+    /// A transaction call failed: whether retrying the call can succeed, whether the transaction
+    /// must be aborted first, or whether the producer is done for (fenced by a newer instance).
+    public struct TransactionError: Error, CustomStringConvertible {
+        public var description: String
+        public var retriable: Bool
+        public var requiresAbort: Bool
+        public var fatal: Bool
+    }
+
+    private func check(_ what: String, _ e: OpaquePointer?) throws {
+        guard let e else { return }
+        defer { rd_kafka_error_destroy(e) }
+        throw TransactionError(description: "\(what): \(String(cString: rd_kafka_error_string(e)))",
+                               retriable: rd_kafka_error_is_retriable(e) != 0,
+                               requiresAbort: rd_kafka_error_txn_requires_abort(e) != 0, fatal: rd_kafka_error_is_fatal(e) != 0)
+    }
+
+    /// Registers the transactional id: fences older producers with it and aborts the
+    /// transaction one of them left open.
+    public func initTransactions(timeoutMs: Int = 30_000) throws {
+        try check("init transactions", rd_kafka_init_transactions(rk, Int32(timeoutMs)))
+    }
+
+    public func beginTransaction() throws { try check("begin transaction", rd_kafka_begin_transaction(rk)) }
+
+    /// Flushes and commits the open transaction.
+    public func commitTransaction(timeoutMs: Int = 60_000) throws {
+        try check("commit transaction", rd_kafka_commit_transaction(rk, Int32(timeoutMs)))
+    }
+
+    public func abortTransaction(timeoutMs: Int = 60_000) throws {
+        try check("abort transaction", rd_kafka_abort_transaction(rk, Int32(timeoutMs)))
+    }
+
     /// Waits until every queued message is acknowledged (or `timeout` passes); throws if any failed.
     public func flush(timeout: Duration = .seconds(30)) throws {
         let ms = Int32(timeout.components.seconds * 1000)

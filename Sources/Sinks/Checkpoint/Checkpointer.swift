@@ -34,6 +34,9 @@ public final class Checkpointer: @unchecked Sendable {
         /// `deadLetterTopic` through `kafka`, instead of the `derived/` and `dlq/` files.
         public var derivedTopics: [String: String] = [:]
         public var deadLetterTopic = Topics.deadLetters
+        /// Exactly-once Kafka output (``KafkaTransactions``): the brokers and the markers topic.
+        /// Derived events and dead letters then go through a transactional producer per task.
+        public var transactions: (brokers: String, markerTopic: String)?
         /// First retry delay; doubles up to `maxBackoff`.
         public var backoff = 0.2
         public var maxBackoff = 10.0
@@ -54,6 +57,8 @@ public final class Checkpointer: @unchecked Sendable {
 
     /// Kafka producer for derived events and dead letters (idempotent, `acks=all`), or nil for files.
     private let kafka: KafkaProducer?
+    /// Exactly-once Kafka output, set up by ``resume(_:)`` when the settings ask for it.
+    private var transactions: KafkaTransactions?
 
     public init(_ settings: Settings, kafka: KafkaProducer? = nil, log: @escaping (String) -> Void) {
         self.settings = settings
@@ -102,6 +107,12 @@ public final class Checkpointer: @unchecked Sendable {
             }
         }
         committedState = (checkpointID, positions)
+        if let t = settings.transactions {
+            let eos = try KafkaTransactions(brokers: t.brokers, pipeline: settings.pipeline, task: settings.partition,
+                                            markerTopic: t.markerTopic, log: log)
+            try withDatabase("recovering Kafka transactions") { db in try eos.recover(committed: checkpointID, db) }
+            transactions = eos
+        }
         let committed = Set(try withDatabase("reading the manifest") { db in
             try db.query("SELECT path FROM wakala.file_manifest WHERE pipeline = $1", [settings.pipeline]).rows.compactMap { $0[0] }
         })
@@ -205,13 +216,15 @@ public final class Checkpointer: @unchecked Sendable {
         // Derived events as Kafka would carry them, and the rejections read model from them.
         var derived: [String] = []
         var rejections: [ReadModelRow] = []
+        var records: [KafkaTransactions.Record] = []
+        let toKafka = kafka != nil || transactions != nil
         for (name, results) in outputs {
             for case .event(let d) in results {
-                if let kafka {
-                    // Keyed by tenant, to the topic of a kafka sink's input (others have none); a
-                    // replay after a crash sends the same ids again, which consumers dedupe
-                    // (CONTRACT §3.5).
-                    if let topic = settings.derivedTopics[name] { try kafka.produce(topic: topic, key: d.tenantID, value: d.jsonBytes) }
+                if toKafka {
+                    // Keyed by tenant, to the topic of a kafka sink's input (others have none).
+                    if let topic = settings.derivedTopics[name] {
+                        records.append(.init(topic: topic, key: Array(d.tenantID.utf8), value: d.jsonBytes, headers: []))
+                    }
                 } else {
                     derived.append(d.json)
                 }
@@ -226,18 +239,21 @@ public final class Checkpointer: @unchecked Sendable {
                 }
             }
         }
-        if let kafka {
+        if toKafka {
             // The record unchanged as the value; why and where as headers (CONTRACT §1).
             for d in dead {
-                try d.record.withUnsafeBytes { value in
-                    try kafka.produce(topic: settings.deadLetterTopic, key: Array(d.source.utf8), value: value, headers: [
-                        ("reason", Array(d.reason.rawValue.utf8)), ("detail", Array(d.detail.utf8)), ("source", Array(d.source.utf8)),
-                        ("partition", Array(String(d.partition).utf8)), ("offset", Array(String(d.offset).utf8)),
-                    ])
-                }
+                records.append(.init(topic: settings.deadLetterTopic, key: Array(d.source.utf8), value: d.record, headers: [
+                    ("reason", Array(d.reason.rawValue.utf8)), ("detail", Array(d.detail.utf8)), ("source", Array(d.source.utf8)),
+                    ("partition", Array(String(d.partition).utf8)), ("offset", Array(String(d.offset).utf8)),
+                ]))
             }
-            // Acknowledged by the brokers before the checkpoint commits: at least once, and once
-            // per id for consumers that dedupe.
+        }
+        if let kafka, transactions == nil {
+            for r in records {
+                try r.value.withUnsafeBytes { v in try kafka.produce(topic: r.topic, key: r.key, value: v, headers: r.headers) }
+            }
+            // Acknowledged by the brokers before the checkpoint commits: at least once (a replay
+            // after a crash sends the same ids again, which consumers dedupe: CONTRACT §3.5).
             var delay = settings.backoff
             while true {
                 do { try kafka.flush(); break } catch {
@@ -247,7 +263,7 @@ public final class Checkpointer: @unchecked Sendable {
                     delay = min(settings.maxBackoff, delay * 2)
                 }
             }
-        } else {
+        } else if !toKafka {
             if let f = try writeLines(derived, dir: settings.dataDir + "/derived", id: id, kind: "derived") { files.append(f) }
             if let f = try writeLines(dead.map(\.json), dir: settings.dataDir + "/dlq", id: id, kind: "dlq") { files.append(f) }
         }
@@ -264,6 +280,7 @@ public final class Checkpointer: @unchecked Sendable {
                 if current == id { return }
                 if current != previous { throw Fenced(task: settings.partition, expected: previous) }
                 try Self.writeReadModels(rows, db)
+                try transactions?.stage(records, checkpoint: id, db)
                 if !db.prepared.contains("wakala_manifest") {
                     try db.prepare("wakala_manifest", """
                         INSERT INTO wakala.file_manifest (pipeline, path, checkpoint_id, kind, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6)
@@ -293,6 +310,11 @@ public final class Checkpointer: @unchecked Sendable {
         committedLock.lock()
         committedState = (id, job.positions)
         committedLock.unlock()
+        // Exactly once to Kafka: Postgres has decided; the records follow in a Kafka transaction.
+        if let transactions, !records.isEmpty {
+            try transactions.publish(records, checkpoint: id)
+            try withDatabase("clearing the Kafka outbox") { db in try transactions.clear(upTo: id, db) }
+        }
     }
 
     /// Another process committed a checkpoint of this task since this one restored it.

@@ -64,11 +64,14 @@ public enum Migrations {
             CREATE INDEX rejections_by_order ON wakala.order_transition_rejections (tenant_id, order_id);
             CREATE INDEX manifest_by_checkpoint ON wakala.file_manifest (pipeline, checkpoint_id);
             """),
-        Migration(version: 4, name: "per-topic source positions of Kafka tasks", sql: """
+        Migration(version: 4, name: "Kafka tasks: per-topic positions, internal topic starts, the transactional outbox", sql: """
             ALTER TABLE wakala.checkpoints ADD COLUMN positions jsonb NOT NULL DEFAULT '{}';
             CREATE TABLE wakala.internal_topic_starts (
                 pipeline text NOT NULL, topic text NOT NULL, partition int NOT NULL, start_offset bigint NOT NULL,
                 PRIMARY KEY (pipeline, topic, partition));
+            CREATE TABLE wakala.kafka_outbox (
+                pipeline text NOT NULL, task int NOT NULL, checkpoint_id bigint NOT NULL, seq int NOT NULL, topic text NOT NULL,
+                key bytea NOT NULL, value bytea NOT NULL, headers bytea NOT NULL, PRIMARY KEY (pipeline, task, checkpoint_id, seq));
             """),
     ]
 

@@ -26,7 +26,7 @@ struct Broker: ParsableCommand {
         sigaddset(&set, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
-        let topics = Topics.inputs + Topics.outputs + [Topics.defaultRepartition] + extraTopics
+        let topics = Topics.inputs + Topics.outputs + Topics.defaultInternal + extraTopics
         let broker = try EmbeddedBroker(brokers: brokers, partitions: partitions, topics: topics)
         print("bootstrap: \(broker.bootstrapServers)")
         print("topics: \(topics.joined(separator: ",")) (\(partitions) partitions each)")

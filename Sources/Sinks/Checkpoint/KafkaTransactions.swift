@@ -1,0 +1,163 @@
+import Domain
+import Foundation
+import Ingest
+import Operators
+
+/// Exactly-once Kafka output of one task (CONTRACT §3.5): derived events and dead letters reach
+/// `read_committed` consumers once each, whatever is killed and when.
+///
+/// Postgres decides; Kafka follows. A checkpoint's records are written to `wakala.kafka_outbox` in
+/// the checkpoint's own Postgres transaction; after it commits they are published in one Kafka
+/// transaction of the task's transactional producer (`transactional.id` = `<pipeline>-task-<n>`)
+/// together with a marker record (the checkpoint id) on the task's partition of the markers
+/// topic; then the outbox rows go. A crash between the two commits leaves the outbox rows: the
+/// next owner of the task fences the old producer (which aborts a transaction it left open),
+/// reads the last committed marker, republishes the checkpoints after it, and carries on.
+/// (Kafka's own offsets-in-transaction — `send_offsets_to_transaction` — would serve as the
+/// marker, but librdkafka 2.0.2's mock cluster does not store them.)
+final class KafkaTransactions {
+    struct Record {
+        var topic: String
+        var key: [UInt8]
+        var value: [UInt8]
+        var headers: [(String, [UInt8])]
+    }
+
+    let producer: KafkaProducer
+    let brokers: String
+    let pipeline: String
+    let task: Int
+    let markerTopic: String
+    /// Markers and failed publishes are retried with this backoff (seconds), doubling.
+    var backoff = 0.2, maxBackoff = 10.0
+    let log: (String) -> Void
+
+    init(brokers: String, pipeline: String, task: Int, markerTopic: String, log: @escaping (String) -> Void) throws {
+        self.brokers = brokers
+        self.pipeline = pipeline
+        self.task = task
+        self.markerTopic = markerTopic
+        self.log = log
+        producer = try KafkaProducer(brokers: brokers, settings: [("transactional.id", "\(pipeline)-task-\(task)"),
+                                                                 ("transaction.timeout.ms", "60000")])
+        try producer.initTransactions()
+    }
+
+    // MARK: the outbox (inside the checkpoint's Postgres transaction)
+
+    /// Writes a checkpoint's records to the outbox.
+    func stage(_ records: [Record], checkpoint: Int64, _ db: PGConnection) throws {
+        guard !records.isEmpty else { return }
+        var text: [UInt8] = []
+        text.reserveCapacity(records.count * 256)
+        for (seq, r) in records.enumerated() {
+            var h = SnapshotWriter()
+            h.write(r.headers.count)
+            for (k, v) in r.headers { h.write(k); h.write(v.count); h.writeBytes(v) }
+            text.append(contentsOf: "\(pipeline)\t\(task)\t\(checkpoint)\t\(seq)\t".utf8)
+            PGConnection.appendCopyEscaped(r.topic, to: &text)
+            for b in [r.key, r.value, h.bytes] {
+                text.append(0x09)
+                text.append(contentsOf: "\\\\x".utf8)
+                Self.appendHex(b, to: &text)
+            }
+            text.append(0x0A)
+        }
+        try db.copy(into: "wakala.kafka_outbox", columns: ["pipeline", "task", "checkpoint_id", "seq", "topic", "key", "value", "headers"],
+                    text: text)
+    }
+
+    static func appendHex(_ b: [UInt8], to out: inout [UInt8]) {
+        let digits = Array("0123456789abcdef".utf8)
+        for x in b { out.append(digits[Int(x >> 4)]); out.append(digits[Int(x & 15)]) }
+    }
+
+    /// The outbox rows of checkpoints after `after`, in order.
+    func pending(after: Int64, _ db: PGConnection) throws -> [(checkpoint: Int64, records: [Record])] {
+        let rows = try db.query("""
+            SELECT checkpoint_id, topic, encode(key, 'hex'), encode(value, 'hex'), encode(headers, 'hex') FROM wakala.kafka_outbox
+            WHERE pipeline = $1 AND task = $2 AND checkpoint_id > $3 ORDER BY checkpoint_id, seq
+            """, [pipeline, String(task), String(after)]).rows
+        var out: [(checkpoint: Int64, records: [Record])] = []
+        for r in rows {
+            let id = Int64(r[0]!)!
+            var hr = SnapshotReader(try Checkpointer.unhex(r[4] ?? ""))
+            var headers: [(String, [UInt8])] = []
+            for _ in 0..<(try hr.readInt()) { headers.append((try hr.readString(), try hr.readBytes(count: try hr.readInt()))) }
+            let rec = Record(topic: r[1]!, key: try Checkpointer.unhex(r[2] ?? ""), value: try Checkpointer.unhex(r[3] ?? ""), headers: headers)
+            if out.last?.checkpoint == id { out[out.count - 1].records.append(rec) } else { out.append((id, [rec])) }
+        }
+        return out
+    }
+
+    /// Removes the outbox rows of checkpoints up to `id` (published).
+    func clear(upTo id: Int64, _ db: PGConnection) throws {
+        try db.query("DELETE FROM wakala.kafka_outbox WHERE pipeline = $1 AND task = $2 AND checkpoint_id <= $3",
+                     [pipeline, String(task), String(id)])
+    }
+
+    // MARK: publishing
+
+    /// Publishes one checkpoint's records and its marker in one Kafka transaction; a transaction
+    /// that fails is aborted and tried again with backoff (the brokers may be down); a fenced
+    /// producer (another process owns the task now) is thrown.
+    func publish(_ records: [Record], checkpoint: Int64) throws {
+        var delay = backoff
+        while true {
+            do {
+                try producer.beginTransaction()
+                for r in records {
+                    try r.value.withUnsafeBytes { v in try producer.produce(topic: r.topic, key: r.key, value: v, headers: r.headers) }
+                }
+                let marker = Array(String(checkpoint).utf8)
+                try marker.withUnsafeBytes { v in try producer.produce(topic: markerTopic, partition: task, key: [], value: v) }
+                try producer.commitTransaction()
+                return
+            } catch let e as KafkaProducer.TransactionError where e.fatal {
+                throw e
+            } catch {
+                log("publishing checkpoint \(checkpoint) to Kafka failed (\(error)); aborting the transaction, retrying in \(String(format: "%.1f", delay)) s")
+                do { try producer.abortTransaction() } catch let e as KafkaProducer.TransactionError where e.fatal { throw e } catch {}
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(maxBackoff, delay * 2)
+            }
+        }
+    }
+
+    /// The last checkpoint whose Kafka transaction committed (its marker, read `read_committed`);
+    /// 0 when none. Call after ``init`` (which aborted any transaction left open).
+    func lastPublished() throws -> Int64 {
+        let reader = try KafkaConsumer(brokers: brokers, group: "\(pipeline)-markers-reader",
+                                       settings: [("isolation.level", "read_committed"), ("enable.partition.eof", "false")])
+        defer { reader.close() }
+        let tp = TopicPartition(markerTopic, task)
+        let (low, high) = try reader.watermarks(tp)
+        guard high > low else { return 0 }
+        // Each transaction adds a marker and a commit record: the last committed marker is
+        // among the last few offsets.
+        try reader.assign([tp: max(low, high - 16)])
+        var last: Int64 = 0
+        var position: Int64 = max(low, high - 16)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let n = reader.poll(max: 64, timeoutMs: 200) { r in
+                if let id = Int64(String(decoding: r.value, as: UTF8.self)) { last = max(last, id) }
+                position = r.offset + 1
+            }
+            if n == 0 && position >= high - 1 { break } // only a transaction marker may be left
+        }
+        return last
+    }
+
+    /// After the task's Postgres state was restored at `committed`: republishes the checkpoints
+    /// whose Kafka transaction did not commit, then clears the outbox.
+    func recover(committed: Int64, _ db: PGConnection) throws {
+        let published = try lastPublished()
+        let todo = try pending(after: published, db).filter { $0.checkpoint <= committed }
+        for c in todo {
+            log("republishing checkpoint \(c.checkpoint) to Kafka (\(c.records.count) records): its transaction had not committed")
+            try publish(c.records, checkpoint: c.checkpoint)
+        }
+        try clear(upTo: committed, db)
+    }
+}
