@@ -32,6 +32,31 @@ public final class EmbeddedBroker: @unchecked Sendable {
         rd_kafka_destroy(rk)
     }
 
+    // MARK: faults (for tests: what a real cluster does to its clients)
+
+    /// Kafka protocol request types whose answers ``failNext(_:_:count:)`` can replace by errors.
+    public enum Request: Int16, Sendable {
+        case produce = 0, fetch = 1, listOffsets = 2, metadata = 3, offsetCommit = 8, offsetFetch = 9, findCoordinator = 10,
+             joinGroup = 11, heartbeat = 12, syncGroup = 14, initProducerID = 22, addPartitionsToTxn = 24, endTxn = 26
+    }
+
+    /// Errors a broker may answer with (Kafka's codes).
+    public enum Failure: Int32, Sendable {
+        case notLeaderForPartition = 6, requestTimedOut = 7, coordinatorNotAvailable = 15, notCoordinator = 16,
+             notEnoughReplicas = 19
+    }
+
+    /// Brokers are numbered from 1.
+    public func setDown(broker: Int = 1) { rd_kafka_mock_broker_set_down(cluster, Int32(broker)) }
+    public func setUp(broker: Int = 1) { rd_kafka_mock_broker_set_up(cluster, Int32(broker)) }
+    /// Adds `ms` of round-trip time to every request to `broker` (0 removes it).
+    public func setRoundTrip(ms: Int, broker: Int = 1) { rd_kafka_mock_broker_set_rtt(cluster, Int32(broker), Int32(ms)) }
+    /// The next `count` requests of `request` type are answered with `failure`.
+    public func failNext(_ request: Request, _ failure: Failure, count: Int) {
+        let errors = [rd_kafka_resp_err_t](repeating: rd_kafka_resp_err_t(rawValue: failure.rawValue), count: count)
+        errors.withUnsafeBufferPointer { rd_kafka_mock_push_request_errors_array(cluster, request.rawValue, count, $0.baseAddress) }
+    }
+
     /// Creates a topic.
     public func createTopic(_ name: String, partitions: Int? = nil) throws {
         let err = rd_kafka_mock_topic_create(cluster, name, Int32(partitions ?? defaultPartitions), 1)

@@ -1,0 +1,91 @@
+import Domain
+import Foundation
+import Ingest
+import Sinks
+import Testing
+import TestSupport
+
+/// Broker faults (the mock cluster injects each): added latency, requests answered with errors,
+/// the broker down and back. `wakala run` logs, waits, retries and resumes; its results equal an
+/// undisturbed file run's, and a `read_committed` consumer sees each derived event once.
+@Suite(.serialized) struct KafkaFaultTests {
+    @Test func latencyRequestErrorsAndABrokerOutageLoseAndDoubleNothing() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: KafkaRunTests.kcat.path), "kcat is not installed (apt-get install kcat)")
+        let (work, input) = try ExactlyOnceTests.scratch("faults", seed: 51, tenants: 8,
+                                                         extra: ["--duplicates", "0.01", "--malformed", "0.001"])
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let lines = try Data(contentsOf: URL(fileURLWithPath: input)).split(separator: 0x0A).count
+        let urlA = try TestDatabase.fresh("faults_a"), dirA = work + "/a"
+        let a = try runProcess(try wakalaBinary(), ExactlyOnceTests.replayArgs(input, urlA, dirA), timeout: 900)
+        #expect(a.status == 0, "\(a.stderr)")
+
+        let partitions = 8
+        let broker = try KafkaRunTests.broker(partitions: partitions)
+        let bootstrap = broker.bootstrapServers
+        #expect(try KafkaRunTests.produce(bootstrap, input) == lines)
+        try KafkaRunTests.checkNothingDropped(bootstrap, partitions: partitions, expected: lines)
+
+        let urlB = try TestDatabase.fresh("faults_b"), dirB = work + "/b"
+        let p = Process()
+        p.executableURL = try wakalaBinary()
+        p.arguments = KafkaRunTests.runArgs(bootstrap, urlB, dirB, group: "faults", outputs: "kafka")
+            + ["--checkpoint-records", "800", "--checkpoint-interval", "300ms", "--batch", "300"]
+        let log = work + "/run.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        func checkpoints() -> Int {
+            guard let c = try? PGConnection(url: urlB),
+                  let r = try? c.query("SELECT coalesce(sum(checkpoint_id), 0) FROM wakala.checkpoints") else { return 0 }
+            return r.rows.first?[0].flatMap { Int($0) } ?? 0
+        }
+        /// Waits until `n` more checkpoints committed (the run moves on under the fault).
+        func progress(_ n: Int, _ what: String) {
+            let start = checkpoints()
+            #expect(KafkaScaleOutTests.waitUntil("\(n) checkpoints \(what)", timeout: 180) { checkpoints() >= start + n || !p.isRunning })
+            #expect(p.isRunning, "the run ended before the faults were over (\(what)): make the stream longer")
+        }
+        progress(8, "to start")
+
+        // 1. Latency: 300 ms on every request.
+        broker.setRoundTrip(ms: 300)
+        progress(4, "with 300 ms of round-trip time")
+        broker.setRoundTrip(ms: 0)
+
+        // 2. Requests answered with errors: produce, fetch, transaction ends, group coordination.
+        broker.failNext(.produce, .notLeaderForPartition, count: 5)
+        broker.failNext(.fetch, .notLeaderForPartition, count: 5)
+        broker.failNext(.endTxn, .coordinatorNotAvailable, count: 3)
+        broker.failNext(.offsetCommit, .requestTimedOut, count: 3)
+        broker.failNext(.heartbeat, .notCoordinator, count: 2)
+        progress(8, "after request errors")
+
+        // 3. The broker down for 3 s (the outage's length, not a wait for a condition), then back.
+        broker.setDown()
+        usleep(3_000_000)
+        #expect(p.isRunning, "the run gave up while the broker was down")
+        broker.setUp()
+
+        #expect(KafkaScaleOutTests.waitUntil("the run to finish", timeout: 600) { !p.isRunning })
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(p.terminationReason == .exit && p.terminationStatus == 0, "\(text.suffix(1500))")
+        #expect(text.contains("kafka:"), "the run logged no Kafka error: \(text.suffix(500))")
+
+        let modelsA = try ExactlyOnceTests.readModels(urlA), modelsB = try ExactlyOnceTests.readModels(urlB)
+        for t in ExactlyOnceTests.readModelTables { #expect(modelsA[t]! == modelsB[t]!, "read model \(t) differs") }
+        let sa = try ExactlyOnceTests.sinkState(dirA), sb = try ExactlyOnceTests.sinkState(dirB)
+        #expect((sa["tables"] as? NSDictionary) == (sb["tables"] as? NSDictionary), "Parquet tables differ")
+        var ids: [String] = []
+        for t in [Topics.orderStatus, Topics.quotaAlerts, Topics.deliveryETA] {
+            ids += try KafkaExactlyOnceTests.committed(bootstrap, t).compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["event_id"] as? String
+            }
+        }
+        #expect(ids.count == Set(ids).count, "a derived event twice")
+        #expect(ids.count == (sa["derived"] as? [String: Any])?["count"] as? Int)
+        let dead = try KafkaExactlyOnceTests.committed(bootstrap, Topics.deadLetters)
+        #expect(dead.count == (sa["dlq"] as? [String: Any])?["count"] as? Int)
+    }
+}
