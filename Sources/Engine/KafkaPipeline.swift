@@ -55,6 +55,10 @@ public final class KafkaPipeline {
         public var tasksFinished: [Int] = []
         public var checkpoints = 0
         public var stoppedBySignal = false
+        /// Where the loop's time went (ns): waiting for and taking records, processing them
+        /// (poll included), checkpoints handed to writers (and waits for them); empty polls.
+        public var pollNanos: UInt64 = 0, processNanos: UInt64 = 0, checkpointNanos: UInt64 = 0
+        public var emptyPolls = 0
     }
 
     let config: PipelineConfig
@@ -116,8 +120,11 @@ public final class KafkaPipeline {
             // Created here when the cluster takes CreateTopics (librdkafka 2.0.2's mock cluster does
             // not: `wakala broker` creates the default pipeline's internal topic itself).
             var createError: Error?
-            do { try exchange.createTopic(topic, partitions: n, timeoutMs: 5_000) } catch { createError = error }
-            let have = try? exchange.partitionCount(topic)
+            var have = try? exchange.partitionCount(topic)
+            if have == nil {
+                do { try exchange.createTopic(topic, partitions: n, timeoutMs: 5_000) } catch { createError = error }
+                have = try? exchange.partitionCount(topic)
+            }
             guard have == n else {
                 throw ConfigurationError(description: "\(config.file): \(what) need(s) internal topic \(topic) with \(n) partitions (as many as the inputs), " +
                                          (have.map { "but it has \($0)" } ?? "but it does not exist") +
@@ -197,15 +204,31 @@ public final class KafkaPipeline {
 
     func assigned(_ parts: [TopicPartition]) -> [TopicPartition: Int64] {
         var starts: [TopicPartition: Int64] = [:]
+        let began = DispatchTime.now().uptimeNanoseconds
         let ids = Set(parts.map(\.partition)).sorted()
-        for p in ids where tasks[p] == nil {
-            do { tasks[p] = try makeTask(p) } catch {
-                failure = failure ?? error
-                continue
+        // Restored side by side: each waits on Postgres and on its transactional producer's
+        // registration, not on the others.
+        let new = ids.filter { tasks[$0] == nil }
+        // (makeTask reads only what init set; each result slot is written by one thread.)
+        let me = UncheckedBox(self)
+        let made = UncheckedBox([Result<PipelineTask, Error>?](repeating: nil, count: new.count))
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: new.count) { i in
+            let r = Result { try me.value.makeTask(new[i]) }
+            lock.lock()
+            made.value[i] = r
+            lock.unlock()
+        }
+        for (p, r) in zip(new, made.value) {
+            switch r {
+            case .success(let t)?: tasks[p] = t
+            case .failure(let e)?: failure = failure ?? e
+            case nil: break
             }
         }
         settings.log("assigned tasks \(ids.map(String.init).joined(separator: ","))" +
-                     (ids.isEmpty ? "" : " (restored: \(ids.compactMap { tasks[$0] }.map { "\($0.id)@\($0.checkpointer.checkpointID)" }.joined(separator: " ")))"))
+                     (ids.isEmpty ? "" : " (restored: \(ids.compactMap { tasks[$0] }.map { "\($0.id)@\($0.checkpointer.checkpointID)" }.joined(separator: " ")))") +
+                     String(format: " in %.1f s", Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9))
         for tp in parts {
             if let n = tasks[tp.partition]?.next[tp.topic] ?? internalStarts[tp] { starts[tp] = n }
         }
@@ -214,13 +237,15 @@ public final class KafkaPipeline {
 
     func revoked(_ parts: [TopicPartition]) {
         let ids = Set(parts.map(\.partition)).sorted()
-        for p in ids {
-            guard let t = tasks[p] else { continue }
-            if !closing && !t.finished {
-                do { try checkpoint(t, wait: true) } catch { failure = failure ?? error }
-            }
+        let going = ids.compactMap { tasks[$0] }
+        // Each checkpointed before it goes (written side by side, all committed before returning).
+        for t in going where !closing && !t.finished && !t.finishing {
+            do { try checkpoint(t, wait: false) } catch { failure = failure ?? error }
+        }
+        for t in going {
+            do { try t.checkpointer.finish() } catch { failure = failure ?? error }
             account(t)
-            tasks[p] = nil
+            tasks[t.id] = nil
         }
         if !ids.isEmpty { settings.log("revoked tasks \(ids.map(String.init).joined(separator: ","))") }
     }
@@ -266,15 +291,23 @@ public final class KafkaPipeline {
             let dueByTime = t - lastCheckpoint >= interval
             if dueByTime { lastCheckpoint = t }
             for task in tasks.values.sorted(by: { $0.id < $1.id }) where !task.finished {
+                if task.finishing {
+                    // Its final checkpoint was handed to its writer: done once that committed.
+                    guard !task.checkpointer.inFlight else { continue }
+                    try task.checkpointer.finish()
+                    task.finished = true
+                    summary.tasksFinished.append(task.id)
+                    settings.log("task \(task.id) ended its input at checkpoint \(task.checkpointer.checkpointID)")
+                    continue
+                }
                 let due = dueByTime || settings.checkpointRecords.map { task.sinceCheckpoint >= $0 } == true
                 // Nothing read and the watermark where it was: nothing to write.
                 let idle = task.sinceCheckpoint == 0 && task.runner.stageWatermark == task.checkpointedWatermark
                 if (due && !idle) || task.paused { try checkpointIfIdle(task) }
                 if settings.untilEnd && task.sourcesEnded && task.runner.upstreamEnded && !task.checkpointer.inFlight {
-                    try checkpoint(task, wait: true)
-                    task.finished = true
-                    summary.tasksFinished.append(task.id)
-                    settings.log("task \(task.id) ended its input at checkpoint \(task.checkpointer.checkpointID)")
+                    // Every task's final checkpoint is written at once (each by its own writer).
+                    try checkpoint(task, wait: false)
+                    task.finishing = true
                 }
             }
             try commitOffsets()
@@ -283,9 +316,10 @@ public final class KafkaPipeline {
                 break
             }
         }
-        // Last checkpoints (a signal, or the end), then the offsets, then leave the group.
-        for task in tasks.values.sorted(by: { $0.id < $1.id }) where !task.finished {
-            try checkpoint(task, wait: true)
+        // Last checkpoints (a signal, or the end) written side by side, then the offsets, then
+        // leave the group.
+        for task in tasks.values.sorted(by: { $0.id < $1.id }) where !task.finished && !task.finishing {
+            try checkpoint(task, wait: false)
         }
         for task in tasks.values { try task.checkpointer.finish() }
         try commitOffsets(sync: true)
@@ -307,7 +341,9 @@ public final class KafkaPipeline {
     /// One poll: records to their tasks, then each task processes its share.
     func pollRound() throws {
         var touched = Set<Int>()
-        try consumer.poll(max: settings.batch, timeoutMs: 100) { r in
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { summary.processNanos += DispatchTime.now().uptimeNanoseconds - t0 }
+        let polled = try consumer.poll(max: settings.batch, timeoutMs: 100) { r in
             guard let task = tasks[r.partition], !task.finished else { return }
             if let op = operatorOfTopic[r.topic] {
                 try task.append(internal: r, operator: op)
@@ -317,6 +353,8 @@ public final class KafkaPipeline {
             }
             touched.insert(r.partition)
         }
+        if polled == 0 { summary.emptyPolls += 1 }
+        summary.pollNanos += DispatchTime.now().uptimeNanoseconds - t0
         let t = now()
         for p in touched.sorted() {
             guard let task = tasks[p] else { continue }
@@ -373,6 +411,8 @@ public final class KafkaPipeline {
     /// Takes a checkpoint of `task`: what it routed is in Kafka first (its positions must not claim
     /// records whose routed events could still be lost), then the cut is handed to its writer.
     func checkpoint(_ task: PipelineTask, wait: Bool) throws {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { summary.checkpointNanos += DispatchTime.now().uptimeNanoseconds - t0 }
         try forward(task, now: now())
         try exchange.flush()
         try task.checkpointer.checkpoint(task.runner, offset: Int64(task.runner.recordsIn), positions: task.next)
@@ -394,4 +434,10 @@ public final class KafkaPipeline {
         }
         exchange.poll()
     }
+}
+
+/// A value handed to other threads where the code guarantees it is safe (said at each use).
+final class UncheckedBox<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
 }

@@ -21,8 +21,8 @@ final class PipelineTask {
     var endedInputs: Set<Int> = []
     /// Every input reached its end: ``PipelineRunner/finish()`` was called.
     var sourcesEnded = false
-    /// The final checkpoint of a bounded run is committed.
-    var finished = false
+    /// The final checkpoint of a bounded run is being written, or committed.
+    var finishing = false, finished = false
     /// Partitions paused while a checkpoint of this task is in flight.
     var paused = false
     /// What this task last announced on the internal topics, and when (monotonic ms).

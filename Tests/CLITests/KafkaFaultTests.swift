@@ -21,6 +21,7 @@ import TestSupport
 
         let partitions = 8
         let broker = try KafkaRunTests.broker(partitions: partitions)
+        defer { withExtendedLifetime(broker) {} } // the cluster lives to the end of the test
         let bootstrap = broker.bootstrapServers
         #expect(try KafkaRunTests.produce(bootstrap, input) == lines)
         try KafkaRunTests.checkNothingDropped(bootstrap, partitions: partitions, expected: lines)

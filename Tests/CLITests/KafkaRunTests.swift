@@ -91,6 +91,7 @@ import TestSupport
 
         let partitions = 8
         let broker = try Self.broker(partitions: partitions)
+        defer { withExtendedLifetime(broker) {} } // the cluster lives to the end of the test
         #expect(try Self.produce(broker.bootstrapServers, input) == lines)
         try Self.checkNothingDropped(broker.bootstrapServers, partitions: partitions, expected: lines)
 
@@ -161,6 +162,7 @@ import TestSupport
 
     @Test func inputTopicsWithDifferentPartitionCountsAreAConfigurationError() throws {
         let broker = try EmbeddedBroker(partitions: 4, topics: Topics.inputs.filter { $0 != Topics.usage } + Topics.defaultInternal)
+        defer { withExtendedLifetime(broker) {} } // the cluster lives to the end of the test
         try broker.createTopic(Topics.usage, partitions: 3)
         let url = try TestDatabase.fresh("run_copart")
         let r = try runProcess(try wakalaBinary(), Self.runArgs(broker.bootstrapServers, url, NSTemporaryDirectory() + "wakala-copart", group: "g"),

@@ -55,6 +55,7 @@ import TestSupport
 
         let partitions = 12
         let broker = try KafkaRunTests.broker(partitions: partitions)
+        defer { withExtendedLifetime(broker) {} } // the cluster lives to the end of the test
         let bootstrap = broker.bootstrapServers
         let urlB = try TestDatabase.fresh("scale_b"), dirB = work + "/b"
         let group = "scale"

@@ -90,5 +90,8 @@ struct Run: ParsableCommand {
                     summary.stoppedBySignal ? "stopped on a signal" : "done", seconds, summary.records,
                     Double(summary.records) / max(seconds, 0.001), summary.accepted, summary.deadLetters, summary.checkpoints,
                     summary.tasksFinished.isEmpty ? "" : "; tasks ended: \(summary.tasksFinished.sorted().map(String.init).joined(separator: ","))"))
+        note(String(format: "wakala run: loop time: %.1f s polling (%d empty polls), %.1f s processing, %.1f s taking checkpoints",
+                    Double(summary.pollNanos) / 1e9, summary.emptyPolls, Double(summary.processNanos - summary.pollNanos) / 1e9,
+                    Double(summary.checkpointNanos) / 1e9))
     }
 }

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Domain
+import Foundation
+import Ingest
+import Sinks
+
+/// `wakala bench kafka`: the whole production path against the raw ceiling, in the same run —
+/// `wakala run --until-end` (every operator and sink: Postgres read models, Parquet, derived
+/// events and dead letters exactly once to Kafka) vs kcat consuming the same topics to /dev/null.
+struct KafkaBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kafka",
+        abstract: "wakala run --until-end with every sink vs kcat reading the same topics (embedded broker, private Postgres).")
+
+    @Option(help: "Tenants in the generated stream.") var tenants: Int = 20
+    @Option(help: "Days in the generated stream (20 tenants × 15 days ≈ 1.05 M events).") var days: Int = 15
+    @Option(help: "Partitions per topic (the mock cluster keeps ~5 MB per partition: enough to hold the stream).") var partitions: Int = 16
+    @Option(help: "Rounds (kcat, then a run with a fresh group and database, each round).") var rounds: Int = 2
+    @Option(help: "Records per poll for the run.") var batch: Int = 4096
+
+    func run() throws {
+        let kcat = "/usr/bin/kcat"
+        guard FileManager.default.isExecutableFile(atPath: kcat) else { throw RuntimeFailure("kcat is not installed (apt-get install kcat)") }
+        let broker = try EmbeddedBroker(partitions: partitions, topics: Topics.inputs + Topics.outputs + Topics.defaultInternal)
+        let bootstrap = broker.bootstrapServers
+        // The stream, produced by our producer (zstd batches, murmur2 keys).
+        var config = GeneratorConfig()
+        config.seed = 7
+        config.tenants = tenants
+        config.days = days
+        config.disorderMillis = 20_000
+        config.duplicates = 0.01
+        config.malformed = 0.001
+        var generator = StreamGenerator(config)
+        var count = 0
+        let t0 = monotonicSeconds()
+        do { // the producer goes before the broker does
+            let producer = try KafkaProducer(brokers: bootstrap)
+            try generator.generate { r in
+                try producer.produce(topic: r.topic, key: r.key, value: r.value)
+                count += 1
+            }
+            try producer.flush(timeout: .seconds(300))
+        }
+        note(String(format: "bench kafka: produced %d records in %.1f s to %d partitions per topic", count, monotonicSeconds() - t0, partitions))
+        // Nothing dropped by the mock cluster's retention: every partition still starts at 0.
+        var probe: KafkaConsumer? = try KafkaConsumer(brokers: bootstrap, group: "bench-probe")
+        var held: Int64 = 0
+        for t in Topics.inputs {
+            for p in 0..<partitions {
+                let w = try probe!.watermarks(TopicPartition(t, p))
+                guard w.low == 0 else { throw RuntimeFailure("\(t)[\(p)] dropped its first \(w.low) records: use more --partitions") }
+                held += w.high
+            }
+        }
+        guard held == Int64(count) else { throw RuntimeFailure("the broker holds \(held) of \(count) records") }
+        probe = nil // before the broker goes
+
+        let work = NSTemporaryDirectory() + "wakala-bench-kafka-\(getpid())"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let pg = try LocalPostgres(directory: URL(fileURLWithPath: work + "/pg"))
+        defer { try? pg.remove() }
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+        var rows: [(kcat: Double, ours: Double)] = []
+        for round in 1...rounds {
+            // The peer: kcat in a consumer group of its own, from the beginning to the end.
+            let k = try timed(kcat, ["-b", bootstrap, "-G", "bench-kcat-\(round)", "-o", "beginning", "-e", "-q", "-f", "%o\n"] + Topics.inputs)
+            guard k.status == 0 else { throw RuntimeFailure("kcat failed") }
+            let url = try pg.createDatabase("bench_\(round)")
+            let r = try timed(me, ["run", "--pipeline", "Pipelines/analytics.yaml", "--until-end", "--brokers", bootstrap,
+                                   "--group", "bench-run-\(round)", "--postgres", url, "--data", work + "/data-\(round)",
+                                   "--outputs", "kafka", "--batch", String(batch)])
+            guard r.status == 0 else { throw RuntimeFailure("wakala run failed:\n\(r.stderr)") }
+            for line in r.stderr.split(separator: "\n") where line.contains("loop time") || line.contains("done after") { note("  " + line) }
+            rows.append((k.seconds, r.seconds))
+            print(String(format: "round %d: kcat %.2f s (%.0f records/s), wakala run %.2f s (%.0f records/s): %.2fx kcat's rate",
+                         round, k.seconds, Double(count) / k.seconds, r.seconds, Double(count) / r.seconds, k.seconds / r.seconds))
+            try? FileManager.default.removeItem(atPath: work + "/data-\(round)")
+        }
+        withExtendedLifetime(broker) {} // the cluster lives until every round is done
+        let best = rows.map { $0.kcat / $0.ours }.max() ?? 0
+        print(String(format: "records: %d (%d tenants × %d days, %d partitions); best ratio %.2fx kcat's rate (target 0.8)",
+                     count, tenants, days, partitions, best))
+    }
+
+    /// Runs a program to its end; its wall time, exit status and standard error.
+    func timed(_ path: String, _ args: [String]) throws -> (seconds: Double, status: Int32, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        let err = NSTemporaryDirectory() + "wakala-bench-err-\(UUID().uuidString)"
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: err) }
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        let t0 = monotonicSeconds()
+        try p.run()
+        p.waitUntilExit()
+        return (monotonicSeconds() - t0, p.terminationStatus, (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+}
