@@ -178,22 +178,12 @@ public final class KafkaPipeline {
 
     func makeTask(_ p: Int) throws -> PipelineTask {
         let runner = try PipelineRunner(config: config, partitions: Array(inputs.indices), now: now(), exchangePartitions: taskCount)
-        runner.taps = Set(config.sinks.filter { $0.type == "parquet" }.flatMap(\.inputs))
-        var s = Checkpointer.Settings(pipeline: config.name, postgresURL: settings.postgresURL, parquetDir: settings.parquetDir,
-                                      dataDir: settings.dataDir)
-        s.partition = p
-        s.worker = p
-        if settings.outputsToKafka {
-            // Exactly once: a transactional producer per task (``KafkaTransactions``).
-            s.transactions = (settings.brokers, markerTopic)
-            let kafkaInputs = Set(config.sinks.filter { $0.type == "kafka" }.flatMap(\.inputs))
-            for op in config.operators where kafkaInputs.contains(op.name) {
-                if let t = op.params.first(where: { $0.0 == "output" })?.1 { s.derivedTopics[op.name] = t }
-            }
-            if let t = config.sinks.first(where: { $0.type == "dead_letters" })?.params.first(where: { $0.0 == "topic" })?.1 {
-                s.deadLetterTopic = t
-            }
-        }
+        let plan = SinkPlan(config)
+        plan.apply(to: runner)
+        var s = plan.checkpointer(pipeline: config.name, postgresURL: settings.postgresURL, dataDir: settings.dataDir, task: p)
+        s.parquetDir = settings.parquetDir
+        // Exactly once to Kafka: a transactional producer per task (``KafkaTransactions``).
+        if settings.outputsToKafka { s.transactions = (settings.brokers, markerTopic) }
         let checkpointer = Checkpointer(s, log: { [log = settings.log] in log("task \(p): \($0)") })
         _ = try checkpointer.resume(runner)
         runner.restartClock(now: now())

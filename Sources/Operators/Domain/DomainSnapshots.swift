@@ -28,7 +28,7 @@ extension OrderLifecycle {
         func status(_ s: String?) throws -> OrderStatus? {
             try s.map { guard let v = OrderStatus(rawValue: $0) else { throw SnapshotError.corrupt("status \($0)") }; return v }
         }
-        var fresh = OrderLifecycle(allowedLateness: allowedLateness)
+        var fresh = OrderLifecycle(allowedLateness: allowedLateness, holdUnknownOrders: holdUnknownOrders)
         fresh.watermark = try r.readInt64()
         fresh.transitions = try r.readInt(); fresh.rejections = try r.readInt(); fresh.compensations = try r.readInt()
         for _ in 0..<(try r.readInt()) {
@@ -85,7 +85,7 @@ extension QuotaTracker {
             guard let v = QuotaResource(rawValue: s) else { throw SnapshotError.corrupt("resource \(s)") }
             return v
         }
-        var fresh = QuotaTracker()
+        var fresh = QuotaTracker(softLimitPercent: softLimitPercent)
         fresh.watermark = try r.readInt64(); fresh.warnings = try r.readInt(); fresh.exceedances = try r.readInt()
         for _ in 0..<(try r.readInt()) {
             let k = try r.readString()
@@ -232,6 +232,7 @@ extension Rollups {
     public mutating func restore(_ bytes: [UInt8]) throws {
         var r = SnapshotReader(try SnapshotEnvelope.open(operator: "rollup", bytes))
         var fresh = Rollups(granularities: granularities, allowedLateness: allowedLateness, ownStateMachine: lifecycle != nil)
+        fresh.fixedZone = fixedZone
         fresh.watermark = try r.readInt64()
         let life = try r.readBytes(count: try r.readInt())
         guard life.isEmpty == (lifecycle == nil) else {

@@ -66,7 +66,15 @@ public struct OrderLifecycle {
     /// Orders changed since the last ``drainReadModel()``.
     var dirty: Set<FastKey> = []
 
-    public init(allowedLateness: Int64) { self.allowedLateness = allowedLateness }
+    /// Whether events of an order not created yet wait for a late `order.created` until the
+    /// watermark passes their time + allowed lateness (the default), or are rejected
+    /// (`order_unknown`) as soon as it passes their time (`hold_unknown_orders: false`).
+    public let holdUnknownOrders: Bool
+
+    public init(allowedLateness: Int64, holdUnknownOrders: Bool = true) {
+        self.allowedLateness = allowedLateness
+        self.holdUnknownOrders = holdUnknownOrders
+    }
 
     static let types: EventTypeSet = [.orderCreated, .orderConfirmed, .orderProcessingStarted, .orderReadyForPickup, .orderPickedUp,
                                       .orderCompleted, .orderCancelled, .paymentInitiated, .paymentSucceeded, .paymentFailed,
@@ -101,7 +109,7 @@ public struct OrderLifecycle {
         watermark = wm
         var out: [Decision] = []
         var counts = Counts(transitions: transitions, rejections: rejections, compensations: compensations)
-        let allowedLateness = allowedLateness
+        let unknownHold = holdUnknownOrders ? allowedLateness : 0
         while let t = timers.min, t.time <= wm {
             _ = timers.removeMin()
             // Most pops find the key's events already applied by an earlier timer (stale). The
@@ -109,7 +117,7 @@ public struct OrderLifecycle {
             guard let i = orders.index(forKey: t.key), orders.values[i].armedAt == t.time else { continue }
             dirty.insert(t.key)
             let emitted = out.count
-            if let due = Self.applyDue(&orders.values[i], wm: wm, allowedLateness: allowedLateness, counts: &counts, into: &out) {
+            if let due = Self.applyDue(&orders.values[i], wm: wm, unknownHold: unknownHold, counts: &counts, into: &out) {
                 timers.insert(KeyTimer(time: due, key: t.key))
             }
             for j in emitted..<out.count { out[j].key = t.key.text } // the order's key, built once in `process`
@@ -120,7 +128,7 @@ public struct OrderLifecycle {
 
     /// Applies an order's events at or before `wm` in (time, event_id) order; returns when its
     /// timer must fire next (nil when nothing is held).
-    private static func applyDue(_ o: inout Order, wm: EpochMillis, allowedLateness: Int64, counts: inout Counts,
+    private static func applyDue(_ o: inout Order, wm: EpochMillis, unknownHold: Int64, counts: inout Counts,
                                  into out: inout [Decision]) -> EpochMillis? {
         o.pending.sortInEventOrder()
         var applied = 0
@@ -129,7 +137,7 @@ public struct OrderLifecycle {
             let isCreate = r.value.type == .orderCreated
             if o.status == nil && !isCreate {
                 // Not created (yet): hold until the lateness has passed, then reject.
-                let deadline = r.time &+ allowedLateness
+                let deadline = r.time &+ unknownHold
                 guard deadline <= wm else { break }
                 o.clock = max(o.clock, deadline)
                 emit(&o, reject(o, r.value, .orderUnknown, &counts), into: &out)
@@ -143,7 +151,7 @@ public struct OrderLifecycle {
         o.pending.removeFirst(applied)
         o.armedAt = .max
         guard let next = o.pending.first else { return nil }
-        let due = o.status == nil && next.value.type != .orderCreated ? next.time &+ allowedLateness : next.time
+        let due = o.status == nil && next.value.type != .orderCreated ? next.time &+ unknownHold : next.time
         o.armedAt = due
         return due
     }

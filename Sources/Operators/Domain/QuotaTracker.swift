@@ -42,7 +42,11 @@ public struct QuotaTracker {
     public internal(set) var watermark = WatermarkTracker.start
     public internal(set) var warnings = 0, exceedances = 0
 
-    public init() {}
+    /// The soft limit as a percentage of the hard one (the pipeline's `quota.soft_limit_percent`;
+    /// CONTRACT §2.3: 80).
+    public let softLimitPercent: Int64
+
+    public init(softLimitPercent: Int64 = QuotaResource.softLimitPercent) { self.softLimitPercent = softLimitPercent }
 
     /// Current usage of a tenant's resource (thousandths), as the read model shows it.
     public func used(_ tenant: String, _ r: QuotaResource) -> Double? {
@@ -178,7 +182,7 @@ public struct QuotaTracker {
             return
         }
         let hard = limit * 1000
-        let soft = limit * QuotaResource.softLimitPercent * 10
+        let soft = limit * softLimitPercent * 10
         if used < soft { s.warned.remove(r) }
         if used <= hard { s.exceeded.remove(r) }
         func alert(_ type: String) -> DerivedEvent {

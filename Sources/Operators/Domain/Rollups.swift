@@ -121,6 +121,10 @@ public struct Rollups {
     /// Drains so far (a tenant's marks from an earlier drain are stale).
     private var drains = 0
 
+    /// One zone for every tenant's buckets (the pipeline's `rollup.timezone` set to an IANA
+    /// zone); nil: each tenant's own, from its `tenant.created` (CONTRACT §2.5).
+    public var fixedZone: TenantZone?
+
     public init(granularities: [Granularity], allowedLateness: Int64, ownStateMachine: Bool = true) {
         self.granularities = granularities
         hourly = granularities.contains(.hour)
@@ -161,7 +165,7 @@ public struct Rollups {
     private mutating func buckets(_ tenant: String, _ t: EpochMillis) -> Buckets {
         let key = FastKey(tenant)
         // The tenant changed in place (its zone caches offsets): one lookup.
-        let (hour, day, fresh) = inPlace(&tenants[key, default: Tenant(zone: .johannesburg, key: key)]) { s in
+        let (hour, day, fresh) = inPlace(&tenants[key, default: Tenant(zone: fixedZone ?? .johannesburg, key: key)]) { s in
             let hour = hourly ? s.zone.hourStart(t) : .min, day = daily ? s.zone.dayStart(t) : .min
             // A tenant's events mostly hit the buckets it hit last: those are marked already.
             let fresh = s.marked != (hour, day, drains)
@@ -179,7 +183,7 @@ public struct Rollups {
         switch e.payload {
         case .tenantCreated(let c):
             let key = FastKey(tenant)
-            tenants[key] = Tenant(zone: TenantZone(identifier: c.timezone) ?? .johannesburg, key: key)
+            tenants[key] = Tenant(zone: fixedZone ?? TenantZone(identifier: c.timezone) ?? .johannesburg, key: key)
         case .orderCreated(let o):
             let key = FastKey(tenant, o.orderID)
             guard orders[key] == nil else { return } // a duplicate order: the state machine rejects it

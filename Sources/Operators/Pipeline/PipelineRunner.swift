@@ -88,15 +88,18 @@ public final class PipelineRunner {
                 stage = DeliveryStage(name: c.name, settings: settings)
             case "rollup":
                 let gs = (p["granularities"] ?? "hour, day").components(separatedBy: ", ").compactMap(Rollups.Granularity.init(rawValue:))
+                // `tenant` (each tenant's own zone) or an IANA zone, checked when the file loaded.
+                let zone = p["timezone"].flatMap { $0 == "tenant" ? nil : TenantZone(identifier: $0) }
                 stage = RollupStage(name: c.name, granularities: gs, allowedLateness: config.eventTime.allowedLateness,
-                                    ownStateMachine: p["statuses"] == nil)
+                                    ownStateMachine: p["statuses"] == nil, zone: zone)
                 if let from = p["statuses"], let i = config.operators.firstIndex(where: { $0.name == from }) {
                     derivedReaders[i, default: []].append(stages.count)
                 }
             case "quota":
-                stage = QuotaStage(name: c.name)
+                stage = QuotaStage(name: c.name, softLimitPercent: p["soft_limit_percent"].flatMap(Int64.init) ?? QuotaResource.softLimitPercent)
             case "order_lifecycle":
-                stage = OrderLifecycleStage(name: c.name, allowedLateness: config.eventTime.allowedLateness)
+                stage = OrderLifecycleStage(name: c.name, allowedLateness: config.eventTime.allowedLateness,
+                                            holdUnknownOrders: p["hold_unknown_orders"].map { $0 == "true" } ?? true)
             default:
                 let r = RepartitionStage(name: c.name, key: EventField(rawValue: p["key"]!)!, types: types,
                                          partitions: exchangePartitions ?? partitions.count,
@@ -307,7 +310,15 @@ public final class PipelineRunner {
 
     /// Read-model rows of every operator, for the keys changed since the last call (a checkpoint
     /// writes them, then snapshots the state, so nothing changed is ever between the two).
-    public func drainReadModels() -> [ReadModelRow] { stages.flatMap { $0.drainReadModel() } }
+    public func drainReadModels() -> [ReadModelRow] {
+        stages.flatMap { s in
+            let rows = s.drainReadModel() // drained either way: what no sink takes is not kept
+            return readModelInputs.map { $0.contains(s.name) } ?? true ? rows : []
+        }
+    }
+
+    /// The operators whose read models a Postgres sink takes (its `inputs`); nil: every one.
+    public var readModelInputs: Set<String>?
 
     /// Operators (or the source) whose events a sink keeps (the Parquet `events` table): their
     /// events since the last ``drainTapped()``.

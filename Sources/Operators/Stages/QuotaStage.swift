@@ -4,9 +4,12 @@ import Domain
 /// `quota.exceeded` derived events.
 public final class QuotaStage: Stage {
     public let name: String
-    var tracker = QuotaTracker()
+    var tracker: QuotaTracker
 
-    public init(name: String) { self.name = name }
+    public init(name: String, softLimitPercent: Int64 = QuotaResource.softLimitPercent) {
+        self.name = name
+        tracker = QuotaTracker(softLimitPercent: softLimitPercent)
+    }
 
     public func process(_ batch: consuming [Timestamped<Event>], into out: inout StageOutput) { tracker.process(batch) }
 

@@ -7,9 +7,12 @@ public final class RollupStage: Stage {
     public let name: String
     var rollups: Rollups
 
-    public init(name: String, granularities: [Rollups.Granularity], allowedLateness: Int64, ownStateMachine: Bool = true) {
+    /// `zone`: one zone for every tenant's buckets; nil: each tenant's own (`timezone: tenant`).
+    public init(name: String, granularities: [Rollups.Granularity], allowedLateness: Int64, ownStateMachine: Bool = true,
+                zone: TenantZone? = nil) {
         self.name = name
         rollups = Rollups(granularities: granularities, allowedLateness: allowedLateness, ownStateMachine: ownStateMachine)
+        rollups.fixedZone = zone
     }
 
     public func take(_ derived: [DerivedEvent]) { rollups.take(statusChanges: derived) }

@@ -25,6 +25,8 @@ public final class Checkpointer: @unchecked Sendable {
         public var parquetDir: String
         /// Folder for `derived/` and `dlq/` NDJSON part files.
         public var dataDir: String
+        /// Rows per Parquet row group (the parquet sink's `row_group_rows`).
+        public var parquetRowGroupRows = 100_000
         /// The task (Kafka: partition p of every input topic; a file: 0): one checkpoint row each.
         public var partition = 0
         /// Names this writer's files (`part-<checkpoint>-<worker>`): the task in Kafka mode, so
@@ -211,11 +213,11 @@ public final class Checkpointer: @unchecked Sendable {
         let id = job.id, outputs = job.outputs, tapped = job.tapped, dead = job.dead, readModels = job.readModels
         var files: [ParquetTables.File] = []
         for (_, events) in tapped.events.sorted(by: { $0.key < $1.key }) {
-            files += try ParquetTables.write(events, raw: tapped.raw, root: settings.parquetDir, checkpoint: id, worker: settings.worker)
+            files += try ParquetTables.write(events, raw: tapped.raw, root: settings.parquetDir, checkpoint: id, worker: settings.worker,
+                                            rowGroupRows: settings.parquetRowGroupRows)
         }
-        // Derived events as Kafka would carry them, and the rejections read model from them.
+        // Derived events as Kafka carries them (or as part files).
         var derived: [String] = []
-        var rejections: [ReadModelRow] = []
         var records: [KafkaTransactions.Record] = []
         let toKafka = kafka != nil || transactions != nil
         for (name, results) in outputs {
@@ -227,15 +229,6 @@ public final class Checkpointer: @unchecked Sendable {
                     }
                 } else {
                     derived.append(d.json)
-                }
-                if d.type == "order.transition_rejected" {
-                    let f = Dictionary(d.data, uniquingKeysWith: { a, _ in a })
-                    rejections.append(ReadModelRow("order_transition_rejections", [
-                        ("event_id", .string(d.eventID)), ("tenant_id", .string(d.tenantID)), ("order_id", f["order_id"] ?? .null),
-                        ("state", f["state"] ?? .null), ("event_type", f["event_type"] ?? .null),
-                        ("rejected_event_id", f["event_id"] ?? .null), ("reason", f["reason"] ?? .null),
-                        ("at", .string(RFC3339.format(d.time))),
-                    ]))
                 }
             }
         }
@@ -268,7 +261,7 @@ public final class Checkpointer: @unchecked Sendable {
             if let f = try writeLines(dead.map(\.json), dir: settings.dataDir + "/dlq", id: id, kind: "dlq") { files.append(f) }
         }
         let state = job.state
-        let rows = readModels + rejections
+        let rows = readModels
         let previous = id - 1
         try withDatabase("checkpoint \(id)") { db in
             try db.transaction {

@@ -42,7 +42,7 @@ public enum ParquetTables {
 
     /// Writes this checkpoint's files (each renamed into place when complete); returns them.
     public static func write(_ events: [Timestamped<Event>], raw: [String: [UInt8]], root: String,
-                             checkpoint: Int64, worker: Int) throws -> [File] {
+                             checkpoint: Int64, worker: Int, rowGroupRows: Int = 100_000) throws -> [File] {
         var byDay: [Int64: [Event]] = [:]
         for e in events { byDay[floorDiv(e.time, 86_400_000).quotient, default: []].append(e.value) }
         var files: [File] = []
@@ -50,7 +50,8 @@ public enum ParquetTables {
             let list = byDay[day]!
             let date = String(RFC3339.format(day * 86_400_000).prefix(10))
             func open(_ table: String, _ columns: [ParquetColumn]) throws -> ParquetWriter {
-                try ParquetWriter(path: "\(root)/\(table)/date=\(date)/part-\(checkpoint)-\(worker).parquet", columns: columns)
+                try ParquetWriter(path: "\(root)/\(table)/date=\(date)/part-\(checkpoint)-\(worker).parquet", columns: columns,
+                                  rowGroupRows: rowGroupRows)
             }
             let ev = try open("events", Self.events)
             var facts: ParquetWriter?

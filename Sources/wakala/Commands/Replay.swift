@@ -1,5 +1,6 @@
 import ArgumentParser
 import Domain
+import Engine
 import Foundation
 import Ingest
 import Operators
@@ -35,38 +36,6 @@ struct Replay: ParsableCommand {
         }
     }
 
-    /// Reads the input in batches of `batch` records (lines up to `skip` were done by an earlier
-    /// run), hands each batch to the runner and then to `afterBatch` (its last offset, its size).
-    func feed(_ runner: PipelineRunner, skip: Int64 = 0,
-              afterBatch: (_ lastOffset: Int64, _ count: Int) throws -> Void = { _, _ in }) throws -> ReplayProgress {
-        let size = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int64) ?? 0
-        let reader = try NDJSONReader(path: input)
-        let progress = ReplayProgress(size: size)
-        // A batch's records back to back in one buffer, with their spans and line numbers.
-        var arena: [UInt8] = []
-        var spans: [(range: Range<Int>, offset: Int64)] = []
-        func flush() throws {
-            guard let last = spans.last?.offset else { return }
-            arena.withUnsafeBytes { all in
-                let views = spans.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) }
-                runner.process(partition: 0, records: views, now: nowMillis())
-            }
-            let count = spans.count
-            arena.removeAll(keepingCapacity: true)
-            spans.removeAll(keepingCapacity: true)
-            progress.update(records: runner.recordsIn, watermark: runner.tracker.current, read: reader.fileBytesRead)
-            try afterBatch(last, count)
-        }
-        try reader.forEach { bytes, line, _ in
-            guard line > skip else { return }
-            spans.append((arena.count..<(arena.count + bytes.count), line))
-            arena.append(contentsOf: bytes)
-            if spans.count >= batch { try flush() }
-        }
-        try flush()
-        return progress
-    }
-
     func run() throws {
         if let data { setenv("WAKALA_DATA_DIR", data, 1) }
         let config = try loadPipeline(pipeline)
@@ -74,7 +43,11 @@ struct Replay: ParsableCommand {
         if sinks { return try runWithSinks(config) }
         let runner = try makeRunner(config)
         let began = monotonicSeconds()
-        let progress = try feed(runner)
+        let source = FileSource(path: input, batch: batch)
+        let progress = ReplayProgress(size: source.size)
+        try source.feed(runner, now: nowMillis) { _, _, read in
+            progress.update(records: runner.recordsIn, watermark: runner.tracker.current, read: read)
+        }
         runner.finish()
         progress.done()
         try writeOutputs(runner, config: config)
@@ -138,71 +111,40 @@ final class ReplayProgress {
 }
 
 extension Replay {
-    /// `--sinks`: the file as the source of a checkpointed, exactly-once run.
+    /// `--sinks`: the file as the source of a checkpointed, exactly-once run (``FileReplay``).
     func runWithSinks(_ config: PipelineConfig) throws {
-        func param(_ type: String, _ key: String) -> String? {
-            config.sinks.first { $0.type == type }.flatMap { s in s.params.first { $0.0 == key }?.1 }
-        }
-        guard let url = postgres ?? env("WAKALA_POSTGRES_URL") ?? param("postgres", "url") else {
+        let plan = SinkPlan(config)
+        guard let url = postgres ?? env("WAKALA_POSTGRES_URL") ?? plan.postgresURL else {
             note("--sinks needs a Postgres URL (--postgres, WAKALA_POSTGRES_URL or a postgres sink in \(pipeline))")
             throw ExitCode(2)
         }
-        let dataDir = data ?? env("WAKALA_DATA_DIR") ?? "data"
-        let parquetDir = param("parquet", "path") ?? dataDir + "/parquet"
+        var settings = FileReplay.Settings(postgresURL: url, dataDir: data ?? env("WAKALA_DATA_DIR") ?? "data")
+        settings.batch = batch
+        settings.checkpointRecords = checkpointRecords
+        settings.checkpointInterval = Double(config.checkpointInterval) / 1000
+        settings.kafkaBrokers = kafka
+        settings.log = { note("wakala replay: \($0)") }
+        let source = FileSource(path: input, batch: batch)
         let runner = try makeRunner(config)
-        runner.taps = Set(config.sinks.filter { $0.type == "parquet" }.flatMap(\.inputs))
-        var settings = Checkpointer.Settings(pipeline: config.name, postgresURL: url, parquetDir: parquetDir, dataDir: dataDir)
-        settings.partition = 0
-        var producer: KafkaProducer?
-        if let kafka {
-            producer = try KafkaProducer(brokers: kafka)
-            for op in config.operators { if let t = op.params.first(where: { $0.0 == "output" })?.1 { settings.derivedTopics[op.name] = t } }
-            if let t = param("dead_letters", "topic") { settings.deadLetterTopic = t }
-        }
-        let checkpointer = Checkpointer(settings, kafka: producer, log: { note("wakala replay: \($0)") })
-        let resumeAfter = try checkpointer.resume(runner)
-        let everyRecords = checkpointRecords.map { max(batch, ($0 + batch - 1) / batch * batch) }
-        let everySeconds = Double(config.checkpointInterval) / 1000
-        let began = monotonicSeconds()
-        var sinceCheckpoint = 0
-        var lastCheckpoint = monotonicSeconds()
-        var lastOffset = resumeAfter
+        let replay = FileReplay(config: config, source: source, runner: runner, settings: settings)
         // SIGTERM / SIGINT: stop after the batch in hand, take a last checkpoint, exit 0; a rerun
         // resumes there.
         ShutdownSignal.install()
-        struct Stopped: Error {}
-        var stopped = false
-        var progress: ReplayProgress?
-        do {
-            progress = try feed(runner, skip: resumeAfter) { offset, count in
-                sinceCheckpoint += count
-                lastOffset = offset
-                let due = everyRecords.map { sinceCheckpoint >= $0 } ?? (monotonicSeconds() - lastCheckpoint >= everySeconds)
-                if due || ShutdownSignal.requested {
-                    try checkpointer.checkpoint(runner, offset: lastOffset)
-                    sinceCheckpoint = 0
-                    lastCheckpoint = monotonicSeconds()
-                }
-                if ShutdownSignal.requested { throw Stopped() }
-            }
-        } catch is Stopped {
-            stopped = true
+        let began = monotonicSeconds()
+        let progress = ReplayProgress(size: source.size)
+        let summary = try replay.run(now: nowMillis, shouldStop: { ShutdownSignal.requested }) { read in
+            progress.update(records: runner.recordsIn, watermark: runner.tracker.current, read: read)
         }
-        if !stopped {
-            runner.finish()
-            try checkpointer.checkpoint(runner, offset: lastOffset)
-        }
-        try checkpointer.finish()
-        progress?.done()
-        if stopped {
-            note("wakala replay: stopped on a signal after offset \(lastOffset); checkpoint \(checkpointer.checkpointID) committed — run the same command again to resume")
+        progress.done()
+        if summary.stoppedBySignal {
+            note("wakala replay: stopped on a signal after offset \(summary.lastOffset); checkpoint \(summary.checkpointID) committed — run the same command again to resume")
             return
         }
         let seconds = monotonicSeconds() - began
         note(String(format: "replayed %d records in %.1f s (%.0f /s) after offset %lld: %d accepted, %d dead letters; checkpoint %lld committed%@",
-                    runner.recordsIn, seconds, Double(runner.recordsIn) / max(seconds, 0.001), resumeAfter, runner.accepted,
-                    runner.deadLetterCount, checkpointer.checkpointID,
-                    checkpointer.retries > 0 ? " (after \(checkpointer.retries) retries)" : ""))
+                    runner.recordsIn, seconds, Double(runner.recordsIn) / max(seconds, 0.001), summary.resumedAfter, runner.accepted,
+                    runner.deadLetterCount, summary.checkpointID,
+                    summary.retries > 0 ? " (after \(summary.retries) retries)" : ""))
     }
 }
 

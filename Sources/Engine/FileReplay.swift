@@ -1,0 +1,131 @@
+import Domain
+import Foundation
+import Ingest
+import Operators
+import Sinks
+
+/// A pipeline fed from an NDJSON[.zst] file (`wakala replay`): the file's lines in batches, each
+/// line's number its offset. Bounded: at the end the watermark goes to the end of time.
+public struct FileSource {
+    public let path: String
+    public let batch: Int
+    public init(path: String, batch: Int = 4096) { self.path = path; self.batch = batch }
+
+    /// The file's size in bytes (for progress).
+    public var size: Int64 { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0 }
+
+    /// Hands the runner every batch of lines after line `skip`, then calls `afterBatch` with the
+    /// last line number, the batch's size and the file bytes read so far.
+    public func feed(_ runner: PipelineRunner, skip: Int64 = 0, now: () -> EpochMillis,
+                     afterBatch: (_ lastOffset: Int64, _ count: Int, _ bytesRead: Int64) throws -> Void) throws {
+        let reader = try NDJSONReader(path: path)
+        // A batch's records back to back in one buffer, with their spans and line numbers.
+        var arena: [UInt8] = []
+        var spans: [(range: Range<Int>, offset: Int64)] = []
+        func flush() throws {
+            guard let last = spans.last?.offset else { return }
+            arena.withUnsafeBytes { all in
+                let views = spans.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) }
+                runner.process(partition: 0, records: views, now: now())
+            }
+            let count = spans.count
+            arena.removeAll(keepingCapacity: true)
+            spans.removeAll(keepingCapacity: true)
+            try afterBatch(last, count, reader.fileBytesRead)
+        }
+        _ = try reader.forEach { bytes, line, _ in
+            guard line > skip else { return }
+            spans.append((arena.count..<(arena.count + bytes.count), line))
+            arena.append(contentsOf: bytes)
+            if spans.count >= batch { try flush() }
+        }
+        try flush()
+    }
+}
+
+/// `wakala replay --sinks`: a file as the source of a checkpointed, exactly-once run — the same
+/// sinks and checkpoints as a Kafka run, one task, offsets are line numbers. A rerun resumes after
+/// the last committed checkpoint; a stop request finishes the batch in hand and checkpoints.
+public final class FileReplay {
+    public struct Settings {
+        public var postgresURL: String
+        public var dataDir: String
+        public var batch = 4096
+        /// Checkpoint every N records (whole batches) instead of every `checkpointInterval`.
+        public var checkpointRecords: Int?
+        public var checkpointInterval: Double = 10
+        /// Derived events and dead letters to these brokers (at least once; consumers dedupe by
+        /// id) instead of part files.
+        public var kafkaBrokers: String?
+        public var log: (String) -> Void = { _ in }
+        public init(postgresURL: String, dataDir: String) { self.postgresURL = postgresURL; self.dataDir = dataDir }
+    }
+
+    public struct Summary {
+        public var resumedAfter: Int64 = 0
+        public var lastOffset: Int64 = 0
+        public var stoppedBySignal = false
+        public var checkpointID: Int64 = 0
+        public var retries = 0
+    }
+
+    let config: PipelineConfig
+    let source: FileSource
+    let settings: Settings
+    public let runner: PipelineRunner
+
+    public init(config: PipelineConfig, source: FileSource, runner: PipelineRunner, settings: Settings) {
+        self.config = config
+        self.source = source
+        self.runner = runner
+        self.settings = settings
+    }
+
+    /// Runs to the end of the file (or a stop request); `progress` after each batch.
+    public func run(now: @escaping () -> EpochMillis, shouldStop: () -> Bool,
+                    progress: (_ bytesRead: Int64) -> Void = { _ in }) throws -> Summary {
+        let plan = SinkPlan(config)
+        plan.apply(to: runner)
+        var producer: KafkaProducer?
+        if let brokers = settings.kafkaBrokers { producer = try KafkaProducer(brokers: brokers) }
+        let checkpointer = Checkpointer(plan.checkpointer(pipeline: config.name, postgresURL: settings.postgresURL,
+                                                          dataDir: settings.dataDir, task: 0),
+                                        kafka: producer, log: settings.log)
+        var summary = Summary()
+        summary.resumedAfter = try checkpointer.resume(runner)
+        let everyRecords = settings.checkpointRecords.map { max(source.batch, ($0 + source.batch - 1) / source.batch * source.batch) }
+        var sinceCheckpoint = 0
+        var lastCheckpoint = monotonicSeconds()
+        var lastOffset = summary.resumedAfter
+        struct Stopped: Error {}
+        do {
+            try source.feed(runner, skip: summary.resumedAfter, now: now) { offset, count, read in
+                progress(read)
+                sinceCheckpoint += count
+                lastOffset = offset
+                let due = everyRecords.map { sinceCheckpoint >= $0 } ?? (monotonicSeconds() - lastCheckpoint >= settings.checkpointInterval)
+                let stop = shouldStop()
+                if due || stop {
+                    try checkpointer.checkpoint(runner, offset: lastOffset)
+                    sinceCheckpoint = 0
+                    lastCheckpoint = monotonicSeconds()
+                }
+                if stop { throw Stopped() }
+            }
+        } catch is Stopped {
+            summary.stoppedBySignal = true
+        }
+        if !summary.stoppedBySignal {
+            runner.finish()
+            try checkpointer.checkpoint(runner, offset: lastOffset)
+        }
+        try checkpointer.finish()
+        summary.lastOffset = lastOffset
+        summary.checkpointID = checkpointer.checkpointID
+        summary.retries = checkpointer.retries
+        return summary
+    }
+
+    static func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    func monotonicSeconds() -> Double { Self.monotonicSeconds() }
+}

@@ -1,0 +1,63 @@
+import Domain
+import Operators
+import Sinks
+
+/// What a pipeline file's `sinks` ask for (CONTRACT §3.3–3.5), applied the same way by every
+/// driver (file replays and Kafka runs): which operators' read models Postgres takes, which
+/// streams Parquet keeps and in what row groups, which operators' derived events go to which
+/// Kafka topics, and where dead letters go. Each sink honours its `inputs`.
+public struct SinkPlan: Sendable {
+    public var postgresURL: String?
+    /// Operators whose read models the postgres sink writes (empty without one).
+    public var readModelInputs: Set<String> = []
+    public var parquetPath: String?
+    /// Streams (the source or operators) whose events the Parquet tables keep.
+    public var parquetInputs: Set<String> = []
+    public var parquetRowGroupRows = 100_000
+    public var kafkaBrokers: String?
+    /// Operator → topic of the derived events a kafka sink takes (its inputs with an `output`).
+    public var derivedTopics: [String: String] = [:]
+    public var deadLetterTopic = Topics.deadLetters
+
+    public init(_ config: PipelineConfig) {
+        func param(_ c: PipelineConfig.Component, _ key: String) -> String? { c.params.first { $0.0 == key }?.1 }
+        for s in config.sinks {
+            switch s.type {
+            case "postgres":
+                postgresURL = param(s, "url")
+                readModelInputs.formUnion(s.inputs)
+            case "parquet":
+                parquetPath = param(s, "path")
+                parquetInputs.formUnion(s.inputs)
+                if let n = param(s, "row_group_rows").flatMap(Int.init) { parquetRowGroupRows = n }
+            case "kafka":
+                kafkaBrokers = param(s, "brokers")
+                for op in config.operators where s.inputs.contains(op.name) {
+                    derivedTopics[op.name] = param(op, "output") ?? op.name
+                }
+            case "dead_letters":
+                if let t = param(s, "topic") { deadLetterTopic = t }
+            default:
+                break
+            }
+        }
+    }
+
+    /// Sets what the runner keeps for the sinks.
+    public func apply(to runner: PipelineRunner) {
+        runner.taps = parquetInputs
+        runner.readModelInputs = readModelInputs
+    }
+
+    /// The checkpointer settings of one task (file mode: task 0).
+    public func checkpointer(pipeline: String, postgresURL: String, dataDir: String, task: Int) -> Checkpointer.Settings {
+        var s = Checkpointer.Settings(pipeline: pipeline, postgresURL: postgresURL, parquetDir: parquetPath ?? dataDir + "/parquet",
+                                      dataDir: dataDir)
+        s.partition = task
+        s.worker = task
+        s.parquetRowGroupRows = parquetRowGroupRows
+        s.derivedTopics = derivedTopics
+        s.deadLetterTopic = deadLetterTopic
+        return s
+    }
+}
