@@ -230,9 +230,11 @@ import TestSupport
         }
         #expect(ids.count == Set(ids).count)
         #expect(ids.sorted() == fileIDs.sorted())
-        let dead = try topic("wakala.dlq")
+        // Dead letters: the record unchanged as the value, why and where as headers.
+        let dlq = try runProcess(kcat, ["-b", bootstrap, "-C", "-t", "wakala.dlq", "-o", "beginning", "-e", "-q", "-f", "%h\n"], timeout: 60)
+        let dead = dlq.stdout.split(separator: "\n")
         #expect(!dead.isEmpty)
-        #expect(dead.allSatisfy { $0["reason"] is String && $0["offset"] is NSNumber })
+        #expect(dead.allSatisfy { $0.hasPrefix("reason=") && $0.contains(",source=") && $0.contains(",offset=") }, "\(dead.prefix(3))")
         let fileDead = try FileManager.default.contentsOfDirectory(atPath: dirA + "/dlq").filter { $0.hasPrefix("part-") }.reduce(0) { n, f in
             n + (try String(contentsOfFile: dirA + "/dlq/" + f, encoding: .utf8)).split(separator: "\n").count
         }
@@ -280,5 +282,25 @@ import TestSupport
         #expect((sa["derived"] as? NSDictionary) == (sb["derived"] as? NSDictionary))
         let o = try Self.orphans(dirB, urlB)
         #expect(o.onDiskOnly.isEmpty && o.manifestOnly.isEmpty)
+    }
+}
+
+/// A failure retrying cannot mend stops the run with exit 1 and a message naming it (a Postgres
+/// outage, by contrast, is waited out: `postgresOutageMidRunLosesAndDuplicatesNothing`).
+@Suite(.serialized) struct PermanentFailureTests {
+    @Test func aFailedStatementStopsTheRunNamingIt() throws {
+        let (work, input) = try ExactlyOnceTests.scratch("permanent", seed: 15, tenants: 2, extra: [])
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let url = try TestDatabase.fresh("permanent")
+        let db = try PGConnection(url: url)
+        try Migrations.run(db)
+        // Every rollup row now violates a constraint: the checkpoint's statement fails, every time.
+        try db.execute("ALTER TABLE wakala.rollup_hourly ADD CONSTRAINT no_hourly_rollups CHECK (orders < 0)")
+        let r = try runProcess(try wakalaBinary(), ExactlyOnceTests.replayArgs(input, url, work + "/data"), timeout: 300)
+        #expect(r.status == 1, "\(r.stderr.suffix(500))")
+        #expect(r.stderr.contains("no_hourly_rollups"), "\(r.stderr.suffix(500))")
+        #expect(!r.stderr.contains("retrying"), "a failed statement is not retried: \(r.stderr.suffix(500))")
+        let committed = try db.query("SELECT count(*) FROM wakala.checkpoints").rows[0][0]
+        #expect(committed == "0")
     }
 }

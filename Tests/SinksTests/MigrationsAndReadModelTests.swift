@@ -31,15 +31,15 @@ import Testing
         }
         // Twice the same key in one batch (the last wins), hostile text, then an overwrite.
         try db.transaction {
-            try Checkpointer.writeReadModels([usage("t-1", "10", "ok"), usage("t-2'; DROP TABLE x; --\t\\\n", "1", "ok"),
+            try ReadModelSink.writeReadModels([usage("t-1", "10", "ok"), usage("t-2'; DROP TABLE x; --\t\\\n", "1", "ok"),
                                               usage("t-1", "850.5", "warning")], db)
         }
         var rows = try db.query("SELECT tenant_id, used::text, status FROM wakala.tenant_usage ORDER BY tenant_id").rows
         #expect(rows == [["t-1", "850.5", "warning"], ["t-2'; DROP TABLE x; --\t\\\n", "1", "ok"]])
-        try db.transaction { try Checkpointer.writeReadModels([usage("t-1", "1001", "exceeded")], db) }
+        try db.transaction { try ReadModelSink.writeReadModels([usage("t-1", "1001", "exceeded")], db) }
         rows = try db.query("SELECT tenant_id, used::text, status FROM wakala.tenant_usage ORDER BY tenant_id").rows
         #expect(rows[0] == ["t-1", "1001", "exceeded"])
-        #expect(throws: PGError.self) { try Checkpointer.writeReadModels([ReadModelRow("no_such_table", [("a", .int(1))])], db) }
+        #expect(throws: PGError.self) { try ReadModelSink.writeReadModels([ReadModelRow("no_such_table", [("a", .int(1))])], db) }
     }
 
     /// An instant kept as milliseconds by the operators lands as that instant in a timestamptz.
@@ -48,7 +48,7 @@ import Testing
         try Migrations.run(db)
         let eta: EpochMillis = 1_772_323_200_123 // 2026-03-01T00:00:00.123Z
         try db.transaction {
-            try Checkpointer.writeReadModels([ReadModelRow("deliveries", [
+            try ReadModelSink.writeReadModels([ReadModelRow("deliveries", [
                 ("delivery_id", .string("d-1")), ("tenant_id", .string("t-1")), ("order_id", .string("o-1")),
                 ("driver_id", .string("drv-1")), ("status", .string("assigned")), ("eta", .time(eta)),
                 ("last_lat", .null), ("last_lng", .null)])], db)

@@ -55,7 +55,11 @@ public final class Checkpointer: @unchecked Sendable {
     /// checkpoint recorded them (restored by ``resume(_:)``).
     public private(set) var positions: [String: Int64] = [:]
     /// Checkpoint retries so far (each a logged failure).
-    public private(set) var retries = 0
+    public var retries: Int { databaseRetries + (kafkaSink?.retries ?? 0) }
+    private var databaseRetries = 0
+    /// Set up by ``resume(_:)``.
+    private var sinks: [CheckpointSink] = []
+    private var kafkaSink: KafkaSink?
 
     /// Kafka producer for derived events and dead letters (idempotent, `acks=all`), or nil for files.
     private let kafka: KafkaProducer?
@@ -82,7 +86,7 @@ public final class Checkpointer: @unchecked Sendable {
                 if let e = error as? PGError, !e.isTransient, db?.isHealthy == true {
                     throw PGError("\(what): \(e.message)", sqlState: e.sqlState)
                 }
-                retries += 1
+                databaseRetries += 1
                 db = nil
                 log("\(what) failed (\(error)); input paused, retrying in \(String(format: "%.1f", delay)) s")
                 Thread.sleep(forTimeInterval: delay)
@@ -111,10 +115,26 @@ public final class Checkpointer: @unchecked Sendable {
         committedState = (checkpointID, positions)
         if let t = settings.transactions {
             let eos = try KafkaTransactions(brokers: t.brokers, pipeline: settings.pipeline, task: settings.partition,
-                                            markerTopic: t.markerTopic, log: log)
+                                            markerTopic: t.markerTopic, derivedTopics: settings.derivedTopics,
+                                            deadLetterTopic: settings.deadLetterTopic, log: log)
             try withDatabase("recovering Kafka transactions") { db in try eos.recover(committed: checkpointID, db) }
             transactions = eos
         }
+        // The sinks, in the order they prepare: Parquet; derived events and dead letters to Kafka
+        // exactly once, at least once, or to part files; the read models.
+        var list: [CheckpointSink] = [ParquetSink(root: settings.parquetDir, worker: settings.worker, rowGroupRows: settings.parquetRowGroupRows)]
+        if let transactions {
+            list.append(transactions)
+        } else if let kafka {
+            let k = KafkaSink(producer: kafka, derivedTopics: settings.derivedTopics, deadLetterTopic: settings.deadLetterTopic,
+                              backoff: settings.backoff, maxBackoff: settings.maxBackoff, log: log)
+            kafkaSink = k
+            list.append(k)
+        } else {
+            list.append(PartFileSink(dataDir: settings.dataDir, worker: settings.worker))
+        }
+        list.append(ReadModelSink())
+        sinks = list
         let committed = Set(try withDatabase("reading the manifest") { db in
             try db.query("SELECT path FROM wakala.file_manifest WHERE pipeline = $1", [settings.pipeline]).rows.compactMap { $0[0] }
         })
@@ -143,10 +163,7 @@ public final class Checkpointer: @unchecked Sendable {
         var offset: Int64
         var positions: [String: Int64]
         var watermark: EpochMillis
-        var readModels: [ReadModelRow]
-        var outputs: [(name: String, results: [StageResult])]
-        var tapped: (events: [String: [Timestamped<Event>]], raw: [String: [UInt8]])
-        var dead: [DeadLetter]
+        var cut: CheckpointCut
         var state: [UInt8]
     }
 
@@ -164,8 +181,9 @@ public final class Checkpointer: @unchecked Sendable {
         idle.wait()
         if let e = takeFailure() { idle.signal(); throw e }
         checkpointID += 1
-        let job = Job(id: checkpointID, offset: offset, positions: positions, watermark: runner.tracker.current, readModels: runner.drainReadModels(),
-                      outputs: runner.drainOutputs(), tapped: runner.drainTapped(), dead: runner.drainDeadLetters(),
+        let cut = CheckpointCut(id: checkpointID, readModels: runner.drainReadModels(), outputs: runner.drainOutputs(),
+                                tapped: runner.drainTapped(), dead: runner.drainDeadLetters())
+        let job = Job(id: checkpointID, offset: offset, positions: positions, watermark: runner.tracker.current, cut: cut,
                       state: try runner.snapshot())
         writer.async { [self] in
             do { try write(job) } catch {
@@ -208,60 +226,13 @@ public final class Checkpointer: @unchecked Sendable {
         return failure
     }
 
-    /// Writes one checkpoint's files, then commits it (on the writer thread).
+    /// Writes one checkpoint: each sink prepares (files renamed into place, records delivered),
+    /// then ONE Postgres transaction holds every sink's part, the manifest of the new files, the
+    /// positions and the state; then each sink finishes (on the writer thread).
     private func write(_ job: Job) throws {
-        let id = job.id, outputs = job.outputs, tapped = job.tapped, dead = job.dead, readModels = job.readModels
+        let id = job.id, cut = job.cut
         var files: [ParquetTables.File] = []
-        for (_, events) in tapped.events.sorted(by: { $0.key < $1.key }) {
-            files += try ParquetTables.write(events, raw: tapped.raw, root: settings.parquetDir, checkpoint: id, worker: settings.worker,
-                                            rowGroupRows: settings.parquetRowGroupRows)
-        }
-        // Derived events as Kafka carries them (or as part files).
-        var derived: [String] = []
-        var records: [KafkaTransactions.Record] = []
-        let toKafka = kafka != nil || transactions != nil
-        for (name, results) in outputs {
-            for case .event(let d) in results {
-                if toKafka {
-                    // Keyed by tenant, to the topic of a kafka sink's input (others have none).
-                    if let topic = settings.derivedTopics[name] {
-                        records.append(.init(topic: topic, key: Array(d.tenantID.utf8), value: d.jsonBytes, headers: []))
-                    }
-                } else {
-                    derived.append(d.json)
-                }
-            }
-        }
-        if toKafka {
-            // The record unchanged as the value; why and where as headers (CONTRACT §1).
-            for d in dead {
-                records.append(.init(topic: settings.deadLetterTopic, key: Array(d.source.utf8), value: d.record, headers: [
-                    ("reason", Array(d.reason.rawValue.utf8)), ("detail", Array(d.detail.utf8)), ("source", Array(d.source.utf8)),
-                    ("partition", Array(String(d.partition).utf8)), ("offset", Array(String(d.offset).utf8)),
-                ]))
-            }
-        }
-        if let kafka, transactions == nil {
-            for r in records {
-                try r.value.withUnsafeBytes { v in try kafka.produce(topic: r.topic, key: r.key, value: v, headers: r.headers) }
-            }
-            // Acknowledged by the brokers before the checkpoint commits: at least once (a replay
-            // after a crash sends the same ids again, which consumers dedupe: CONTRACT §3.5).
-            var delay = settings.backoff
-            while true {
-                do { try kafka.flush(); break } catch {
-                    retries += 1
-                    log("delivering checkpoint \(id) to Kafka failed (\(error)); input paused, retrying in \(String(format: "%.1f", delay)) s")
-                    Thread.sleep(forTimeInterval: delay)
-                    delay = min(settings.maxBackoff, delay * 2)
-                }
-            }
-        } else if !toKafka {
-            if let f = try writeLines(derived, dir: settings.dataDir + "/derived", id: id, kind: "derived") { files.append(f) }
-            if let f = try writeLines(dead.map(\.json), dir: settings.dataDir + "/dlq", id: id, kind: "dlq") { files.append(f) }
-        }
-        let state = job.state
-        let rows = readModels
+        for sink in sinks { files += try sink.prepare(cut) }
         let previous = id - 1
         try withDatabase("checkpoint \(id)") { db in
             try db.transaction {
@@ -272,16 +243,14 @@ public final class Checkpointer: @unchecked Sendable {
                                            [settings.pipeline, String(settings.partition)]).rows.first?[0].flatMap(Int64.init) ?? 0
                 if current == id { return }
                 if current != previous { throw Fenced(task: settings.partition, expected: previous) }
-                try Self.writeReadModels(rows, db)
-                try transactions?.stage(records, checkpoint: id, db)
+                for sink in sinks { try sink.commit(cut, db) }
                 if !db.prepared.contains("wakala_manifest") {
                     try db.prepare("wakala_manifest", """
                         INSERT INTO wakala.file_manifest (pipeline, path, checkpoint_id, kind, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6)
                         ON CONFLICT (pipeline, path) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, kind = EXCLUDED.kind,
                           rows = EXCLUDED.rows, bytes = EXCLUDED.bytes
                         """)
-                    // Fenced: the row moves only from the checkpoint this writer restored or wrote
-                    // last, so a process that lost its task to another cannot overwrite it.
+                    // Fenced (again, as a guard): the row moves only from the previous checkpoint.
                     try db.prepare("wakala_checkpoint", """
                         INSERT INTO wakala.checkpoints (pipeline, partition, checkpoint_id, source_offset, watermark, state, positions, written_at)
                         VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), $7::jsonb, now())
@@ -295,7 +264,7 @@ public final class Checkpointer: @unchecked Sendable {
                     try db.execute(prepared: "wakala_manifest", [settings.pipeline, f.path, String(id), f.table, String(f.rows), String(f.bytes)])
                 }
                 let n = try db.execute(prepared: "wakala_checkpoint", [settings.pipeline, String(settings.partition), String(id), String(job.offset),
-                                                                       String(job.watermark), Self.hex(state), Self.positionsJSON(job.positions),
+                                                                       String(job.watermark), Self.hex(job.state), Self.positionsJSON(job.positions),
                                                                        String(previous)])
                 if n != 1 { throw Fenced(task: settings.partition, expected: previous) }
             }
@@ -303,11 +272,7 @@ public final class Checkpointer: @unchecked Sendable {
         committedLock.lock()
         committedState = (id, job.positions)
         committedLock.unlock()
-        // Exactly once to Kafka: Postgres has decided; the records follow in a Kafka transaction.
-        if let transactions, !records.isEmpty {
-            try transactions.publish(records, checkpoint: id)
-            try withDatabase("clearing the Kafka outbox") { db in try transactions.clear(upTo: id, db) }
-        }
+        for sink in sinks { try sink.finish(cut) { what, body in try withDatabase(what, body) } }
     }
 
     /// Another process committed a checkpoint of this task since this one restored it.
@@ -329,104 +294,6 @@ public final class Checkpointer: @unchecked Sendable {
         let rest = name.hasPrefix(".tmp-part-") ? name.dropFirst(10) : name.hasPrefix("part-") ? name.dropFirst(5) : nil
         guard let rest, let dash = rest.firstIndex(of: "-") else { return nil }
         return Int(rest[rest.index(after: dash)...].prefix { $0.isNumber })
-    }
-
-    /// NDJSON part file, written under a temporary name, synced and renamed.
-    private func writeLines(_ lines: [String], dir: String, id: Int64, kind: String) throws -> ParquetTables.File? {
-        guard !lines.isEmpty else { return nil }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let path = "\(dir)/part-\(id)-\(settings.worker).ndjson"
-        let temp = "\(dir)/.tmp-part-\(id)-\(settings.worker)-\(getpid())"
-        let bytes = Array((lines.joined(separator: "\n") + "\n").utf8)
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ParquetError("cannot create \(temp): \(String(cString: strerror(errno)))") }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
-            guard n > 0 else { Glibc.close(fd); throw ParquetError("write \(temp): \(String(cString: strerror(errno)))") }
-            done += n
-        }
-        guard fsync(fd) == 0 else { Glibc.close(fd); throw ParquetError("fsync \(temp)") }
-        Glibc.close(fd)
-        guard rename(temp, path) == 0 else { throw ParquetError("rename to \(path): \(String(cString: strerror(errno)))") }
-        return ParquetTables.File(path: path, table: kind, rows: Int64(lines.count), bytes: Int64(bytes.count))
-    }
-
-    /// Rows per table, tables in first-seen order, the last row per primary key kept (a batch
-    /// may not touch one row twice in an upsert).
-    static func grouped(_ rows: [ReadModelRow]) throws -> [(table: String, columns: [String], rows: [OutputRow])] {
-        var byTable: [String: [OutputRow]] = [:]
-        var order: [String] = []
-        for r in rows {
-            if byTable[r.table] == nil { order.append(r.table) }
-            byTable[r.table, default: []].append(r.row)
-        }
-        return try order.map { table in
-            guard let keys = Migrations.primaryKeys[table] else { throw PGError("no read-model table \(table)") }
-            let list = byTable[table]!
-            var last: [[String?]: Int] = [:]
-            for (i, r) in list.enumerated() { last[keys.map { k in r[k].flatMap(text) }] = i }
-            let kept = list.enumerated().filter { e in last[keys.map { k in e.element[k].flatMap(text) }] == e.offset }.map(\.element)
-            return (table, list[0].fields.map(\.0), kept)
-        }
-    }
-
-    /// COPY text of each table's rows.
-    public static func copyText(_ rows: [ReadModelRow]) throws -> [(table: String, text: String)] {
-        try grouped(rows).map { g in (g.table, String(decoding: copyBytes(g.rows), as: UTF8.self)) }
-    }
-
-    /// Rows as COPY text bytes, one line each.
-    static func copyBytes(_ rows: [OutputRow]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(rows.count * 64)
-        for r in rows {
-            for (i, f) in r.fields.enumerated() {
-                if i > 0 { out.append(0x09) }
-                switch f.1 {
-                case .int(let n): out.append(contentsOf: String(n).utf8)
-                default: PGConnection.appendCopyEscaped(text(f.1), to: &out)
-                }
-            }
-            out.append(0x0A)
-        }
-        return out
-    }
-
-    /// The quoted column list of a table's rows.
-    public static func copyColumns(_ rows: [ReadModelRow], _ table: String) -> [String] {
-        rows.first { $0.table == table }.map { $0.row.fields.map { "\"\($0.0)\"" } } ?? []
-    }
-
-    /// Per table: COPY into a temporary staging table, then one INSERT … ON CONFLICT DO UPDATE
-    /// (rows carry current values, so a row written twice is harmless). Inside the caller's
-    /// transaction.
-    public static func writeReadModels(_ rows: [ReadModelRow], _ db: PGConnection) throws {
-        for g in try grouped(rows) {
-            let keys = Migrations.primaryKeys[g.table]!
-            let quoted = g.columns.map { "\"\($0)\"" }.joined(separator: ", ")
-            let stage = "stage_\(g.table)"
-            try db.execute("CREATE TEMP TABLE \(stage) (LIKE wakala.\(g.table)) ON COMMIT DROP")
-            try db.copy(into: stage, columns: g.columns.map { "\"\($0)\"" }, text: copyBytes(g.rows))
-            let updates = g.columns.filter { !keys.contains($0) }.map { "\"\($0)\" = EXCLUDED.\"\($0)\"" }
-            try db.execute("""
-                INSERT INTO wakala.\(g.table) (\(quoted)) SELECT \(quoted) FROM \(stage)
-                ON CONFLICT (\(keys.joined(separator: ", "))) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
-                """)
-        }
-    }
-
-    /// A value as Postgres text (nil = NULL).
-    static func text(_ v: OutputValue) -> String? {
-        switch v {
-        case .string(let s): return s
-        case .int(let i): return String(i)
-        case .bool(let b): return b ? "t" : "f"
-        case .number(let n): return n
-        case .time(let t): return RFC3339.format(t)
-        case .strings(let l): return "{" + l.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
-        case .null: return nil
-        }
     }
 
     static func hex(_ b: [UInt8]) -> String {

@@ -15,7 +15,7 @@ import Operators
 /// reads the last committed marker, republishes the checkpoints after it, and carries on.
 /// (Kafka's own offsets-in-transaction — `send_offsets_to_transaction` — would serve as the
 /// marker, but librdkafka 2.0.2's mock cluster does not store them.)
-final class KafkaTransactions {
+final class KafkaTransactions: CheckpointSink {
     struct Record {
         var topic: String
         var key: [UInt8]
@@ -28,11 +28,18 @@ final class KafkaTransactions {
     let pipeline: String
     let task: Int
     let markerTopic: String
+    let derivedTopics: [String: String]
+    let deadLetterTopic: String
+    /// The records of the checkpoint being written (staged in `commit`, published in `finish`).
+    private var staged: (id: Int64, records: [Record]) = (0, [])
     /// Markers and failed publishes are retried with this backoff (seconds), doubling.
     var backoff = 0.2, maxBackoff = 10.0
     let log: (String) -> Void
 
-    init(brokers: String, pipeline: String, task: Int, markerTopic: String, log: @escaping (String) -> Void) throws {
+    init(brokers: String, pipeline: String, task: Int, markerTopic: String, derivedTopics: [String: String], deadLetterTopic: String,
+         log: @escaping (String) -> Void) throws {
+        self.derivedTopics = derivedTopics
+        self.deadLetterTopic = deadLetterTopic
         self.brokers = brokers
         self.pipeline = pipeline
         self.task = task
@@ -41,6 +48,22 @@ final class KafkaTransactions {
         producer = try KafkaProducer(brokers: brokers, settings: [("transactional.id", "\(pipeline)-task-\(task)"),
                                                                  ("transaction.timeout.ms", "60000")])
         try producer.initTransactions()
+    }
+
+    // MARK: as a checkpoint sink
+
+    /// Inside the checkpoint's Postgres transaction: its records into the outbox.
+    func commit(_ cut: CheckpointCut, _ db: PGConnection) throws {
+        staged = (cut.id, KafkaRecords.of(cut, derivedTopics: derivedTopics, deadLetterTopic: deadLetterTopic))
+        try stage(staged.records, checkpoint: cut.id, db)
+    }
+
+    /// Postgres has decided: the records follow in one Kafka transaction, then leave the outbox.
+    func finish(_ cut: CheckpointCut, database: (String, (PGConnection) throws -> Void) throws -> Void) throws {
+        guard staged.id == cut.id, !staged.records.isEmpty else { return }
+        try publish(staged.records, checkpoint: cut.id)
+        try database("clearing the Kafka outbox") { db in try clear(upTo: cut.id, db) }
+        staged = (0, [])
     }
 
     // MARK: the outbox (inside the checkpoint's Postgres transaction)

@@ -120,22 +120,22 @@ struct PostgresBench: ParsableCommand {
         try db.execute("DROP SCHEMA IF EXISTS wakala CASCADE")
         try Migrations.run(db)
         let tf = monotonicSeconds()
-        _ = try Checkpointer.copyText(rows)
+        _ = try ReadModelSink.copyText(rows)
         let formatting = monotonicSeconds() - tf
         let t0 = monotonicSeconds()
-        try db.transaction { try Checkpointer.writeReadModels(rows, db) }
+        try db.transaction { try ReadModelSink.writeReadModels(rows, db) }
         let ours = monotonicSeconds() - t0
         // The peer: the same rows as COPY text files, loaded with psql \copy into empty copies.
         let dir = NSTemporaryDirectory() + "wakala-bench-copy-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var commands: [String] = []
-        for (table, text) in try Checkpointer.copyText(rows) {
+        for (table, text) in try ReadModelSink.copyText(rows) {
             // Same columns, keys and indexes as the read model.
             try db.execute("CREATE TABLE wakala.peer_\(table) (LIKE wakala.\(table) INCLUDING ALL)")
             let path = "\(dir)/\(table).copy"
             try text.write(toFile: path, atomically: true, encoding: .utf8)
-            commands.append("\\copy wakala.peer_\(table) (\(Checkpointer.copyColumns(rows, table).joined(separator: ", "))) FROM '\(path)'")
+            commands.append("\\copy wakala.peer_\(table) (\(ReadModelSink.copyColumns(rows, table).joined(separator: ", "))) FROM '\(path)'")
         }
         let script = dir + "/load.sql"
         try ("BEGIN;\n" + commands.joined(separator: "\n") + "\nCOMMIT;\n").write(toFile: script, atomically: true, encoding: .utf8)

@@ -1,0 +1,87 @@
+import Domain
+import Operators
+
+/// The Postgres read models (CONTRACT §3.3) of the operators the postgres sink takes: inside the
+/// checkpoint's transaction, per table, COPY into a temporary staging table, then one
+/// `INSERT … ON CONFLICT DO UPDATE` (rows carry current values, so a row written twice is
+/// harmless).
+public final class ReadModelSink: CheckpointSink {
+    func commit(_ cut: CheckpointCut, _ db: PGConnection) throws { try Self.writeReadModels(cut.readModels, db) }
+
+    /// Rows per table, tables in first-seen order, the last row per primary key kept (a batch
+    /// may not touch one row twice in an upsert).
+    public static func grouped(_ rows: [ReadModelRow]) throws -> [(table: String, columns: [String], rows: [OutputRow])] {
+        var byTable: [String: [OutputRow]] = [:]
+        var order: [String] = []
+        for r in rows {
+            if byTable[r.table] == nil { order.append(r.table) }
+            byTable[r.table, default: []].append(r.row)
+        }
+        return try order.map { table in
+            guard let keys = Migrations.primaryKeys[table] else { throw PGError("no read-model table \(table)") }
+            let list = byTable[table]!
+            var last: [[String?]: Int] = [:]
+            for (i, r) in list.enumerated() { last[keys.map { k in r[k].flatMap(text) }] = i }
+            let kept = list.enumerated().filter { e in last[keys.map { k in e.element[k].flatMap(text) }] == e.offset }.map(\.element)
+            return (table, list[0].fields.map(\.0), kept)
+        }
+    }
+
+    /// COPY text of each table's rows.
+    public static func copyText(_ rows: [ReadModelRow]) throws -> [(table: String, text: String)] {
+        try grouped(rows).map { g in (g.table, String(decoding: copyBytes(g.rows), as: UTF8.self)) }
+    }
+
+    /// Rows as COPY text bytes, one line each.
+    public static func copyBytes(_ rows: [OutputRow]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(rows.count * 64)
+        for r in rows {
+            for (i, f) in r.fields.enumerated() {
+                if i > 0 { out.append(0x09) }
+                switch f.1 {
+                case .int(let n): out.append(contentsOf: String(n).utf8)
+                default: PGConnection.appendCopyEscaped(text(f.1), to: &out)
+                }
+            }
+            out.append(0x0A)
+        }
+        return out
+    }
+
+    /// The quoted column list of a table's rows.
+    public static func copyColumns(_ rows: [ReadModelRow], _ table: String) -> [String] {
+        rows.first { $0.table == table }.map { $0.row.fields.map { "\"\($0.0)\"" } } ?? []
+    }
+
+    /// Per table: COPY into a temporary staging table, then one INSERT … ON CONFLICT DO UPDATE
+    /// (rows carry current values, so a row written twice is harmless). Inside the caller's
+    /// transaction.
+    public static func writeReadModels(_ rows: [ReadModelRow], _ db: PGConnection) throws {
+        for g in try grouped(rows) {
+            let keys = Migrations.primaryKeys[g.table]!
+            let quoted = g.columns.map { "\"\($0)\"" }.joined(separator: ", ")
+            let stage = "stage_\(g.table)"
+            try db.execute("CREATE TEMP TABLE \(stage) (LIKE wakala.\(g.table)) ON COMMIT DROP")
+            try db.copy(into: stage, columns: g.columns.map { "\"\($0)\"" }, text: copyBytes(g.rows))
+            let updates = g.columns.filter { !keys.contains($0) }.map { "\"\($0)\" = EXCLUDED.\"\($0)\"" }
+            try db.execute("""
+                INSERT INTO wakala.\(g.table) (\(quoted)) SELECT \(quoted) FROM \(stage)
+                ON CONFLICT (\(keys.joined(separator: ", "))) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
+                """)
+        }
+    }
+
+    /// A value as Postgres text (nil = NULL).
+    public static func text(_ v: OutputValue) -> String? {
+        switch v {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .bool(let b): return b ? "t" : "f"
+        case .number(let n): return n
+        case .time(let t): return RFC3339.format(t)
+        case .strings(let l): return "{" + l.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
+        case .null: return nil
+        }
+    }
+}
