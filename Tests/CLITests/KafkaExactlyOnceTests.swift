@@ -21,22 +21,9 @@ import TestSupport
         try #require(FileManager.default.isExecutableFile(atPath: KafkaRunTests.kcat.path), "kcat is not installed (apt-get install kcat)")
         let seed = UInt64(ProcessInfo.processInfo.environment["WAKALA_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...1_000_000)
         var rng = SplitMix64(seed: seed)
-        let (work, input) = try ExactlyOnceTests.scratch("kafka-eo", seed: 41, tenants: 6,
-                                                         extra: ["--duplicates", "0.01", "--malformed", "0.001"])
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let lines = try Data(contentsOf: URL(fileURLWithPath: input)).split(separator: 0x0A).count
-
-        // The reference: a file run's derived events and dead letters.
-        let urlA = try TestDatabase.fresh("keo_a"), dirA = work + "/a"
-        let a = try runProcess(try wakalaBinary(), ExactlyOnceTests.replayArgs(input, urlA, dirA), timeout: 900)
-        #expect(a.status == 0, "\(a.stderr)")
-
-        let partitions = 8
-        let broker = try KafkaRunTests.broker(partitions: partitions)
-        defer { withExtendedLifetime(broker) {} } // the cluster lives to the end of the test
-        let bootstrap = broker.bootstrapServers
-        #expect(try KafkaRunTests.produce(bootstrap, input) == lines)
-        try KafkaRunTests.checkNothingDropped(bootstrap, partitions: partitions, expected: lines)
+        let f = try KafkaRunTests.Fixture("keo", seed: 41, tenants: 6, partitions: 8)
+        defer { f.remove() }
+        let (work, urlA, dirA, bootstrap) = (f.work, f.urlA, f.dirA, f.bootstrap)
 
         let urlB = try TestDatabase.fresh("keo_b"), dirB = work + "/b"
         let args = KafkaRunTests.runArgs(bootstrap, urlB, dirB, group: "eo", outputs: "kafka")

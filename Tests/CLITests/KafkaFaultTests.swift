@@ -11,20 +11,9 @@ import TestSupport
 @Suite(.serialized) struct KafkaFaultTests {
     @Test func latencyRequestErrorsAndABrokerOutageLoseAndDoubleNothing() throws {
         try #require(FileManager.default.isExecutableFile(atPath: KafkaRunTests.kcat.path), "kcat is not installed (apt-get install kcat)")
-        let (work, input) = try ExactlyOnceTests.scratch("faults", seed: 51, tenants: 8,
-                                                         extra: ["--duplicates", "0.01", "--malformed", "0.001"])
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let lines = try Data(contentsOf: URL(fileURLWithPath: input)).split(separator: 0x0A).count
-        let urlA = try TestDatabase.fresh("faults_a"), dirA = work + "/a"
-        let a = try runProcess(try wakalaBinary(), ExactlyOnceTests.replayArgs(input, urlA, dirA), timeout: 900)
-        #expect(a.status == 0, "\(a.stderr)")
-
-        let partitions = 8
-        let broker = try KafkaRunTests.broker(partitions: partitions)
-        defer { withExtendedLifetime(broker) {} } // the cluster lives to the end of the test
-        let bootstrap = broker.bootstrapServers
-        #expect(try KafkaRunTests.produce(bootstrap, input) == lines)
-        try KafkaRunTests.checkNothingDropped(bootstrap, partitions: partitions, expected: lines)
+        let f = try KafkaRunTests.Fixture("faults", seed: 51, tenants: 8, partitions: 8)
+        defer { f.remove() }
+        let (work, urlA, dirA, broker, bootstrap) = (f.work, f.urlA, f.dirA, f.broker, f.bootstrap)
 
         let urlB = try TestDatabase.fresh("faults_b"), dirB = work + "/b"
         let p = Process()

@@ -78,22 +78,37 @@ import TestSupport
         #expect((db?["count"] as? Int ?? 0) > 1_000)
     }
 
+    /// A generated one-day stream, the reference (`replay --sinks` of the file into `urlA`,
+    /// `dirA`) and an embedded cluster of `partitions` partitions per topic — holding the stream
+    /// (nothing dropped) unless `produce` is false. Its folder goes with ``remove()``.
+    final class Fixture {
+        let work: String, input: String, lines: Int, urlA: String, dirA: String
+        let broker: EmbeddedBroker
+        var bootstrap: String { broker.bootstrapServers }
+
+        init(_ name: String, seed: Int, tenants: Int, partitions: Int, produce: Bool = true) throws {
+            (work, input) = try ExactlyOnceTests.scratch(name, seed: seed, tenants: tenants, extra: ["--duplicates", "0.01", "--malformed", "0.001"])
+            lines = try Data(contentsOf: URL(fileURLWithPath: input)).split(separator: 0x0A).count
+            urlA = try TestDatabase.fresh(name + "_a")
+            dirA = work + "/a"
+            let a = try runProcess(try wakalaBinary(), ExactlyOnceTests.replayArgs(input, urlA, dirA), timeout: 900)
+            #expect(a.status == 0, "\(a.stderr)")
+            broker = try KafkaRunTests.broker(partitions: partitions)
+            if produce {
+                #expect(try KafkaRunTests.produce(broker.bootstrapServers, input) == lines)
+                try KafkaRunTests.checkNothingDropped(broker.bootstrapServers, partitions: partitions, expected: lines)
+            }
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: work) }
+    }
+
     @Test func runUntilEndEqualsReplayWithSinks() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.kcat.path), "kcat is not installed (apt-get install kcat)")
-        let (work, input) = try ExactlyOnceTests.scratch("run", seed: 21, tenants: 6,
-                                                         extra: ["--duplicates", "0.01", "--malformed", "0.001"])
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let lines = try Data(contentsOf: URL(fileURLWithPath: input)).split(separator: 0x0A).count
-
-        let urlA = try TestDatabase.fresh("run_a"), dirA = work + "/a"
-        let a = try runProcess(try wakalaBinary(), ExactlyOnceTests.replayArgs(input, urlA, dirA), timeout: 900)
-        #expect(a.status == 0, "\(a.stderr)")
-
         let partitions = 8
-        let broker = try Self.broker(partitions: partitions)
-        defer { withExtendedLifetime(broker) {} } // the cluster lives to the end of the test
-        #expect(try Self.produce(broker.bootstrapServers, input) == lines)
-        try Self.checkNothingDropped(broker.bootstrapServers, partitions: partitions, expected: lines)
+        let f = try Fixture("run", seed: 21, tenants: 6, partitions: partitions)
+        defer { f.remove() }
+        let (work, urlA, dirA, broker) = (f.work, f.urlA, f.dirA, f.broker)
 
         let urlB = try TestDatabase.fresh("run_b"), dirB = work + "/b"
         let b = try runProcess(try wakalaBinary(), Self.runArgs(broker.bootstrapServers, urlB, dirB, group: "g-b"), timeout: 900)

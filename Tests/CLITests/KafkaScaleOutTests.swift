@@ -44,19 +44,11 @@ import TestSupport
     }
 
     @Test func threeProcessesOneKilledAFourthJoiningEqualOneProcess() throws {
-        let (work, input) = try ExactlyOnceTests.scratch("scale", seed: 31, tenants: 8, extra: ["--duplicates", "0.01", "--malformed", "0.001"])
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let lines = try Data(contentsOf: URL(fileURLWithPath: input)).split(separator: 0x0A).count
-
-        // The reference: one process over the file.
-        let urlA = try TestDatabase.fresh("scale_a"), dirA = work + "/a"
-        let a = try runProcess(try wakalaBinary(), ExactlyOnceTests.replayArgs(input, urlA, dirA), timeout: 900)
-        #expect(a.status == 0, "\(a.stderr)")
-
+        // The reference is one process over the file; the producer writes while the runs run.
         let partitions = 12
-        let broker = try KafkaRunTests.broker(partitions: partitions)
-        defer { withExtendedLifetime(broker) {} } // the cluster lives to the end of the test
-        let bootstrap = broker.bootstrapServers
+        let f = try KafkaRunTests.Fixture("scale", seed: 31, tenants: 8, partitions: partitions, produce: false)
+        defer { f.remove() }
+        let (work, input, lines, urlA, dirA, bootstrap) = (f.work, f.input, f.lines, f.urlA, f.dirA, f.bootstrap)
         let urlB = try TestDatabase.fresh("scale_b"), dirB = work + "/b"
         let group = "scale"
         let args = ["run", "--pipeline", "Pipelines/analytics.yaml", "--brokers", bootstrap, "--group", group, "--postgres", urlB,

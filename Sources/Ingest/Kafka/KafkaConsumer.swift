@@ -44,6 +44,12 @@ public final class KafkaConsumer {
         get { box.onRevoke }
         set { box.onRevoke = newValue }
     }
+    /// With `enable.partition.eof`: a partition was read to its end (for `read_committed`, to the
+    /// last stable offset).
+    public var onEnd: (TopicPartition) -> Void {
+        get { box.onEnd }
+        set { box.onEnd = newValue }
+    }
     /// Errors reported by the client (broker down, request failures): logged, retried by librdkafka.
     public var onError: (String) -> Void {
         get { box.onError }
@@ -54,6 +60,7 @@ public final class KafkaConsumer {
         var onAssign: ([TopicPartition]) -> [TopicPartition: Int64] = { _ in [:] }
         var onRevoke: ([TopicPartition]) -> Void = { _ in }
         var onError: (String) -> Void = { _ in }
+        var onEnd: (TopicPartition) -> Void = { _ in }
         var assigned: Set<TopicPartition> = []
     }
 
@@ -155,6 +162,10 @@ public final class KafkaConsumer {
             defer { rd_kafka_message_destroy(m) }
             wait = 0
             let msg = m.pointee
+            if msg.err == RD_KAFKA_RESP_ERR__PARTITION_EOF, let rkt = msg.rkt {
+                box.onEnd(TopicPartition(String(cString: rd_kafka_topic_name(rkt)), Int(msg.partition)))
+                continue
+            }
             if msg.err != RD_KAFKA_RESP_ERR_NO_ERROR {
                 box.onError("consume: \(String(cString: rd_kafka_err2str(msg.err)))")
                 continue

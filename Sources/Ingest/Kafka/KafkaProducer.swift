@@ -116,6 +116,14 @@ public final class KafkaProducer {
         try KafkaMetadata.partitionCount(rk, topic, timeoutMs: timeoutMs)
     }
 
+    /// The low and high (next to be written) offsets of one partition.
+    public func watermarks(_ topic: String, _ partition: Int, timeoutMs: Int = 10_000) throws -> (low: Int64, high: Int64) {
+        var low: Int64 = 0, high: Int64 = 0
+        let err = rd_kafka_query_watermark_offsets(rk, topic, Int32(partition), &low, &high, Int32(timeoutMs))
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("offsets of \(topic)[\(partition)]", err) }
+        return (low, high)
+    }
+
     /// Creates `topic` with `partitions` partitions (replication 1 on a one-broker cluster, else
     /// the broker default); an existing topic is fine.
     public func createTopic(_ topic: String, partitions: Int, timeoutMs: Int = 15_000) throws {

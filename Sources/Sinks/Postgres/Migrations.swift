@@ -71,6 +71,7 @@ public enum Migrations {
                 PRIMARY KEY (pipeline, topic, partition));
             CREATE TABLE wakala.kafka_outbox (
                 pipeline text NOT NULL, task int NOT NULL, checkpoint_id bigint NOT NULL, seq int NOT NULL, topic text NOT NULL,
+                partition int NOT NULL, start_offset bigint NOT NULL,
                 key bytea NOT NULL, value bytea NOT NULL, headers bytea NOT NULL, PRIMARY KEY (pipeline, task, checkpoint_id, seq));
             """),
     ]
