@@ -6,18 +6,22 @@ import Foundation
 import Ingest
 import Operators
 
-/// Exactly-once output of a pipeline worker (CONTRACT §3.3–3.5): at each checkpoint the new
-/// Parquet files and the derived-event and dead-letter files are written and renamed into place,
-/// then ONE Postgres transaction holds the read-model changes, the files' manifest rows, the
-/// source offset and the operator-state snapshot. On start, state and offset come from the last
-/// committed checkpoint and every file no manifest row names (a crash between the files and the
-/// commit) is removed — so whatever kills the process, nothing is lost or counted twice.
+/// Exactly-once output of one task (CONTRACT §3.3–3.5), coordinating its sinks
+/// (``CheckpointSink``: Parquet, part files or Kafka, the read models): at each checkpoint every
+/// sink prepares (files written and renamed into place, records delivered), then ONE Postgres
+/// transaction holds every sink's part (read models, the Kafka outbox), the files' manifest rows,
+/// the source positions and the operator-state snapshot — fenced, so a process that lost the task
+/// cannot overwrite it — then every sink finishes (the Kafka transaction). On start, state and
+/// positions come from the last committed checkpoint, every file of this task that no manifest
+/// row names (a crash between the files and the commit) is removed and unpublished Kafka records
+/// are republished — so whatever kills the process, nothing is lost or counted twice.
 ///
-/// Postgres unreachable or failing: the checkpoint (and with it the input, which waits for it) is
-/// retried with exponential backoff, each failure logged, until it commits.
+/// Postgres unreachable: the checkpoint (and with it the input, which waits for it) is retried
+/// with exponential backoff, each failure logged, until it commits; a failure that cannot heal
+/// (a failed statement, a full disk, a fenced task) is thrown.
 public final class Checkpointer: @unchecked Sendable {
     // Thread use: `checkpoint`/`finish`/`resume` on the caller's thread; `write` (and everything
-    // it touches: `db`, `kafka`, `retries`) on the writer queue, never two at once (`idle`).
+    // it touches: `db`, the sinks, the retry counts) on the writer queue, never two at once (`idle`).
     public struct Settings: Sendable {
         public var pipeline: String
         public var postgresURL: String
