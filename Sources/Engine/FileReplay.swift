@@ -126,6 +126,5 @@ public final class FileReplay {
         return summary
     }
 
-    static func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
-    func monotonicSeconds() -> Double { Self.monotonicSeconds() }
+    private func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 }

@@ -21,8 +21,8 @@ public final class KafkaPipeline {
         public var brokers: String
         public var group: String
         public var postgresURL: String
+        /// Data folder: Parquet (unless the parquet sink names a path), derived/ and dlq/.
         public var dataDir: String
-        public var parquetDir: String
         /// Stop at the end offsets the input partitions had at start, end input as a file replay
         /// does, take a final checkpoint and return.
         public var untilEnd = false
@@ -36,9 +36,9 @@ public final class KafkaPipeline {
         public var outputsToKafka = true
         public var log: (String) -> Void = { _ in }
 
-        public init(brokers: String, group: String, postgresURL: String, dataDir: String, parquetDir: String) {
+        public init(brokers: String, group: String, postgresURL: String, dataDir: String) {
             self.brokers = brokers; self.group = group; self.postgresURL = postgresURL
-            self.dataDir = dataDir; self.parquetDir = parquetDir
+            self.dataDir = dataDir
         }
     }
 
@@ -181,7 +181,6 @@ public final class KafkaPipeline {
         let plan = SinkPlan(config)
         plan.apply(to: runner)
         var s = plan.checkpointer(pipeline: config.name, postgresURL: settings.postgresURL, dataDir: settings.dataDir, task: p)
-        s.parquetDir = settings.parquetDir
         // Exactly once to Kafka: a transactional producer per task (``KafkaTransactions``).
         if settings.outputsToKafka { s.transactions = (settings.brokers, markerTopic) }
         let checkpointer = Checkpointer(s, log: { [log = settings.log] in log("task \(p): \($0)") })

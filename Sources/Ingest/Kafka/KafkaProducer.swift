@@ -108,9 +108,6 @@ public final class KafkaProducer {
     /// Serves delivery reports without waiting.
     public func poll() { rd_kafka_poll(rk, 0) }
 
-    /// Messages queued and not yet acknowledged.
-    public var inFlight: Int { Int(rd_kafka_outq_len(rk)) }
-
     /// Partitions of `topic`, from the cluster's metadata.
     public func partitionCount(_ topic: String, timeoutMs: Int = 10_000) throws -> Int {
         try KafkaMetadata.partitionCount(rk, topic, timeoutMs: timeoutMs)

@@ -51,17 +51,14 @@ struct Run: ParsableCommand {
             note("\(pipeline): run needs a kafka source (replay reads files)")
             throw ExitCode(2)
         }
-        func sinkParam(_ type: String, _ key: String) -> String? {
-            config.sinks.first { $0.type == type }.flatMap { s in s.params.first { $0.0 == key }?.1 }
-        }
-        guard let url = postgres ?? env("WAKALA_POSTGRES_URL") ?? sinkParam("postgres", "url") else {
+        guard let url = postgres ?? env("WAKALA_POSTGRES_URL") ?? SinkPlan(config).postgresURL else {
             note("\(pipeline): no Postgres (--postgres, WAKALA_POSTGRES_URL or a postgres sink)")
             throw ExitCode(2)
         }
         let dataDir = data ?? env("WAKALA_DATA_DIR") ?? "data"
         var settings = KafkaPipeline.Settings(brokers: brokers ?? env("WAKALA_KAFKA_BROKERS") ?? source.params["brokers"] ?? "127.0.0.1:9092",
                                               group: group ?? source.params["group"] ?? config.name, postgresURL: url,
-                                              dataDir: dataDir, parquetDir: sinkParam("parquet", "path") ?? dataDir + "/parquet")
+                                              dataDir: dataDir)
         settings.untilEnd = untilEnd
         settings.batch = batch
         settings.checkpointRecords = checkpointRecords
