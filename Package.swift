@@ -16,6 +16,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries (Debian: librdkafka-dev, libpq-dev, libzstd-dev).
@@ -51,8 +55,20 @@ let package = Package(
         .target(name: "Engine",
                 dependencies: ["Domain", "Ingest", "Operators", "Sinks",
                                .product(name: "Logging", package: "swift-log")]),
+        // The read side: dashboard answers from the committed rollups (in memory, refreshed on each
+        // checkpoint's NOTIFY), orders/deliveries/usage lookups.
+        .target(name: "Query",
+                dependencies: ["Domain", "Sinks", "CLibPQ"]),
+        // `wakala serve`: the HTTP API and the web dashboard (Hummingbird 2, jwt-kit, Prometheus).
+        .target(name: "Serve",
+                dependencies: ["Domain", "Query", "Sinks",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "JWTKit", package: "jwt-kit"),
+                               .product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "wakala",
-                          dependencies: ["Domain", "Ingest", "Operators", "Sinks", "Engine",
+                          dependencies: ["Domain", "Ingest", "Operators", "Sinks", "Engine", "Query", "Serve",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
 
@@ -62,7 +78,7 @@ let package = Package(
         // Helpers shared by the test targets: a Postgres per test process, running child processes.
         .target(name: "TestSupport", dependencies: ["Sinks"], path: "Tests/TestSupport"),
         .testTarget(name: "SinksTests", dependencies: ["Sinks", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Domain", "Ingest", "Sinks", "Engine", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Domain", "Ingest", "Sinks", "Engine", "Query", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -10,12 +10,13 @@ import Testing
 @Suite struct ReadModelDrainTests {
     static let keys: [String: [String]] = [
         "tenants": ["tenant_id"], "orders": ["tenant_id", "order_id"], "order_status_history": ["tenant_id", "order_id", "seq"],
-        "order_transition_rejections": ["event_id"], "deliveries": ["delivery_id"], "tenant_usage": ["tenant_id", "resource"],
+        "order_transition_rejections": ["event_id"], "deliveries": ["tenant_id", "delivery_id"], "tenant_usage": ["tenant_id", "resource"],
         "rollup_hourly": ["tenant_id", "bucket_start"], "rollup_daily": ["tenant_id", "bucket_start"],
         "rollup_products": ["tenant_id", "granularity", "bucket_start", "product_id"],
         "rollup_payments": ["tenant_id", "granularity", "bucket_start", "gateway", "method"],
         "rollup_deliveries": ["tenant_id", "granularity", "bucket_start"],
         "rollup_messages": ["tenant_id", "granularity", "bucket_start", "type"],
+        "rollup_customers": ["tenant_id", "granularity", "bucket_start"],
     ]
 
     /// Rows folded as a database would hold them: table → key → row.

@@ -60,7 +60,8 @@ public struct DeliveryTracker {
     public let settings: Settings
     /// Active deliveries per driver, in assignment order (a fix costs one lookup).
     var byDriver: [FastKey: [Delivery]] = [:]
-    /// delivery id → driver, for the delivery's own events.
+    /// tenant + delivery id (``key(_:_:)``) → driver, for the delivery's own events: two
+    /// tenants' equal delivery ids are two deliveries.
     var driverOf: [String: String] = [:]
     /// Deliveries that ended since the last ``drainReadModel()``, with their last state (active
     /// ones carry a `changed` flag).
@@ -74,10 +75,13 @@ public struct DeliveryTracker {
     /// Deliveries being tracked.
     public var activeCount: Int { driverOf.count }
 
-    /// The tracked delivery with this id.
-    public func delivery(_ id: String) -> Delivery? {
-        driverOf[id].flatMap { byDriver[FastKey($0)]?.first { $0.deliveryID == id } }
+    /// The tracked delivery with this tenant and id.
+    public func delivery(_ tenant: String, _ id: String) -> Delivery? {
+        driverOf[Self.key(tenant, id)].flatMap { byDriver[FastKey($0)]?.first { $0.deliveryID == id && $0.tenantID == tenant } }
     }
+
+    /// A delivery's key in `driverOf` and `ended`: its tenant and id.
+    static func key(_ tenant: String, _ id: String) -> String { tenant + "\u{1F}" + id }
 
     /// Buffers delivery events and driver locations.
     public mutating func process(_ batch: [Timestamped<Event>]) {
@@ -98,21 +102,21 @@ public struct DeliveryTracker {
     private mutating func apply(_ e: Event, _ out: inout [DerivedEvent]) {
         switch e.payload {
         case .deliveryAssigned(let a):
-            stop(a.deliveryID, status: "reassigned", at: e.time) // assigned again: tracked afresh
-            ended[a.deliveryID] = nil
+            stop(e.tenantID, a.deliveryID, status: "reassigned", at: e.time) // assigned again: tracked afresh
+            ended[Self.key(e.tenantID, a.deliveryID)] = nil
             byDriver[FastKey(a.driverID), default: []].append(Delivery(deliveryID: a.deliveryID, orderID: a.orderID, driverID: a.driverID,
                                                               tenantID: e.tenantID, pickup: a.pickup, dropoff: a.dropoff,
                                                               correlationID: e.correlationID))
-            driverOf[a.deliveryID] = a.driverID
+            driverOf[Self.key(e.tenantID, a.deliveryID)] = a.driverID
         case .deliveryPickedUp(let p):
-            guard let driver = driverOf[p.deliveryID], let i = byDriver.index(forKey: FastKey(driver)),
-                  let j = byDriver.values[i].firstIndex(where: { $0.deliveryID == p.deliveryID }) else { return }
+            guard let driver = driverOf[Self.key(e.tenantID, p.deliveryID)], let i = byDriver.index(forKey: FastKey(driver)),
+                  let j = byDriver.values[i].firstIndex(where: { $0.deliveryID == p.deliveryID && $0.tenantID == e.tenantID }) else { return }
             byDriver.values[i][j].status = .pickedUp
             byDriver.values[i][j].changed = true
         case .deliveryCompleted(let c):
-            stop(c.deliveryID, status: "completed", at: e.time)
+            stop(e.tenantID, c.deliveryID, status: "completed", at: e.time)
         case .deliveryCancelled(let c):
-            stop(c.deliveryID, status: "cancelled", at: e.time)
+            stop(e.tenantID, c.deliveryID, status: "cancelled", at: e.time)
         case .driverLocationUpdated(let l):
             guard let i = byDriver.index(forKey: FastKey(l.driverID)) else { return }
             // Mutated in place: one hash lookup per fix.
@@ -125,10 +129,11 @@ public struct DeliveryTracker {
         }
     }
 
-    private mutating func stop(_ id: String, status: String, at: EpochMillis) {
-        guard let driver = driverOf.removeValue(forKey: id).map({ FastKey($0) }) else { return }
-        if let d = byDriver[driver]?.first(where: { $0.deliveryID == id }) { ended[id] = (d, status, at) }
-        byDriver[driver]?.removeAll { $0.deliveryID == id }
+    private mutating func stop(_ tenant: String, _ id: String, status: String, at: EpochMillis) {
+        let key = Self.key(tenant, id)
+        guard let driver = driverOf.removeValue(forKey: key).map({ FastKey($0) }) else { return }
+        if let d = byDriver[driver]?.first(where: { $0.deliveryID == id && $0.tenantID == tenant }) { ended[key] = (d, status, at) }
+        byDriver[driver]?.removeAll { $0.deliveryID == id && $0.tenantID == tenant }
         if byDriver[driver]?.isEmpty == true { byDriver[driver] = nil }
     }
 
@@ -201,7 +206,7 @@ public struct DeliveryTracker {
         for i in byDriver.values.indices {
             for j in byDriver.values[i].indices where byDriver.values[i][j].changed {
                 let d = byDriver.values[i][j]
-                changed[d.deliveryID] = (d, d.status.rawValue)
+                changed[Self.key(d.tenantID, d.deliveryID)] = (d, d.status.rawValue)
                 byDriver.values[i][j].changed = false
             }
         }

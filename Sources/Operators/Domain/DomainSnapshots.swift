@@ -150,7 +150,7 @@ extension DeliveryTracker {
                 x.arrivedPickup = try r.readBool(); x.arrivedDropoff = try r.readBool(); x.deviating = try r.readBool()
                 x.correlationID = try r.readOptional(String.self)
                 fresh.byDriver[FastKey(driver), default: []].append(x)
-                fresh.driverOf[x.deliveryID] = driver
+                fresh.driverOf[DeliveryTracker.key(x.tenantID, x.deliveryID)] = driver
             }
         }
         for _ in 0..<(try r.readInt()) { fresh.pending.append(try r.read(Timestamped<Event>.self)) }
@@ -195,7 +195,7 @@ extension Rollups {
             Self.write(b, &w)
             w.write(products[b]!.count)
             for (id, p) in products[b]!.sorted(by: { $0.key < $1.key }) {
-                w.write(id.text); Self.write(p.orders, &w); w.write(p.quantity); w.write(p.revenueCents); w.write(p.name); w.write(p.nameAt)
+                w.write(id.text); Self.write(p.orders, &w); w.write(p.quantity); w.write(p.revenueCents); w.write(p.name); w.write(p.nameAt); w.write(p.nameEventID)
             }
         }
         w.write(payments.count)
@@ -255,7 +255,7 @@ extension Rollups {
                 let id = try r.readString()
                 var p = Product()
                 p.orders = try Self.readSet(&r); p.quantity = try r.readInt64(); p.revenueCents = try r.readInt64()
-                p.name = try r.readOptional(String.self); p.nameAt = try r.readInt64()
+                p.name = try r.readOptional(String.self); p.nameAt = try r.readInt64(); p.nameEventID = try r.readString()
                 m[FastKey(id)] = p
             }
             fresh.products[b] = m

@@ -26,7 +26,8 @@ public struct Rollups {
 
     public struct Product: Equatable, Sendable {
         public var orders: Set<FastKey> = [], quantity: Int64 = 0, revenueCents: Int64 = 0
-        public var name: String?, nameAt: EpochMillis = .min
+        /// The latest name in event time (ties: the larger event id, as events are ordered).
+        public var name: String?, nameAt: EpochMillis = .min, nameEventID = ""
     }
 
     public struct Payments: Equatable, Sendable {
@@ -204,7 +205,9 @@ public struct Rollups {
                             p.orders.insert(order)
                             p.quantity += item.quantity
                             p.revenueCents += item.lineTotal.cents
-                            if let n = item.name, e.time >= p.nameAt { p.name = n; p.nameAt = e.time }
+                            if let n = item.name, (e.time, e.eventID) >= (p.nameAt, p.nameEventID) {
+                                p.name = n; p.nameAt = e.time; p.nameEventID = e.eventID
+                            }
                         }
                     }
                 }
@@ -288,15 +291,24 @@ public struct Rollups {
     /// `rollup_payments`, `rollup_deliveries`, `rollup_messages`, sorted by tenant, bucket, key.
     public func rows() -> [OutputRow] { rows(of: nil) }
 
-    /// The changed buckets' rows since the last call, as read-model rows (table from the row).
+    /// The changed buckets' rows since the last call, as read-model rows (table from the row),
+    /// and each changed bucket's customer set (`rollup_customers`: the dashboard unions them for
+    /// exact unique customers over any aligned range).
     public mutating func drainReadModel() -> [ReadModelRow] {
         defer { dirty.removeAll(); drains += 1 }
-        return rows(of: dirty).map { r in
+        var out = rows(of: dirty).map { r in
             guard case .string(let table) = r.fields[0].1 else { preconditionFailure("rollup rows start with their table") }
             var row = r
             row.fields.removeFirst()
             return ReadModelRow(table: table, row: row)
         }
+        for b in dirty.sorted() {
+            guard let s = sales[b] else { continue }
+            out.append(ReadModelRow("rollup_customers", [
+                ("tenant_id", .string(b.tenant)), ("granularity", .string(b.granularity.rawValue)), ("bucket_start", .time(b.start)),
+                ("customers", .strings(s.customers.map(\.text).sorted()))]))
+        }
+        return out
     }
 
     /// Rows of `only` these buckets (every bucket when nil).

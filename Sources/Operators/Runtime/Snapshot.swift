@@ -118,7 +118,8 @@ extension Window: SnapshotCodable {
 public enum SnapshotEnvelope {
     static let magic: [UInt8] = Array("WKSNAP".utf8)
     /// Format version written now; readers accept this one.
-    public static let version = 1
+    /// 2: a product's name carries the event id it came from (ties at equal event times).
+    public static let version = 2
 
     /// Wraps an operator's state.
     public static func seal(operator name: String, _ body: [UInt8]) throws -> [UInt8] {

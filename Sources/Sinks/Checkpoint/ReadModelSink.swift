@@ -6,7 +6,34 @@ import Operators
 /// `INSERT … ON CONFLICT DO UPDATE` (rows carry current values, so a row written twice is
 /// harmless).
 public final class ReadModelSink: CheckpointSink {
-    func commit(_ cut: CheckpointCut, _ db: PGConnection) throws { try Self.writeReadModels(cut.readModels, db) }
+    func commit(_ cut: CheckpointCut, _ db: PGConnection) throws {
+        try Self.writeReadModels(cut.readModels, db)
+        // Delivered to listeners when (and only if) the checkpoint's transaction commits.
+        if let payload = Self.notification(cut.readModels) {
+            _ = try db.query("SELECT pg_notify($1, $2)", [Self.channel, payload])
+        }
+    }
+
+    /// The channel a checkpoint notifies on (`wakala serve` listens).
+    public static let channel = "wakala_read_models"
+
+    /// What changed, for the readers' caches: per tenant the earliest rollup bucket written
+    /// (`{"tenant": ms}`; a tenant's own row counts from the beginning of time), or, when that
+    /// would not fit a notification, `{"*": ms}` — every tenant from the earliest bucket. Nil:
+    /// nothing a cache holds changed.
+    public static func notification(_ rows: [ReadModelRow]) -> String? {
+        var earliest: [String: EpochMillis] = [:]
+        for r in rows where r.table.hasPrefix("rollup_") || r.table == "tenants" {
+            guard case .string(let tenant)? = r.row["tenant_id"] else { continue }
+            var at = EpochMillis.min
+            if case .time(let t)? = r.row["bucket_start"] { at = t }
+            earliest[tenant] = min(earliest[tenant] ?? .max, at)
+        }
+        guard !earliest.isEmpty else { return nil }
+        let body = earliest.sorted { $0.key < $1.key }.map { "\(OutputValue.string($0.key).json):\($0.value)" }.joined(separator: ",")
+        if body.utf8.count < 7000 { return "{" + body + "}" }
+        return "{\"*\":\(earliest.values.min()!)}"
+    }
 
     /// Rows per table, tables in first-seen order, the last row per primary key kept (a batch
     /// may not touch one row twice in an upsert).

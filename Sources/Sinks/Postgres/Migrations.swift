@@ -74,6 +74,14 @@ public enum Migrations {
                 partition int NOT NULL, start_offset bigint NOT NULL,
                 key bytea NOT NULL, value bytea NOT NULL, headers bytea NOT NULL, PRIMARY KEY (pipeline, task, checkpoint_id, seq));
             """),
+        Migration(version: 5, name: "serving: deliveries keyed by tenant, per-bucket customer sets", sql: """
+            ALTER TABLE wakala.deliveries DROP CONSTRAINT deliveries_pkey;
+            ALTER TABLE wakala.deliveries ADD PRIMARY KEY (tenant_id, delivery_id);
+            DROP INDEX wakala.deliveries_by_tenant;
+            CREATE TABLE wakala.rollup_customers (
+                tenant_id text NOT NULL, granularity text NOT NULL, bucket_start timestamptz NOT NULL, customers text[] NOT NULL,
+                PRIMARY KEY (tenant_id, granularity, bucket_start));
+            """),
     ]
 
     /// Applies the migrations not applied yet; returns their versions.
@@ -97,11 +105,12 @@ public enum Migrations {
     /// Primary-key columns of each read-model table (what an upsert conflicts on).
     public static let primaryKeys: [String: [String]] = [
         "tenants": ["tenant_id"], "orders": ["tenant_id", "order_id"], "order_status_history": ["tenant_id", "order_id", "seq"],
-        "order_transition_rejections": ["event_id"], "deliveries": ["delivery_id"], "tenant_usage": ["tenant_id", "resource"],
+        "order_transition_rejections": ["event_id"], "deliveries": ["tenant_id", "delivery_id"], "tenant_usage": ["tenant_id", "resource"],
         "rollup_hourly": ["tenant_id", "bucket_start"], "rollup_daily": ["tenant_id", "bucket_start"],
         "rollup_products": ["tenant_id", "granularity", "bucket_start", "product_id"],
         "rollup_payments": ["tenant_id", "granularity", "bucket_start", "gateway", "method"],
         "rollup_deliveries": ["tenant_id", "granularity", "bucket_start"],
         "rollup_messages": ["tenant_id", "granularity", "bucket_start", "type"],
+        "rollup_customers": ["tenant_id", "granularity", "bucket_start"],
     ]
 }

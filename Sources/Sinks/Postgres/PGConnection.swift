@@ -96,6 +96,36 @@ public final class PGConnection {
         return PGRows(columns: columns, rows: rows)
     }
 
+    /// Subscribes this connection to a notification channel (`LISTEN`).
+    public func listen(_ channel: String) throws {
+        let quoted = "\"" + channel.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        try execute("LISTEN " + quoted)
+    }
+
+    /// Waits up to `timeoutMs` for notifications on the channels this connection listens to and
+    /// returns those that arrived (channel, payload); empty after the timeout. Throws when the
+    /// connection is lost (the caller reconnects and assumes it missed some).
+    public func notifications(timeoutMs: Int32) throws -> [(channel: String, payload: String)] {
+        var out: [(String, String)] = []
+        func drain() {
+            while let n = PQnotifies(conn) {
+                out.append((String(cString: n.pointee.relname), String(cString: n.pointee.extra)))
+                PQfreemem(n)
+            }
+        }
+        guard PQconsumeInput(conn) == 1 else { throw PGError(String(cString: PQerrorMessage(conn))) }
+        drain()
+        if !out.isEmpty { return out }
+        var fds = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
+        let r = poll(&fds, 1, timeoutMs)
+        if r < 0 && errno != EINTR { throw PGError("waiting for notifications: poll failed (errno \(errno))") }
+        guard PQconsumeInput(conn) == 1, PQstatus(conn) == CONNECTION_OK else {
+            throw PGError("notification connection lost: " + String(cString: PQerrorMessage(conn)))
+        }
+        drain()
+        return out
+    }
+
     /// Prepares a named statement on this connection (server-side plan, parameters `$1`…).
     public func prepare(_ name: String, _ sql: String) throws {
         PQclear(try check(PQprepare(conn, name, sql, 0, nil), sql))
