@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import Serve
+
+/// `wakala serve`: the dashboard API and web page over the committed read models (CONTRACT §3.2).
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve",
+        abstract: "Serve the dashboard API (/v1/...), the web dashboard (/), /healthz, /readyz, /metrics and /openapi.json.",
+        discussion: """
+        Reads the read models the pipeline committed (Postgres: WAKALA_POSTGRES_URL) and sees each \
+        new checkpoint within a second (LISTEN/NOTIFY). Tokens: HS256 signed with WAKALA_JWT_SECRET, \
+        or RS256 with --jwt-public-key; claims exp and tenant_id, role platform_admin may pass \
+        ?tenant_id=. Prints `listening: http://HOST:PORT` once it accepts connections; SIGINT/SIGTERM \
+        finish the requests in flight and exit 0.
+        """)
+
+    @Option(help: "Address to bind (loopback by default).") var host: String = "127.0.0.1"
+    @Option(help: "Port (0: any free port, printed).") var port: Int = 8080
+    @Option(help: "Postgres URL (env WAKALA_POSTGRES_URL).") var postgres: String?
+    @Option(help: "PEM file with an RSA public key for RS256 tokens.") var jwtPublicKey: String?
+    @Option(help: "Per-tenant rate limits by tier: on, or off (for load benchmarks only).") var rateLimits: String = "on"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+
+    func run() throws {
+        guard let url = postgres ?? env("WAKALA_POSTGRES_URL") else {
+            note("wakala serve: no Postgres (--postgres or WAKALA_POSTGRES_URL)")
+            throw ExitCode(2)
+        }
+        let secret = env("WAKALA_JWT_SECRET")
+        let pem = try jwtPublicKey.map { try String(contentsOfFile: $0, encoding: .utf8) }
+        guard secret != nil || pem != nil else {
+            note("wakala serve: no token key (WAKALA_JWT_SECRET for HS256, or --jwt-public-key FILE for RS256)")
+            throw ExitCode(2)
+        }
+        if let secret, secret.utf8.count < 32 {
+            note("wakala serve: WAKALA_JWT_SECRET is \(secret.utf8.count) bytes; HS256 needs at least 32 (e.g. openssl rand -hex 32)")
+            throw ExitCode(2)
+        }
+        guard ["on", "off"].contains(rateLimits) else { throw ValidationError("--rate-limits must be on or off") }
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level: unknown level \(logLevel)") }
+        var settings = ServeSettings(postgresURL: url)
+        settings.host = host
+        settings.port = port
+        settings.jwtSecret = secret
+        settings.rsaPublicKeyPEM = pem
+        settings.rateLimits = rateLimits == "on"
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var logger = Logger(label: "wakala.serve")
+        logger.logLevel = level
+        let log = logger, fixed = settings
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var failure: Error?
+        Task {
+            do {
+                let server = try await DashboardServer(fixed, registry: registry, logger: log)
+                if !fixed.rateLimits { log.warning("rate limits are off (--rate-limits off): for load benchmarks only") }
+                try await server.run { port in
+                    FileHandle.standardOutput.write(Data("listening: http://\(fixed.host):\(port)\n".utf8))
+                }
+            } catch { failure = error }
+            done.signal()
+        }
+        done.wait()
+        if let failure { throw RuntimeFailure("wakala serve: \(failure)") }
+    }
+}
