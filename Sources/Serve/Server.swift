@@ -100,7 +100,13 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let e as QueryError {
             response = (e.kind == .notFound ? APIError.notFound(e.message) : APIError.bad(e.message)).response
         } catch let e as HTTPError where e.status == .notFound {
-            response = APIError.notFound("no such path: \(request.uri.path)").response
+            if request.method != .get, DashboardServer.isRoute(request.uri.path) {
+                var r = APIError(status: .methodNotAllowed, code: "method_not_allowed", message: "\(request.method) is not allowed here; use GET").response
+                r.headers[.allow] = "GET"
+                response = r
+            } else {
+                response = APIError.notFound("no such path: \(request.uri.path)").response
+            }
         } catch let e as HTTPError {
             response = APIError(status: e.status, code: "http_\(e.status.code)", message: e.body ?? e.status.reasonPhrase).response
         } catch {
@@ -144,9 +150,18 @@ public final class DashboardServer: Sendable {
 
     static let idPattern = "letters, digits and _ - . : (at most 128)"
 
+    /// Whether a path is one of ours (another method on it is 405, not 404).
+    static func isRoute(_ path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if ["/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/v1/dashboard", "/v1/orders", "/v1/usage", "/v1/live"].contains(path) { return true }
+        return parts.count == 4 && parts[0].isEmpty && parts[1] == "v1" && ["orders", "deliveries"].contains(parts[2]) && !parts[3].isEmpty
+    }
+
     /// An id from a path or query: a strict character set, so nothing path- or SQL-like passes.
     static func checkID(_ v: String?, _ name: String) throws -> String {
-        guard let v, !v.isEmpty, v.utf8.count <= 128, !v.contains(".."),
+        // Path parameters arrive percent-encoded.
+        let v = v.map { $0.removingPercentEncoding ?? $0 }
+        guard let v, !v.isEmpty, v.utf8.count <= 128,
               v.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "_-.:".unicodeScalars.contains($0) })
         else { throw APIError.bad("\(name) must be \(idPattern)") }
         return v
