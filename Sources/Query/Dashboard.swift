@@ -53,8 +53,10 @@ public enum Dashboard {
         var uniqueCustomers: Int64 = 0
     }
 
-    static func totals(_ s: TenantRollups.Series, _ i0: Int, _ i1: Int, customers: Int, scratch: inout [UInt64]) -> Totals {
+    static func totals(_ r: TenantRollups, _ g: Granularity, from: Int64, to: Int64, scratch: inout [UInt64]) -> Totals {
         var t = Totals()
+        let s = r.series(g)
+        let i0 = s.index(from), i1 = s.index(to)
         guard i0 < i1 else { return t }
         for i in i0..<i1 {
             let x = s.sales[i]
@@ -62,20 +64,54 @@ public enum Dashboard {
             t.sales.completed += x.completed; t.sales.cancelled += x.cancelled
             t.sales.fulfillmentMillis += x.fulfillmentMillis; t.sales.newCustomers += x.newCustomers
         }
-        // Exact unique customers: the union of the buckets' sets, as a bitset over interned ids.
-        let words = (customers + 63) / 64
+        t.uniqueCustomers = uniqueCustomers(r, g, from: from, to: to, scratch: &scratch)
+        return t
+    }
+
+    /// Exact unique customers of `[from, to)`: the union of the buckets' sets as a bitset over
+    /// interned ids — whole local months from their precomputed bitsets, whole days from the day
+    /// buckets, the hours at either end from the hour buckets.
+    static func uniqueCustomers(_ r: TenantRollups, _ g: Granularity, from: Int64, to: Int64, scratch: inout [UInt64]) -> Int64 {
+        let words = (r.names.customers.count + 63) / 64
         if scratch.count < words { scratch = [UInt64](repeating: 0, count: words) } else { for w in 0..<words { scratch[w] = 0 } }
-        var n: Int64 = 0
+        var z = r.zone
         scratch.withUnsafeMutableBufferPointer { bits in
-            for i in i0..<i1 {
-                for c in s.customers[i] {
-                    let w = Int(c) >> 6, m = UInt64(1) << UInt64(c & 63)
-                    if bits[w] & m == 0 { bits[w] |= m; n += 1 }
+            func add(_ s: TenantRollups.Series, _ a: Int64, _ b: Int64) {
+                guard a < b else { return }
+                var i = s.index(a)
+                while i < s.starts.count && s.starts[i] < b {
+                    for c in s.customers[i] { bits[Int(c) >> 6] |= UInt64(1) << UInt64(c & 63) }
+                    i += 1
                 }
             }
+            // Whole days inside the range.
+            var d0 = from, d1 = to
+            if g == .hour {
+                d0 = z.dayStart(from) == from ? from : z.dayStart(z.dayStart(from) + 25 * 3_600_000)
+                d1 = z.dayStart(to)
+                if d0 >= d1 { add(r.hour, from, to); return }
+                add(r.hour, from, d0)
+                add(r.hour, d1, to)
+            }
+            // Whole months inside [d0, d1) from their bitsets; the rest day by day.
+            var m = 0
+            while m < r.months.starts.count && r.months.starts[m] < d0 { m += 1 }
+            var cursor = d0
+            while m < r.months.starts.count {
+                let start = r.months.starts[m]
+                let end = z.nextMonthStart(start)
+                if end > d1 { break }
+                add(r.day, cursor, start)
+                let mb = r.months.bits[m]
+                for w in 0..<mb.count { bits[w] |= mb[w] }
+                cursor = end
+                m += 1
+            }
+            add(r.day, cursor, d1)
         }
-        t.uniqueCustomers = n
-        return t
+        var n = 0
+        for w in 0..<words { n += scratch[w].nonzeroBitCount }
+        return Int64(n)
     }
 
     /// Half-even rounding of `n / d` to an integer (CONTRACT §2.5: average order value).
@@ -106,8 +142,8 @@ public enum Dashboard {
         var prevFrom = from
         for _ in 0..<count { prevFrom = previous(prevFrom, g, &z) }
         var scratch: [UInt64] = []
-        let cur = totals(s, i0, i1, customers: r.names.customers.count, scratch: &scratch)
-        let prev = totals(s, s.index(prevFrom), i0, customers: r.names.customers.count, scratch: &scratch)
+        let cur = totals(r, g, from: from, to: to, scratch: &scratch)
+        let prev = totals(r, g, from: prevFrom, to: from, scratch: &scratch)
         let x = cur.sales
 
         // One entry per bucket of [from, to), zeros included.

@@ -91,14 +91,49 @@ public final class TenantRollups: Sendable {
         }
     }
 
+    /// Each local calendar month's customers (the union of its day buckets) as a bitset over
+    /// interned ids: a range's whole months cost one OR of a few words each.
+    public struct Months: Sendable {
+        public var starts: [Int64] = []
+        public var bits: [[UInt64]] = []
+    }
+
     public let tenant: String
     public let zone: TenantZone
     public let tier: String
     public let hour: Series, day: Series
     public let names: Names
+    public let months: Months
 
-    init(tenant: String, zone: TenantZone, tier: String, hour: Series, day: Series, names: Names) {
+    init(tenant: String, zone: TenantZone, tier: String, hour: Series, day: Series, names: Names, base: Months? = nil, from: Int64 = .min) {
         self.tenant = tenant; self.zone = zone; self.tier = tier; self.hour = hour; self.day = day; self.names = names
+        months = Self.months(day, zone: zone, base: base, from: from)
+    }
+
+    /// Month bitsets from the day series: those of `base` before the month of `from` are kept.
+    static func months(_ day: Series, zone: TenantZone, base: Months?, from: Int64) -> Months {
+        var z = zone
+        let keepBefore = from == .min ? Int64.min : z.monthStart(from)
+        var m = Months()
+        if let base {
+            for (i, s) in base.starts.enumerated() where s < keepBefore { m.starts.append(s); m.bits.append(base.bits[i]) }
+        }
+        var i = day.index(keepBefore == .min ? .min : keepBefore)
+        while i < day.starts.count {
+            let start = z.monthStart(day.starts[i]), end = z.nextMonthStart(day.starts[i])
+            var bits: [UInt64] = []
+            while i < day.starts.count && day.starts[i] < end {
+                for c in day.customers[i] {
+                    let w = Int(c) >> 6
+                    if w >= bits.count { bits.append(contentsOf: repeatElement(0, count: w + 1 - bits.count)) }
+                    bits[w] |= UInt64(1) << UInt64(c & 63)
+                }
+                i += 1
+            }
+            m.starts.append(start)
+            m.bits.append(bits)
+        }
+        return m
     }
 
     public func series(_ g: Granularity) -> Series { g == .hour ? hour : day }
@@ -113,7 +148,7 @@ public final class TenantRollups: Sendable {
         let since = base == nil ? Int64.min : from
         let hour = try loadSeries(tenant, .hour, db, since: since, base: base?.hour, names: &names)
         let day = try loadSeries(tenant, .day, db, since: since, base: base?.day, names: &names)
-        return TenantRollups(tenant: tenant, zone: zone, tier: tier, hour: hour, day: day, names: names)
+        return TenantRollups(tenant: tenant, zone: zone, tier: tier, hour: hour, day: day, names: names, base: base?.months, from: since)
     }
 
     static let bucketMs = "(extract(epoch FROM bucket_start) * 1000)::bigint"

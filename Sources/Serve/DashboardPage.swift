@@ -33,6 +33,7 @@ table { width:100%; border-collapse:collapse; font-size:13px; }
 td, th { padding:4px 2px; border-bottom:1px solid var(--line); text-align:right; }
 td:first-child, th:first-child { text-align:left; overflow-wrap:anywhere; }
 svg { width:100%; height:auto; display:block; }
+#chart svg { max-height:300px; }
 .bar { height:10px; background:var(--line); border-radius:5px; overflow:hidden; }
 .bar i { display:block; height:100%; background:var(--accent); }
 .bar i.warn { background:var(--accent2); } .bar i.over { background:var(--bad); }

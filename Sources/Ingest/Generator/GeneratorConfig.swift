@@ -20,6 +20,11 @@ public struct GeneratorConfig: Sendable {
     public var malformed: Double = 0
     /// Seconds between driver location updates while on a delivery.
     public var locationIntervalSeconds: Int = 10
+    /// Only tenant events and `order.created` (a large order history for serving benchmarks:
+    /// the rest of each order's life is simulated but not emitted).
+    public var ordersOnly = false
+    /// Customers per tenant (nil: 40 to 160, drawn from the seed).
+    public var customers: Int?
 
     public init() {}
 }

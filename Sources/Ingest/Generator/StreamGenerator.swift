@@ -22,7 +22,7 @@ public struct StreamGenerator {
         self.config = config
         rng = SplitMix64(seed: config.seed)
         ids = IDMaker(seed: config.seed)
-        world = World(tenants: config.tenants, rng: &rng, ids: &ids)
+        world = World(tenants: config.tenants, customers: config.customers, rng: &rng, ids: &ids)
     }
 
     /// Generates the whole stream, handing records to `sink` in arrival order.
@@ -70,6 +70,7 @@ public struct StreamGenerator {
     private mutating func emit(_ type: EventType, at time: EpochMillis, tenant: String, correlation: String?,
                                causation: String?, actor: (String, String)?, key: String? = nil,
                                data: (inout JSONWriter, inout SplitMix64) -> Void) {
+        if config.ordersOnly, type != .orderCreated, type != .tenantCreated, type != .tenantTierChanged { return }
         let eventID = ids.next("e-")
         var w = JSONWriter()
         w.beginObject()

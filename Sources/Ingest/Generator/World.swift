@@ -77,7 +77,7 @@ struct World {
         ("Eggs x18", 4999...6499), ("Russian & chips", 3000...4500), ("Cold drink 2L", 2199...2999),
         ("Ugali & sukuma", 1500...2500), ("Nyama choma 500g", 6000...9000)]
 
-    init(tenants count: Int, rng: inout SplitMix64, ids: inout IDMaker) {
+    init(tenants count: Int, customers customerCount: Int? = nil, rng: inout SplitMix64, ids: inout IDMaker) {
         for n in 0..<count {
             let tier: Tier = n == 0 ? .basic : rng.weighted([(.basic, 0.55), (.premium, 0.33), (.enterprise, 0.12)])
             // Every fifth tenant trades in Nairobi (M-Pesa, Africa/Nairobi).
@@ -98,7 +98,7 @@ struct World {
                                         vendorID: rng.pick(vendors).0))
             }
             var customers: [Customer] = []
-            for _ in 0..<rng.int(40...160) {
+            for _ in 0..<(customerCount ?? rng.int(40...160)) {
                 let phone = city.phonePrefix + String(rng.int(10_000_000...99_999_999))
                 customers.append(Customer(id: ids.next("c-"), phone: phone, home: jitter(center, meters: 4000, &rng)))
             }

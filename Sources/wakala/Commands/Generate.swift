@@ -21,11 +21,14 @@ struct Generate: ParsableCommand {
     @Option(help: "Bounded out-of-order arrival, e.g. 20s.") var disorder: DurationArg = DurationArg(millis: 0)
     @Option(help: "Fraction of records delivered twice, e.g. 0.01.") var duplicates: Double = 0
     @Option(help: "Fraction of records followed by a malformed one, e.g. 0.001.") var malformed: Double = 0
+    @Flag(help: "Only tenant events and order.created (a large order history for serving benchmarks).") var ordersOnly = false
+    @Option(help: "Customers per tenant (default: 40 to 160, drawn from the seed).") var customers: Int?
     @Option(help: "Output file (.ndjson or .ndjson.zst); - for standard output.") var out: String?
     @Option(help: "Kafka bootstrap servers to produce to instead of a file (env WAKALA_KAFKA_BROKERS).") var kafka: String?
 
     func validate() throws {
         guard tenants >= 1, days >= 1, ordersPerDay >= 0 else { throw ValidationError("--tenants and --days must be ≥ 1, --orders-per-day ≥ 0") }
+        if let c = customers, c < 1 { throw ValidationError("--customers must be ≥ 1") }
         guard (0...1).contains(duplicates), (0...1).contains(malformed) else { throw ValidationError("--duplicates and --malformed are fractions between 0 and 1") }
         guard RFC3339.parse(start + "T00:00:00+02:00") != nil else { throw ValidationError("--start must be a date YYYY-MM-DD, got \(start)") }
         if out == nil && kafka == nil && env("WAKALA_KAFKA_BROKERS") == nil { throw ValidationError("give --out FILE or --kafka BROKERS") }
@@ -42,6 +45,8 @@ struct Generate: ParsableCommand {
         config.disorderMillis = disorder.millis
         config.duplicates = duplicates
         config.malformed = malformed
+        config.ordersOnly = ordersOnly
+        config.customers = customers
         var generator = StreamGenerator(config)
         let began = monotonicSeconds()
         var count = 0
