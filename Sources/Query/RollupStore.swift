@@ -54,6 +54,14 @@ public final class RollupStore: @unchecked Sendable {
 
     public init(pool: ConnectionPool) { self.pool = pool }
 
+    /// The tenant's rollups when cached and current (no Postgres needed), else nil.
+    public func current(_ tenant: String) -> TenantRollups? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let r = cached[tenant], stale[tenant] == nil, allStale == nil else { return nil }
+        return r
+    }
+
     /// The tenant's rollups as of the last committed checkpoint this store was told about.
     public func rollups(_ tenant: String) throws -> TenantRollups {
         lock.lock()

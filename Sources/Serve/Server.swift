@@ -184,7 +184,8 @@ public final class DashboardServer: Sendable {
             tenant = t
         }
         let store = self.store, asked = tenant
-        let r = try await offloop { try store.rollups(asked) }
+        let r: TenantRollups
+        if let cached = store.current(asked) { r = cached } else { r = try await offloop { try store.rollups(asked) } }
         if settings.rateLimits, let wait = limiter.take(tenant, tier: r.tier, now: Int64(Date().timeIntervalSince1970 * 1000)) {
             var e = APIError(status: .tooManyRequests, code: "rate_limited",
                              message: "tenant \(tenant) (\(r.tier)) is over \(RateLimiter.limit(tier: r.tier)) requests per minute")
