@@ -8,7 +8,7 @@ struct Wakala: ParsableCommand {
         commandName: "wakala",
         abstract: "Wakala Stream: streaming analytics for township commerce.",
         discussion: """
-        Flags can also come from the environment: WAKALA_KAFKA_BROKERS, WAKALA_POSTGRES_URL, WAKALA_DATA_DIR.
+        Flags can also come from the environment: WAKALA_KAFKA_BROKERS, WAKALA_POSTGRES_URL, WAKALA_DATA_DIR, WAKALA_JWT_SECRET.
 
         Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
         """,

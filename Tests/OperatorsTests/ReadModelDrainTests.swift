@@ -51,10 +51,10 @@ import Testing
 
         // What the stream says: every created order is there with its last status; every
         // completed delivery is `completed`.
-        var created = Set<[String]>(), completed = Set<String>()
+        var created = Set<[String]>(), completed = Set<[String]>()
         for e in events {
             if case .orderCreated(let o) = e.value.payload { created.insert([e.value.tenantID, o.orderID]) }
-            if case .deliveryCompleted(let d) = e.value.payload { completed.insert(d.deliveryID) }
+            if case .deliveryCompleted(let d) = e.value.payload { completed.insert([e.value.tenantID, d.deliveryID]) }
         }
         #expect(Set(a["orders"]!.keys) == created)
         var lastStatus: [[String]: String] = [:]
@@ -65,6 +65,6 @@ import Testing
         }
         for (k, row) in a["orders"]! { #expect(row["status"]?.description == lastStatus[k], "\(k)") }
         #expect(completed.count > 20)
-        for id in completed { #expect(a["deliveries"]![[id]]?["status"]?.description == "completed", "\(id)") }
+        for key in completed { #expect(a["deliveries"]![key]?["status"]?.description == "completed", "\(key)") }
     }
 }
