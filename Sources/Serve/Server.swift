@@ -30,12 +30,16 @@ public struct APIError: Error, Sendable {
     public var message: String
     public var retryAfter: Int?
 
+    public init(status: HTTPResponse.Status, code: String, message: String, retryAfter: Int? = nil) {
+        self.status = status; self.code = code; self.message = message; self.retryAfter = retryAfter
+    }
+
     public static func bad(_ m: String) -> APIError { APIError(status: .badRequest, code: "bad_request", message: m) }
     public static func unauthorized(_ m: String) -> APIError { APIError(status: .unauthorized, code: "unauthorized", message: m) }
     public static func forbidden(_ m: String) -> APIError { APIError(status: .forbidden, code: "forbidden", message: m) }
     public static func notFound(_ m: String) -> APIError { APIError(status: .notFound, code: "not_found", message: m) }
 
-    var response: Response {
+    public var response: Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         if let r = retryAfter { headers[.retryAfter] = String(r) }
@@ -76,7 +80,7 @@ public final class RateLimiter: @unchecked Sendable {
 }
 
 /// Runs `body` (blocking libpq calls) off the event loops.
-func offloop<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+public func offloop<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { c in
         DispatchQueue.global().async {
             do { c.resume(returning: try body()) } catch { c.resume(throwing: error) }
@@ -86,11 +90,19 @@ func offloop<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
 
 /// Requests and their latency per route, method and status (Prometheus through swift-metrics),
 /// our JSON errors for whatever a handler throws, and a request id on every response.
-struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
-    let log: Logger
+public struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Whether a path is served (another method on it is 405, not 404).
+    let isRoute: @Sendable (String) -> Bool
+    /// The methods a served path takes (the `Allow` header of a 405).
+    let allow: String
     static var requestID: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public init(allow: String = "GET", isRoute: @escaping @Sendable (String) -> Bool) {
+        self.allow = allow
+        self.isRoute = isRoute
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
         var response: Response
         do {
@@ -100,13 +112,15 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let e as QueryError {
             response = (e.kind == .notFound ? APIError.notFound(e.message) : APIError.bad(e.message)).response
         } catch let e as HTTPError where e.status == .notFound {
-            if request.method != .get, DashboardServer.isRoute(request.uri.path) {
-                var r = APIError(status: .methodNotAllowed, code: "method_not_allowed", message: "\(request.method) is not allowed here; use GET").response
-                r.headers[.allow] = "GET"
+            if isRoute(request.uri.path) {
+                var r = APIError(status: .methodNotAllowed, code: "method_not_allowed", message: "\(request.method) is not allowed here; use \(allow)").response
+                r.headers[.allow] = allow
                 response = r
             } else {
                 response = APIError.notFound("no such path: \(request.uri.path)").response
             }
+        } catch let e as HTTPError where e.status == .contentTooLarge {
+            response = APIError(status: .contentTooLarge, code: "payload_too_large", message: "the body is over the limit of 1 MiB").response
         } catch let e as HTTPError {
             response = APIError(status: e.status, code: "http_\(e.status.code)", message: e.body ?? e.status.reasonPhrase).response
         } catch {
@@ -195,7 +209,7 @@ public final class DashboardServer: Sendable {
         return (tenant, r)
     }
 
-    static func json(_ v: JSONText, status: HTTPResponse.Status = .ok) -> Response {
+    public static func json(_ v: JSONText, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: v.text)))
     }
 
@@ -207,7 +221,7 @@ public final class DashboardServer: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: APIMiddleware(log: logger))
+        router.add(middleware: APIMiddleware(isRoute: { path in Self.isRoute(path) }))
         let pool = self.pool
         router.get("/healthz") { _, _ in Self.json(.object([("status", .string("ok"))])) }
         router.get("/readyz") { _, _ in

@@ -12,7 +12,7 @@ struct Wakala: ParsableCommand {
 
         Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
         """,
-        subcommands: [Demo.self, Run.self, Generate.self, Inspect.self, Broker.self, Validate.self, Graph.self, Replay.self, TestScenarios.self, QueryCommand.self, ServeCommand.self, Bench.self]
+        subcommands: [Demo.self, Run.self, Generate.self, Inspect.self, Broker.self, Validate.self, Graph.self, Replay.self, TestScenarios.self, QueryCommand.self, ServeCommand.self, GatewayCommand.self, Bench.self]
     )
 
     /// Runs the command, mapping errors to the contract's exit codes: 2 for usage and

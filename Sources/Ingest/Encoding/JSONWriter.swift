@@ -76,6 +76,9 @@ public struct JSONWriter {
     public mutating func field(_ k: String, _ v: Bool) { key(k); bytes.append(contentsOf: (v ? "true" : "false").utf8) }
     /// `"k":null`
     public mutating func null(_ k: String) { key(k); bytes.append(contentsOf: "null".utf8) }
+
+    /// A field whose value is JSON text already (e.g. an object taken from a webhook).
+    public mutating func raw(_ k: String, json: [UInt8]) { key(k); bytes.append(contentsOf: json) }
     /// `"k":"249.90"` or `"k":249.9` — money as a string or as a number.
     public mutating func money(_ k: String, _ m: Money, asString: Bool) {
         if asString { field(k, m.description); return }

@@ -7,7 +7,9 @@ import Ingest
 struct Broker: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run an embedded Kafka cluster for development and tests until interrupted.",
-        discussion: "Prints `bootstrap: HOST:PORT` on standard output once the topics exist.")
+        discussion: """
+        Prints `bootstrap: HOST:PORT` on standard output once the topics exist. For fault tests:         SIGUSR1 takes every broker down (connections refused), SIGUSR2 brings them back.
+        """)
 
     @Option(help: "Partitions per topic.") var partitions: Int = 4
     @Option(help: "Number of brokers in the cluster.") var brokers: Int = 1
@@ -24,6 +26,8 @@ struct Broker: ParsableCommand {
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGUSR1)
+        sigaddset(&set, SIGUSR2)
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
         let topics = Topics.inputs + Topics.outputs + Topics.defaultInternal + extraTopics
@@ -32,7 +36,20 @@ struct Broker: ParsableCommand {
         print("topics: \(topics.joined(separator: ",")) (\(partitions) partitions each)")
         fflush(nil)
         var sig: Int32 = 0
-        sigwait(&set, &sig)
+        while true {
+            sigwait(&set, &sig)
+            if sig == SIGUSR1 {
+                for b in 1...brokers { broker.setDown(broker: b) }
+                note("broker: down (SIGUSR1); SIGUSR2 brings it back")
+                continue
+            }
+            if sig == SIGUSR2 {
+                for b in 1...brokers { broker.setUp(broker: b) }
+                note("broker: up (SIGUSR2)")
+                continue
+            }
+            break
+        }
         note("broker: stopping on signal \(sig)")
         withExtendedLifetime(broker) {}
     }
