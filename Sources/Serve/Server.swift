@@ -119,14 +119,16 @@ public struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
             } else {
                 response = APIError.notFound("no such path: \(request.uri.path)").response
             }
-        } catch let e as HTTPError where e.status == .contentTooLarge {
+        } catch let e as any HTTPResponseError where e.status == .contentTooLarge {
             response = APIError(status: .contentTooLarge, code: "payload_too_large", message: "the body is over the limit of 1 MiB").response
         } catch let e as HTTPError {
             response = APIError(status: e.status, code: "http_\(e.status.code)", message: e.body ?? e.status.reasonPhrase).response
+        } catch let e as any HTTPResponseError {
+            response = APIError(status: e.status, code: "http_\(e.status.code)", message: e.status.reasonPhrase).response
         } catch {
             context.logger.error("request failed: \(error)")
             response = APIError(status: .serviceUnavailable, code: "unavailable",
-                                message: "the read models cannot be reached; try again shortly").response
+                                message: "a backing service (Postgres or Kafka) cannot be reached; try again shortly").response
         }
         let route = context.endpointPath ?? "unmatched"
         let dims = [("route", route), ("method", request.method.rawValue), ("status", String(response.status.code))]
