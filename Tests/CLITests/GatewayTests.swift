@@ -252,6 +252,17 @@ enum Hooks {
         #expect(dead.count == 1 && dead[0].headers.contains("reason=missing_payment_fields"))
     }
 
+    /// A tenants file with an unquoted number (YAML would read 0123 as 123) is refused: exit 2.
+    @Test func tenantsFileNeedsQuotedPhoneNumberIDs() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-tenants-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "106540352242922: t-0001\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try runProcess(try wakalaBinary(), ["gateway", "--brokers", "127.0.0.1:1", "--tenants", path, "--port", "0"], timeout: 30,
+                               environment: ["WAKALA_WHATSAPP_APP_SECRET": "x"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("quote the phone_number_id"), "\(r.stderr)")
+    }
+
     /// The broker down: 503 (the sender retries), then 200 once it is back; every acknowledged
     /// webhook's event is in Kafka.
     @Test func brokerOutageAnswers503ThenRecovers() throws {

@@ -46,11 +46,11 @@ struct ServeBench: ParsableCommand {
             url = try pg.createDatabase("bench")
             let events = dir + "/orders.ndjson.zst"
             var t0 = monotonicSeconds()
-            try check(me, ["generate", "--seed", "21", "--tenants", "1", "--days", String(days), "--orders-per-day", String(ordersPerDay),
+            try runChecked(me, ["generate", "--seed", "21", "--tenants", "1", "--days", String(days), "--orders-per-day", String(ordersPerDay),
                            "--customers", String(customers), "--orders-only", "--out", events])
             note(String(format: "bench serve: generated in %.1f s", monotonicSeconds() - t0))
             t0 = monotonicSeconds()
-            try check(me, ["replay", "--pipeline", "Pipelines/analytics.yaml", "--input", events, "--sinks", "--postgres", url, "--data", dir + "/data"])
+            try runChecked(me, ["replay", "--pipeline", "Pipelines/analytics.yaml", "--input", events, "--sinks", "--postgres", url, "--data", dir + "/data"])
             note(String(format: "bench serve: replayed with every sink in %.1f s", monotonicSeconds() - t0))
             _ = FileManager.default.createFile(atPath: dir + "/loaded", contents: nil)
         }
@@ -160,46 +160,5 @@ struct ServeBench: ParsableCommand {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-    }
-
-    func check(_ exe: URL, _ args: [String]) throws {
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = args
-        p.standardOutput = FileHandle.standardError
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw RuntimeFailure("\(args.first ?? "") failed (\(p.terminationStatus))") }
-    }
-
-    func capture(_ exe: URL, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = args
-        let path = NSTemporaryDirectory() + "wakala-capture-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        try p.run()
-        p.waitUntilExit()
-        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        guard p.terminationStatus == 0 else { throw RuntimeFailure("\(exe.lastPathComponent) \(args.first ?? "") failed: \(text)") }
-        return text
-    }
-
-    func curl(_ url: String, token: String) throws -> String {
-        try capture(URL(fileURLWithPath: "/usr/bin/curl"), ["-sf", "-H", "Authorization: Bearer \(token)", url])
-    }
-
-    /// Runs async work from this synchronous command.
-    func awaitSync<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: Result<T, Error>?
-        Task {
-            do { result = .success(try await body()) } catch { result = .failure(error) }
-            done.signal()
-        }
-        done.wait()
-        return try result!.get()
     }
 }
