@@ -250,6 +250,10 @@ enum Hooks {
         }
         let dead = try f.read(Topics.deadLetters)
         #expect(dead.count == 1 && dead[0].headers.contains("reason=missing_payment_fields"))
+        // SIGTERM: in-flight webhooks finish, exit 0.
+        kill(f.gateway.processIdentifier, SIGTERM)
+        f.gateway.waitUntilExit()
+        #expect(f.gateway.terminationStatus == 0)
     }
 
     /// A tenants file with an unquoted number (YAML would read 0123 as 123) is refused: exit 2.

@@ -329,7 +329,7 @@ func jsonDifferences(_ a: Any?, _ b: Any?, _ path: String = "$") -> [String] {
         let g = try runProcess(w, ["generate", "--seed", "5", "--tenants", "2", "--days", "2", "--out", dir + "/e.ndjson"])
         #expect(g.status == 0)
         let (server, port) = try ServeFixture.serve(url: url)
-        defer { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
+        defer { if server.isRunning { kill(server.processIdentifier, SIGTERM) }; server.waitUntilExit() }
         let f = try ServeFixture.get()
         let token = try f.token("t-0001")
         let path = "http://127.0.0.1:\(port)/v1/dashboard?from=2026-03-01T00:00:00%2B02:00&to=2026-03-03T00:00:00%2B02:00&granularity=day"
@@ -350,6 +350,10 @@ func jsonDifferences(_ a: Any?, _ b: Any?, _ path: String = "$") -> [String] {
             Thread.sleep(forTimeInterval: 0.05)
         }
         #expect(diffs.isEmpty, "the server still answers from before the checkpoint: \(diffs.prefix(5))")
+        // SIGINT: in-flight requests finish, exit 0.
+        kill(server.processIdentifier, SIGINT)
+        server.waitUntilExit()
+        #expect(server.terminationStatus == 0)
     }
 
     /// schemathesis (PyPI) against `/openapi.json`: no server error, no status, header, content
@@ -359,7 +363,7 @@ func jsonDifferences(_ a: Any?, _ b: Any?, _ path: String = "$") -> [String] {
     @Test func schemathesisFindsNothingOutsideTheDocument() throws {
         let f = try ServeFixture.get()
         let (server, port) = try ServeFixture.serve(url: f.url, extra: ["--rate-limits", "off"])
-        defer { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
+        defer { if server.isRunning { kill(server.processIdentifier, SIGTERM) }; server.waitUntilExit() }
         let token = try f.token("t-0010", role: "platform_admin")
         let r = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), [
             "schemathesis", "run", "http://127.0.0.1:\(port)/openapi.json", "-H", "Authorization: Bearer \(token)",
