@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.8.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
@@ -56,7 +57,8 @@ let package = Package(
         // The drivers: a pipeline fed from Kafka (tasks per partition, rebalances, internal topics).
         .target(name: "Engine",
                 dependencies: ["Domain", "Ingest", "Operators", "Sinks",
-                               .product(name: "Logging", package: "swift-log")]),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Metrics", package: "swift-metrics")]),
         // The read side: dashboard answers from the committed rollups (in memory, refreshed on each
         // checkpoint's NOTIFY), orders/deliveries/usage lookups.
         .target(name: "Query",
@@ -69,6 +71,7 @@ let package = Package(
                                .product(name: "JWTKit", package: "jwt-kit"),
                                .product(name: "Metrics", package: "swift-metrics"),
                                .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                .product(name: "Logging", package: "swift-log")]),
         // `wakala gateway`: WhatsApp and Paystack webhooks, verified, into Kafka (acknowledged only
         // once Kafka acknowledged).
@@ -80,12 +83,14 @@ let package = Package(
                                .product(name: "Metrics", package: "swift-metrics"),
                                .product(name: "Prometheus", package: "swift-prometheus"),
                                .product(name: "Logging", package: "swift-log"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "wakala",
                           dependencies: ["Domain", "Ingest", "Operators", "Sinks", "Engine", "Query", "Serve", "Gateway",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Metrics", package: "swift-metrics"),
                                          .product(name: "Prometheus", package: "swift-prometheus"),
+                                         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                          .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),

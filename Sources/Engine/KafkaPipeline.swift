@@ -34,6 +34,12 @@ public final class KafkaPipeline {
         public var checkpointInterval: Double = 10
         /// Derived events and dead letters to the pipeline's Kafka topics (else to part files).
         public var outputsToKafka = true
+        /// For a cluster that does not outlive the process (the demo's embedded broker): before a
+        /// task's checkpoint, its inputs are paused until it has consumed everything on its
+        /// internal-topic partitions, so no routed event exists only in Kafka; a restart against a
+        /// new, empty cluster then starts the internal topics afresh and loses nothing. Sound with
+        /// one task (a checkpoint is then one transaction for the whole pipeline).
+        public var drainInternalTopicsAtCheckpoint = false
         public var log: (String) -> Void = { _ in }
 
         public init(brokers: String, group: String, postgresURL: String, dataDir: String) {
@@ -63,6 +69,23 @@ public final class KafkaPipeline {
 
     let config: PipelineConfig
     let settings: Settings
+    /// Bounded: from the start (`--until-end`) or once ``endInput()`` asked for it.
+    var untilEnd: Bool
+    private let endLock = NSLock()
+    nonisolated(unsafe) private var endRequested = false
+
+    /// Ends the input where the partitions end now (from any thread): the run then finishes as
+    /// `--until-end` does — every held event and window emitted, a final checkpoint — and returns.
+    public func endInput() {
+        endLock.lock(); endRequested = true; endLock.unlock()
+    }
+
+    private func takeEndRequest() -> Bool {
+        endLock.lock(); defer { endLock.unlock() }
+        let r = endRequested
+        endRequested = false
+        return r
+    }
     let inputs: [String]
     let inputIndex: [String: Int]
     /// Repartition operator → its internal topic, and back.
@@ -73,6 +96,10 @@ public final class KafkaPipeline {
     public let taskCount: Int
     let consumer: KafkaConsumer
     let exchange: KafkaProducer
+    /// Live figures for other threads (status lines, metrics).
+    public let progress = PipelineProgress()
+    var publishedAt: UInt64 = 0
+    var recordsThisRound: [TopicPartition: Int] = [:]
     var tasks: [Int: PipelineTask] = [:]
     /// `--until-end`: the end offset of every input partition, read at start.
     var endOffsets: [TopicPartition: Int64] = [:]
@@ -89,6 +116,7 @@ public final class KafkaPipeline {
     public init(config: PipelineConfig, settings: Settings) throws {
         self.config = config
         self.settings = settings
+        untilEnd = settings.untilEnd
         guard let source = config.sources.first(where: { $0.type == "kafka" }) else {
             throw ConfigurationError(description: "\(config.file): the pipeline has no kafka source")
         }
@@ -187,7 +215,7 @@ public final class KafkaPipeline {
         _ = try checkpointer.resume(runner)
         runner.restartClock(now: now())
         let task = PipelineTask(id: p, runner: runner, checkpointer: checkpointer, inputs: inputs.count)
-        if settings.untilEnd { noteEnds(task) }
+        if untilEnd { noteEnds(task) }
         return task
     }
 
@@ -219,7 +247,17 @@ public final class KafkaPipeline {
                      (ids.isEmpty ? "" : " (restored: \(ids.compactMap { tasks[$0] }.map { "\($0.id)@\($0.checkpointer.checkpointID)" }.joined(separator: " ")))") +
                      String(format: " in %.1f s", Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9))
         for tp in parts {
-            if let n = tasks[tp.partition]?.next[tp.topic] ?? internalStarts[tp] { starts[tp] = n }
+            guard var n = tasks[tp.partition]?.next[tp.topic] ?? internalStarts[tp] else { continue }
+            // An internal topic behind its recorded position was made anew (a new cluster, e.g. the
+            // demo's embedded broker after a restart): drained at every checkpoint, nothing of it
+            // was pending; read it from its start.
+            if settings.drainInternalTopicsAtCheckpoint, operatorOfTopic[tp.topic] != nil || tp.topic == markerTopic,
+               let w = try? consumer.watermarks(tp), n > w.high {
+                settings.log("internal topic \(tp) ends at \(w.high), before the checkpoint's position \(n): a new cluster; reading it from \(w.low)")
+                n = w.low
+                tasks[tp.partition]?.next[tp.topic] = n
+            }
+            starts[tp] = n
         }
         return starts
     }
@@ -269,6 +307,14 @@ public final class KafkaPipeline {
                 summary.stoppedBySignal = true
                 break
             }
+            if !untilEnd, takeEndRequest() {
+                for topic in inputs {
+                    for p in 0..<taskCount { endOffsets[TopicPartition(topic, p)] = try consumer.watermarks(TopicPartition(topic, p)).high }
+                }
+                untilEnd = true
+                for task in tasks.values { noteEnds(task) }
+                settings.log("input ends at the current end offsets (\(endTotal) records)")
+            }
             try pollRound()
             if let failure { throw failure }
             let t = now()
@@ -293,14 +339,15 @@ public final class KafkaPipeline {
                 // Nothing read and the watermark where it was: nothing to write.
                 let idle = task.sinceCheckpoint == 0 && task.runner.stageWatermark == task.checkpointedWatermark
                 if (due && !idle) || task.paused { try checkpointIfIdle(task) }
-                if settings.untilEnd && task.sourcesEnded && task.runner.upstreamEnded && !task.checkpointer.inFlight {
+                if untilEnd && task.sourcesEnded && task.runner.upstreamEnded && !task.checkpointer.inFlight {
                     // Every task's final checkpoint is written at once (each by its own writer).
                     try checkpoint(task, wait: false)
                     task.finishing = true
                 }
             }
             try commitOffsets()
-            if settings.untilEnd, !tasks.isEmpty, tasks.values.allSatisfy(\.finished),
+            publish()
+            if untilEnd, !tasks.isEmpty, tasks.values.allSatisfy(\.finished),
                consumer.assignment.count == (inputs.count + internalTopics.count) * tasks.count {
                 break
             }
@@ -316,6 +363,47 @@ public final class KafkaPipeline {
         for task in tasks.values { account(task) }
         consumer.close()
         return summary
+    }
+
+    /// Live figures and metrics, at most every 250 ms.
+    func publish(force: Bool = false) {
+        let t = DispatchTime.now().uptimeNanoseconds
+        guard force || t - publishedAt >= 250_000_000 else { return }
+        publishedAt = t
+        PipelineMetrics.recordsIn(recordsThisRound)
+        recordsThisRound.removeAll(keepingCapacity: true)
+        var lagBy: [TopicPartition: Int64] = [:]
+        var watermarks: [Int: Int64] = [:]
+        var counters: [String: Int] = [:]
+        var records = 0, accepted = 0, late = 0, dead = 0, state = 0
+        var lastID: Int64 = 0
+        var positions: [String: Int64] = [:]
+        for task in tasks.values {
+            for topic in inputs { positions["\(topic)/\(task.id)"] = task.next[topic] ?? 0 }
+            records += task.runner.recordsIn; accepted += task.runner.accepted; late += task.runner.late
+            dead += task.runner.deadLetterCount
+            state += task.checkpointer.lastStateBytes
+            lastID = max(lastID, task.checkpointer.committed.id)
+            watermarks[task.id] = task.runner.stageWatermark
+            for (k, v) in task.runner.counters { counters[k, default: 0] += v }
+            for topic in inputs {
+                let tp = TopicPartition(topic, task.id)
+                let high = consumer.cachedHighWatermark(tp)
+                if high >= 0 { lagBy[tp] = max(0, high - (task.next[topic] ?? 0)) }
+            }
+        }
+        let checkpoints = summary.checkpoints
+        progress.update { p in
+            p.recordsIn = records; p.accepted = accepted; p.late = late; p.deadLetters = dead
+            p.lag = lagBy.values.reduce(0, +)
+            if lastID != p.lastCheckpointID { p.lastCheckpointID = lastID; p.lastCheckpointAt = Date() }
+            p.checkpoints = checkpoints
+            p.stateBytes = state
+            p.tasks = tasks.count
+            p.watermark = watermarks.values.min()
+            p.positions = positions
+        }
+        PipelineMetrics.publish(progress.snapshot, lagByPartition: lagBy, watermarks: watermarks, operatorCounters: counters)
     }
 
     /// Adds what a task did in this process to the summary (when it goes, or at the end).
@@ -334,10 +422,11 @@ public final class KafkaPipeline {
         defer { summary.processNanos += DispatchTime.now().uptimeNanoseconds - t0 }
         let polled = try consumer.poll(max: settings.batch, timeoutMs: 100) { r in
             guard let task = tasks[r.partition], !task.finished else { return }
+            recordsThisRound[TopicPartition(r.topic, r.partition), default: 0] += 1
             if let op = operatorOfTopic[r.topic] {
                 try task.append(internal: r, operator: op)
             } else if let i = inputIndex[r.topic] {
-                if settings.untilEnd, r.offset >= endOffsets[TopicPartition(r.topic, r.partition)] ?? .max { return }
+                if untilEnd, r.offset >= endOffsets[TopicPartition(r.topic, r.partition)] ?? .max { return }
                 task.append(input: i, r)
             }
             touched.insert(r.partition)
@@ -348,7 +437,7 @@ public final class KafkaPipeline {
         for p in touched.sorted() {
             guard let task = tasks[p] else { continue }
             task.process(inputs: inputs, now: t)
-            if settings.untilEnd { noteEnds(task) }
+            if untilEnd { noteEnds(task) }
         }
     }
 
@@ -390,11 +479,11 @@ public final class KafkaPipeline {
             }
             return
         }
-        try checkpoint(task, wait: false)
         if task.paused {
             consumer.pause(partitions(of: task), resume: true)
             task.paused = false
         }
+        try checkpoint(task, wait: false)
     }
 
     /// Takes a checkpoint of `task`: what it routed is in Kafka first (its positions must not claim
@@ -404,12 +493,44 @@ public final class KafkaPipeline {
         defer { summary.checkpointNanos += DispatchTime.now().uptimeNanoseconds - t0 }
         try forward(task, now: now())
         try exchange.flush()
+        if settings.drainInternalTopicsAtCheckpoint { try drainInternal(task) }
+        let c0 = DispatchTime.now().uptimeNanoseconds
         try task.checkpointer.checkpoint(task.runner, offset: Int64(task.runner.recordsIn), positions: task.next)
+        PipelineMetrics.checkpoint(seconds: Double(DispatchTime.now().uptimeNanoseconds - c0) / 1e9, stateBytes: task.checkpointer.lastStateBytes)
+        progress.update { $0.lastCheckpointSeconds = Double(DispatchTime.now().uptimeNanoseconds - c0) / 1e9 }
         task.sinceCheckpoint = 0
         task.checkpointedWatermark = task.runner.stageWatermark
         summary.checkpoints += 1
         if wait { try task.checkpointer.finish() }
     }
+
+    /// Pauses the task's inputs and polls until it has read its internal-topic partitions to
+    /// their ends (what it and the others routed to it so far), re-forwarding what that routes.
+    func drainInternal(_ task: PipelineTask) throws {
+        let internals = internalTopics.values.sorted().map { TopicPartition($0, task.id) }
+        guard !internals.isEmpty else { return }
+        let inputs = self.inputs.map { TopicPartition($0, task.id) }
+        consumer.pause(inputs)
+        consumer.pause(internals, resume: true)
+        defer { consumer.pause(inputs, resume: true) }
+        let deadline = DispatchTime.now().uptimeNanoseconds + 60_000_000_000
+        while true {
+            var behind = false
+            for tp in internals {
+                let high = try consumer.watermarks(tp).high
+                if (task.next[tp.topic] ?? 0) < high { behind = true }
+            }
+            if !behind { return }
+            guard DispatchTime.now().uptimeNanoseconds < deadline else {
+                throw RuntimeError(description: "task \(task.id) could not read its internal topics to their end within 60 s before a checkpoint")
+            }
+            try pollRound()
+            for t in tasks.values { try forward(t, now: now()) }
+            try exchange.flush()
+        }
+    }
+
+    struct RuntimeError: Error, CustomStringConvertible { var description: String }
 
     /// Commits to the group the offsets of every checkpoint Postgres has committed since.
     func commitOffsets(sync: Bool = false) throws {

@@ -8,6 +8,7 @@ import Metrics
 import Prometheus
 import Query
 import Serve
+import ServiceLifecycle
 import Yams
 
 /// `wakala gateway` settings: secrets come from the environment only.
@@ -146,13 +147,22 @@ public final class GatewayServer: Sendable {
         return router
     }
 
+    /// The HTTP server as a service of a ServiceGroup (swift-service-lifecycle).
+    public func service(onListening: @escaping @Sendable (Int) -> Void) -> any Service {
+        Application(router: router(),
+                    configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wakala-gateway"),
+                    onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
+                    logger: logger)
+    }
+
+    /// Waits for Kafka to take what is in flight (after the service stopped).
+    public func close() { producer.close() }
+
     /// Serves until SIGINT/SIGTERM, then waits for Kafka to take what is in flight.
     public func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
-        let app = Application(router: router(),
-                              configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wakala-gateway"),
-                              onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
-                              logger: logger)
-        try await app.runService()
+        let group = ServiceGroup(configuration: .init(services: [service(onListening: onListening)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
         producer.close()
     }
 }

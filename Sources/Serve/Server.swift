@@ -6,6 +6,7 @@ import Logging
 import Metrics
 import Prometheus
 import Query
+import ServiceLifecycle
 import Sinks
 
 /// `wakala serve` (CONTRACT §3.2): the dashboard API, the web page, health, metrics and the
@@ -20,6 +21,8 @@ public struct ServeSettings: Sendable {
     /// Per-tenant rate limits by tier; off only for load benchmarks.
     public var rateLimits = true
     public var connections = 4
+    /// "Now" for the live tiles (the demo runs its own clock).
+    public var now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     public init(postgresURL: String) { self.postgresURL = postgresURL }
 }
 
@@ -285,21 +288,27 @@ public final class DashboardServer: Sendable {
         }
         router.get("/v1/live") { [self] request, _ in
             let c = try await caller(request)
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let now = settings.now()
             return Self.json(try await offloop { try pool.with { try ReadModels.live(c.rollups, now: now, $0) } })
         }
         return router
     }
 
-    /// Serves until SIGINT or SIGTERM (then finishes the requests in flight and returns).
-    /// `onListening` gets the bound port (useful with port 0).
-    public func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
+    /// The HTTP server as a service of a ServiceGroup (swift-service-lifecycle): runs until the
+    /// group shuts down gracefully. `onListening` gets the bound port (useful with port 0).
+    public func service(onListening: @escaping @Sendable (Int) -> Void) -> any Service {
         store.startListening { [logger] m in logger.warning("\(m)") }
+        return Application(router: router(),
+                           configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wakala"),
+                           onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
+                           logger: logger)
+    }
+
+    /// Serves until SIGINT or SIGTERM (then finishes the requests in flight and returns).
+    public func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
+        let group = ServiceGroup(configuration: .init(services: [service(onListening: onListening)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         defer { store.stop() }
-        let app = Application(router: router(),
-                              configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wakala"),
-                              onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
-                              logger: logger)
-        try await app.runService()
+        try await group.run()
     }
 }

@@ -239,6 +239,14 @@ public final class KafkaConsumer {
     }
 
     /// The low and high (next to be written) offsets of one partition.
+    /// The high watermark librdkafka last saw in a fetch response for a partition this consumer
+    /// reads (no request; -1 when none yet): consumer lag without a round trip per partition.
+    public func cachedHighWatermark(_ tp: TopicPartition) -> Int64 {
+        var low: Int64 = -1, high: Int64 = -1
+        _ = rd_kafka_get_watermark_offsets(rk, tp.topic, Int32(tp.partition), &low, &high)
+        return high
+    }
+
     public func watermarks(_ tp: TopicPartition, timeoutMs: Int = 10_000) throws -> (low: Int64, high: Int64) {
         var low: Int64 = 0, high: Int64 = 0
         let err = rd_kafka_query_watermark_offsets(rk, tp.topic, Int32(tp.partition), &low, &high, Int32(timeoutMs))

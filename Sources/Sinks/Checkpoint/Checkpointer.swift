@@ -55,6 +55,8 @@ public final class Checkpointer: @unchecked Sendable {
     private var db: PGConnection?
     private let log: (String) -> Void
     public private(set) var checkpointID: Int64 = 0
+    /// Size of the last state snapshot taken (bytes, compressed).
+    public private(set) var lastStateBytes = 0
     /// Kafka mode: the next offset to read per input `topic` of the task, as the last committed
     /// checkpoint recorded them (restored by ``resume(_:)``).
     public private(set) var positions: [String: Int64] = [:]
@@ -189,6 +191,7 @@ public final class Checkpointer: @unchecked Sendable {
                                 tapped: runner.drainTapped(), dead: runner.drainDeadLetters())
         let job = Job(id: checkpointID, offset: offset, positions: positions, watermark: runner.tracker.current, cut: cut,
                       state: try runner.snapshot())
+        lastStateBytes = job.state.count
         writer.async { [self] in
             do { try write(job) } catch {
                 failureLock.lock(); failure = error; failureLock.unlock()

@@ -72,6 +72,11 @@ public final class LocalPostgres: @unchecked Sendable {
         }
         try fm.createDirectory(at: socketDir, withIntermediateDirectories: true)
         if let runAs { try Self.run("/bin/chown", [runAs, socketDir.path], as: nil) }
+        // A server left running by a process that was killed (SIGKILL cannot stop it): stop it
+        // cleanly first; this start then owns the cluster (and picks its port).
+        if fm.fileExists(atPath: dataDir.path + "/postmaster.pid") {
+            try? Self.run(binDir.path + "/pg_ctl", ["-D", dataDir.path, "-m", "fast", "-w", "stop"], as: runAs)
+        }
         try start()
     }
 

@@ -1,58 +1,423 @@
 import ArgumentParser
+import Domain
+import Engine
 import Foundation
+import Gateway
+import Ingest
+import Logging
+import Metrics
+import Operators
+import Prometheus
+import Serve
+import ServiceLifecycle
 import Sinks
 
-/// `wakala demo`: the main job on the embedded default (CONTRACT §4), no configuration: a
-/// generated week of township commerce, a private PostgreSQL started from the installed server
-/// binaries, the default pipeline with every sink (read models, Parquet, derived events, dead
-/// letters) committed at checkpoints, and a summary read back from Postgres.
+/// `wakala demo` (CONTRACT §4): the product as it runs in production, on the embedded default —
+/// an embedded Kafka (librdkafka's mock cluster) fed a generated stream at a steady pace (the
+/// past days first, then live), the default pipeline consuming it exactly as `wakala run` does,
+/// the dashboard server and the webhook gateway; a private PostgreSQL. Ctrl-C stops everything;
+/// a rerun resumes.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the default pipeline end to end on the embedded default (generated stream, private Postgres, Parquet).")
+        abstract: "The whole product live on the embedded default: generated traffic through Kafka, the pipeline, the dashboard.",
+        discussion: """
+        Prints the dashboard URL with a ready token, then a status line (events in, events/s, \
+        consumer lag, dead letters, last checkpoint). Ctrl-C: final checkpoint, servers and \
+        Postgres stopped, nothing left running; run it again to resume (its folder keeps the \
+        stream's settings, the tokens' secret, the clock and Postgres). After a SIGKILL the next \
+        start recovers from the last checkpoint: the embedded broker is rebuilt from the same \
+        seed, record for record, so the checkpoint's offsets still point at the same records.
+        """)
 
-    @Option(help: "Data folder (env WAKALA_DATA_DIR).") var data: String?
-    @Option(help: "Tenants in the generated stream.") var tenants: Int = 20
-    @Option(help: "Days in the generated stream.") var days: Int = 7
+    @Option(help: "Dashboard port (the webhook gateway listens on the next one).") var port: Int = 8080
+    @Option(help: "Generated minutes per real second.") var speed: Double = 60
+    @Option(help: "Tenants in the generated stream (first start only).") var tenants: Int = 5
+    @Option(help: "Days of history produced at once before live traffic (first start only).") var backlogDays: Int = 7
+    @Option(help: "Folder for Postgres, Parquet and the demo's state (env WAKALA_DATA_DIR).") var data: String?
+    @Option(help: "The demo clock's first instant, RFC 3339 (first start only; default: now).") var now: String?
+    @Option(help: "Days of live traffic after the backlog (first start only).") var liveDays: Int = 30
+    @Flag(help: "Stop once the whole generated stream is produced and consumed (tests).") var exitAtEnd = false
+    @Option(help: "Log level of the servers.") var logLevel: String = "warning"
+
+    /// What a rerun must keep: the stream (seed, tenants, first day, days), the clock, the secret.
+    struct State: Codable {
+        var seed: UInt64
+        var tenants: Int
+        var start: Int64
+        var days: Int
+        var clock: Int64
+        var secret: String
+    }
 
     func run() throws {
-        let dir = data ?? env("WAKALA_DATA_DIR") ?? "data"
+        let dir = data ?? env("WAKALA_DATA_DIR") ?? ".wakala"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let input = "\(dir)/demo-\(tenants)x\(days).ndjson.zst"
-        if !FileManager.default.fileExists(atPath: input) {
-            let g = try Generate.parse(["--seed", "7", "--tenants", String(tenants), "--days", String(days), "--disorder", "20s",
-                                        "--duplicates", "0.01", "--malformed", "0.001", "--out", input])
-            try g.run()
+        let statePath = dir + "/demo.json"
+        var state: State
+        if let d = FileManager.default.contents(atPath: statePath), let s = try? JSONDecoder().decode(State.self, from: d) {
+            state = s
+            note("wakala demo: resuming the demo in \(dir) (\(s.tenants) tenants; generated clock at \(RFC3339.format(s.clock)))")
+        } else {
+            guard let first = now.map({ RFC3339.parse($0) }) ?? Int64(Date().timeIntervalSince1970 * 1000) else {
+                throw ValidationError("--now must be an RFC 3339 time")
+            }
+            var z = TenantZone.johannesburg
+            let start = z.dayStart(first) - Int64(backlogDays) * 86_400_000
+            state = State(seed: 7, tenants: tenants, start: start, days: backlogDays + liveDays + 1, clock: first,
+                          secret: env("WAKALA_JWT_SECRET") ?? (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max)) }.joined())
+            try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: statePath))
         }
         let pg: LocalPostgres
         do {
-            pg = try LocalPostgres(directory: URL(fileURLWithPath: "\(dir)/postgres"))
+            pg = try LocalPostgres(directory: URL(fileURLWithPath: dir + "/postgres"))
         } catch let e as LocalPostgres.Failure where e.description.contains("cannot enter") {
-            // Under root the server runs as `postgres`, which may not reach the data folder.
             pg = try LocalPostgres(directory: URL(fileURLWithPath: NSTemporaryDirectory() + "wakala-demo-postgres"))
         }
-        note("wakala demo: private PostgreSQL in \(pg.directory.path)")
-        defer { try? pg.stop() }
-        // One database per stream, so a rerun resumes (here: finds it done) instead of mixing streams.
-        let url = try pg.createDatabase("wakala_\(tenants)x\(days)")
-        let replay = try Replay.parse(["--pipeline", "Pipelines/analytics.yaml", "--input", input, "--sinks", "--postgres", url,
-                                       "--data", dir])
-        try replay.run()
-        let db = try PGConnection(url: url)
-        print("read models in schema wakala (\(url)):")
-        for t in ["tenants", "orders", "order_status_history", "order_transition_rejections", "deliveries", "tenant_usage",
-                  "rollup_hourly", "rollup_daily", "rollup_products", "rollup_payments", "rollup_deliveries", "rollup_messages"] {
-            let n = try db.query("SELECT count(*) FROM wakala.\(t)").rows[0][0] ?? "0"
-            print("  \(t): \(n) rows")
+        defer {
+            do { try pg.stop(); note("wakala demo: Postgres stopped") } catch { note("wakala demo: stopping Postgres: \(error)") }
         }
-        let files = try db.query("SELECT kind, count(*), sum(rows), sum(bytes) FROM wakala.file_manifest GROUP BY kind ORDER BY kind")
-        print("files committed through the manifest:")
-        for r in files.rows { print("  \(r[0] ?? ""): \(r[1] ?? "0") files, \(r[2] ?? "0") rows, \(r[3] ?? "0") bytes") }
-        let daily = try db.query("""
-            SELECT to_char(bucket_start AT TIME ZONE 'Africa/Johannesburg', 'YYYY-MM-DD'), orders, gross_revenue_cents,
-                   completed_orders, unique_customers
-            FROM wakala.rollup_daily WHERE tenant_id = $1 ORDER BY bucket_start
-            """, ["t-0001"])
-        print("daily rollups of t-0001 (date, orders, gross revenue cents, completed, unique customers):")
-        for r in daily.rows { print("  " + r.map { $0 ?? "" }.joined(separator: "  ")) }
+        let url = try pg.createDatabase("wakala_demo")
+        try Migrations.run(try PGConnection(url: url))
+
+        // The embedded Kafka: one partition per topic (one task; see drainInternalTopicsAtCheckpoint).
+        let broker = try EmbeddedBroker(partitions: 1, topics: Topics.inputs + Topics.outputs + Topics.defaultInternal)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var logger = Logger(label: "wakala.demo")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+
+        // The stream up to the clock, produced before the pipeline starts (the same records at the
+        // same offsets as on the first start), then live.
+        let clock = DemoClock(start: state.clock, speed: speed)
+        let feeder = try DemoFeeder(state: state, brokers: broker.bootstrapServers, clock: clock)
+        // Where the last checkpoint stopped reading (a restart re-produces the stream up to there).
+        var positions: [String: Int64] = [:]
+        let db = try PGConnection(url: url)
+        if let text = try db.query("SELECT positions::text FROM wakala.checkpoints WHERE pipeline = 'analytics' AND partition = 0").rows.first?[0] ?? nil,
+           let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+            for (k, v) in obj { positions[k] = (v as? NSNumber)?.int64Value ?? 0 }
+        }
+        let t0 = monotonicSeconds()
+        feeder.start(positions: positions)
+        try feeder.waitForCatchUp()
+        if !positions.isEmpty {
+            note(String(format: "wakala demo: the stream re-produced up to the last checkpoint (%d records, %.1f s)", feeder.produced, monotonicSeconds() - t0))
+        }
+
+        let absolute = URL(fileURLWithPath: dir).standardizedFileURL.path
+        var config: PipelineConfig
+        do {
+            // Parquet and part files under the demo's folder, whatever the working directory.
+            config = try PipelineConfig.load(path: try Self.pipelinePath(),
+                                             environment: ProcessInfo.processInfo.environment.merging(["WAKALA_DATA_DIR": absolute + "/data"]) { $1 })
+        } catch let e as ConfigErrors {
+            for err in e.errors { note(err.description) }
+            throw ExitCode(2)
+        }
+        // Generated time runs `speed`× real time: a partition without records for 5 real seconds
+        // (minutes of generated time) is idle, as the file's 60 s would be in production.
+        config.eventTime.idleTimeout = min(config.eventTime.idleTimeout, 5_000)
+        var settings = KafkaPipeline.Settings(brokers: broker.bootstrapServers, group: "wakala-demo", postgresURL: url, dataDir: absolute + "/data")
+        settings.checkpointInterval = 2
+        settings.drainInternalTopicsAtCheckpoint = true
+        settings.log = { [logger] in logger.info("\($0)") }
+        let pipeline = try KafkaPipeline(config: config, settings: settings)
+        feeder.attach(pipeline.progress)
+
+        var serve = ServeSettings(postgresURL: url)
+        serve.port = port
+        serve.jwtSecret = state.secret
+        serve.now = { clock.now() }
+        let serveFixed = serve, log = logger, secret = state.secret
+        let dashboard = try awaitSync { try await DashboardServer(serveFixed, registry: registry, logger: log) }
+        var gw = GatewaySettings(brokers: broker.bootstrapServers)
+        gw.port = port == 0 ? 0 : port + 1
+        gw.whatsappAppSecret = env("WAKALA_WHATSAPP_APP_SECRET") ?? state.secret
+        gw.paystackSecret = env("WAKALA_PAYSTACK_SECRET") ?? state.secret
+        gw.whatsappVerifyToken = env("WAKALA_WHATSAPP_VERIFY_TOKEN") ?? "wakala-demo"
+        let gateway = try GatewayServer(gw, registry: registry, logger: logger)
+
+        let tokens = try awaitSync {
+            (try await TokenVerifier.sign(DashboardClaims(tenantID: "t-0001", expires: Date().addingTimeInterval(30 * 86_400)), secret: secret),
+             try await TokenVerifier.sign(DashboardClaims(tenantID: "t-0001", expires: Date().addingTimeInterval(30 * 86_400), role: "platform_admin"),
+                                          secret: secret))
+        }
+        let listening = ListeningLatch()
+        let services: [any Service] = [
+            PipelineService(pipeline: pipeline, exitAtEnd: exitAtEnd),
+            FeederService(feeder: feeder, exitAtEnd: exitAtEnd, end: { [box = SendableBox(pipeline)] in box.value.endInput() }),
+            dashboard.service { p in
+                listening.set(p)
+                print("""
+                    wakala demo is running — the dashboard: http://127.0.0.1:\(p)/#token=\(tokens.0)
+                      token (tenant t-0001):     \(tokens.0)
+                      token (platform_admin):    \(tokens.1)
+                      API: curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:\(p)/v1/live'
+                      metrics: http://127.0.0.1:\(p)/metrics · webhooks: http://127.0.0.1:\(port + 1)/webhooks/whatsapp
+                    Ctrl-C stops everything; run it again to resume.
+                    """)
+                fflush(nil)
+            },
+            gateway.service { _ in },
+            StatusService(progress: pipeline.progress, feeder: feeder, clock: clock, interval: 1),
+        ]
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var failure: Error?
+        Task {
+            do { try await group.run() } catch { failure = error }
+            done.signal()
+        }
+        done.wait()
+        gateway.close()
+        dashboard.store.stop()
+        state.clock = clock.now()
+        try? JSONEncoder().encode(state).write(to: URL(fileURLWithPath: statePath))
+        let p = pipeline.progress.snapshot
+        print("\nwakala demo stopped: \(p.recordsIn) records consumed, checkpoint \(p.lastCheckpointID) committed; run it again to resume")
+        withExtendedLifetime(broker) {}
+        if let failure { throw RuntimeFailure("wakala demo: \(failure)") }
     }
+
+    /// The default pipeline file: here, or beside the executable's checkout.
+    static func pipelinePath() throws -> String {
+        let rel = "Pipelines/analytics.yaml"
+        if FileManager.default.fileExists(atPath: rel) { return rel }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.deletingLastPathComponent()
+        for _ in 0..<6 {
+            let candidate = dir.appendingPathComponent(rel).path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        throw RuntimeFailure("\(rel) not found here or beside the wakala executable; run the demo from the repository")
+    }
+}
+
+/// The demo's generated time: `speed` generated milliseconds per real one from `start`.
+final class DemoClock: @unchecked Sendable {
+    let start: Int64
+    let speed: Double
+    let began = monotonicSeconds()
+    init(start: Int64, speed: Double) { self.start = start; self.speed = speed }
+    func now() -> Int64 { start + Int64((monotonicSeconds() - began) * 1000 * speed) }
+}
+
+final class ListeningLatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var port: Int?
+    func set(_ p: Int) { lock.lock(); port = p; lock.unlock() }
+}
+
+/// Produces the generated stream into the embedded Kafka in arrival order on a thread of its
+/// own: everything up to the clock's start at once (``waitForBacklog()``), then each record when
+/// the clock reaches its arrival time. Deterministic (seed, one idempotent producer), so a
+/// restart puts the same records at the same offsets.
+final class DemoFeeder: @unchecked Sendable {
+    let producer: KafkaProducer
+    let clock: DemoClock
+    let config: GeneratorConfig
+    /// Records a topic may run ahead of the pipeline's position: the embedded broker keeps only
+    /// ~5 MB per partition and drops the oldest, so the feeder must not outrun the consumer.
+    static let maxAhead: Int64 = 6_000
+    private let lock = NSLock()
+    private var count = 0
+    private var perTopic: [String: Int64] = [:]
+    private var stopping = false
+    private var failure: Error?
+    private var progress: PipelineProgress?
+    private let caughtUp = DispatchSemaphore(value: 0)
+    private let attached = DispatchSemaphore(value: 0)
+    let done = DispatchGroup()
+
+    init(state: Demo.State, brokers: String, clock: DemoClock) throws {
+        var c = GeneratorConfig()
+        c.seed = state.seed
+        c.tenants = state.tenants
+        c.days = state.days
+        c.start = state.start
+        c.disorderMillis = 20_000
+        c.duplicates = 0.01
+        c.malformed = 0.001
+        config = c
+        producer = try KafkaProducer(brokers: brokers)
+        self.clock = clock
+    }
+
+    var produced: Int { lock.lock(); defer { lock.unlock() }; return count }
+    var producedByTopic: [String: Int64] { lock.lock(); defer { lock.unlock() }; return perTopic }
+    func stop() { lock.lock(); stopping = true; lock.unlock(); attached.signal() }
+    private var isStopping: Bool { lock.lock(); defer { lock.unlock() }; return stopping }
+    var error: Error? { lock.lock(); defer { lock.unlock() }; return failure }
+
+    struct Stopped: Error {}
+
+    /// Produces on a thread of its own: first, at full speed, up to `positions` (the last
+    /// checkpoint's offsets: the same records at the same offsets as before a restart; what lies
+    /// before them may be dropped by the broker, being consumed already), then — once
+    /// ``attach(_:)`` gave it the pipeline — never more than ``maxAhead`` records ahead of it:
+    /// the history up to the clock's start as fast as the pipeline takes it, then live.
+    func start(positions: [String: Int64]) {
+        done.enter()
+        let t = Thread { [self] in
+            var generator = StreamGenerator(config)
+            var behind = Set(positions.filter { Topics.inputs.contains($0.key) && $0.value > 0 }.keys)
+            var live = false
+            if behind.isEmpty { caughtUp.signal(); attached.wait() }
+            do {
+                try generator.generate { r in
+                    if isStopping { throw Stopped() }
+                    if behind.isEmpty {
+                        // Not too far ahead of the pipeline.
+                        while let p = progress, (perTopic[r.topic] ?? 0) - (p.snapshot.positions["\(r.topic)/0"] ?? 0) >= Self.maxAhead {
+                            if isStopping { throw Stopped() }
+                            producer.poll()
+                            Thread.sleep(forTimeInterval: 0.01)
+                        }
+                        if !live && r.arrival > clock.start { live = true }
+                        while live && clock.now() < r.arrival {
+                            if isStopping { throw Stopped() }
+                            producer.poll()
+                            Thread.sleep(forTimeInterval: min(0.05, max(0.001, Double(r.arrival - clock.now()) / 1000 / clock.speed)))
+                        }
+                    }
+                    try producer.produce(topic: r.topic, key: r.key, value: r.value)
+                    lock.lock(); count += 1; perTopic[r.topic, default: 0] += 1; lock.unlock()
+                    if !behind.isEmpty, (perTopic[r.topic] ?? 0) >= (positions[r.topic] ?? 0) {
+                        behind.remove(r.topic)
+                        if behind.isEmpty {
+                            try producer.flush(timeout: .seconds(120))
+                            caughtUp.signal()
+                            attached.wait()
+                        }
+                    }
+                }
+                try producer.flush(timeout: .seconds(30))
+            } catch is Stopped {
+                try? producer.flush(timeout: .seconds(10))
+            } catch {
+                lock.lock(); failure = error; lock.unlock()
+            }
+            if !behind.isEmpty { caughtUp.signal() }
+            done.leave()
+        }
+        t.name = "wakala-feeder"
+        t.start()
+    }
+
+    /// Returns once the records up to the checkpoint's positions are in Kafka.
+    func waitForCatchUp() throws {
+        caughtUp.wait()
+        if let error { throw error }
+    }
+
+    /// The pipeline now consumes: produce the rest, paced by its positions and the clock.
+    func attach(_ p: PipelineProgress) {
+        lock.lock(); progress = p; lock.unlock()
+        attached.signal()
+    }
+}
+
+/// The pipeline's loop on a thread of its own, stopped (last checkpoint, leave the group) on the
+/// group's graceful shutdown.
+struct PipelineService: Service {
+    /// Run on one thread only (the service's); the box only carries it there.
+    let box: SendableBox<KafkaPipeline>
+    let exitAtEnd: Bool
+    init(pipeline: KafkaPipeline, exitAtEnd: Bool) { box = SendableBox(pipeline); self.exitAtEnd = exitAtEnd }
+
+    func run() async throws {
+        let stop = StopFlag()
+        try await withGracefulShutdownHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+                let t = Thread {
+                    do {
+                        _ = try box.value.run(shouldStop: { stop.isSet })
+                        c.resume()
+                    } catch { c.resume(throwing: error) }
+                }
+                t.name = "wakala-pipeline"
+                t.start()
+            }
+        } onGracefulShutdown: {
+            stop.set()
+        }
+    }
+}
+
+struct FeederService: Service {
+    let feeder: DemoFeeder
+    let exitAtEnd: Bool
+    /// Asks the pipeline to end its input (``KafkaPipeline/endInput()``).
+    let end: @Sendable () -> Void
+
+    func run() async throws {
+        let f = feeder
+        try await withGracefulShutdownHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                f.done.notify(queue: .global()) { c.resume() }
+            }
+            if let e = f.error { throw e }
+            // Done producing: stay until the group stops, or — with --exit-at-end — until the
+            // pipeline has read everything (then the group stops: last checkpoint, exit 0).
+            if exitAtEnd {
+                // The pipeline ends its input where the topics end now (everything produced),
+                // emits what it holds, checkpoints and returns: the group then stops.
+                end()
+                try? await gracefulShutdown()
+            } else {
+                try? await gracefulShutdown()
+            }
+        } onGracefulShutdown: {
+            f.stop()
+        }
+    }
+}
+
+/// The status line: events in, events/s, lag, dead letters, last checkpoint — the same figures
+/// `/metrics` carries (both read ``PipelineProgress``).
+struct StatusService: Service {
+    let progress: PipelineProgress
+    let feeder: DemoFeeder
+    let clock: DemoClock
+    let interval: Double
+
+    func run() async throws {
+        let tty = isatty(1) == 1
+        var last = progress.snapshot.recordsIn
+        var lastAt = monotonicSeconds()
+        var printedAt = 0.0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            let p = progress.snapshot
+            let t = monotonicSeconds()
+            let rate = Double(p.recordsIn - last) / max(0.001, t - lastAt)
+            last = p.recordsIn; lastAt = t
+            Gauge(label: "wakala_demo_events_per_second").record(rate)
+            Gauge(label: "wakala_demo_records_produced").record(feeder.produced)
+            let ago = p.lastCheckpointAt.map { String(format: "%.0f s ago", Date().timeIntervalSince($0)) } ?? "none yet"
+            let line = String(format: "%@ · events in %d (%.0f/s) · lag %lld · dead letters %d · checkpoint #%lld %@",
+                              String(RFC3339.format(clock.now()).prefix(16)).replacingOccurrences(of: "T", with: " ") as NSString,
+                              p.recordsIn, rate, p.lag, p.deadLetters, p.lastCheckpointID, ago as NSString)
+            if tty {
+                FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
+            } else if t - printedAt >= 5 {
+                print(line)
+                fflush(nil)
+                printedAt = t
+            }
+        }
+    }
+}
+
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+final class SendableBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ v: T) { value = v }
 }
