@@ -395,6 +395,7 @@ struct StatusService: Service {
             last = p.recordsIn; lastAt = t
             Gauge(label: "wakala_demo_events_per_second").record(rate)
             Gauge(label: "wakala_demo_records_produced").record(feeder.produced)
+            Gauge(label: "wakala_records_consumed").record(p.recordsIn)
             let ago = p.lastCheckpointAt.map { String(format: "%.0f s ago", Date().timeIntervalSince($0)) } ?? "none yet"
             let line = String(format: "%@ · events in %d (%.0f/s) · lag %lld · dead letters %d · checkpoint #%lld %@",
                               String(RFC3339.format(clock.now()).prefix(16)).replacingOccurrences(of: "T", with: " ") as NSString,

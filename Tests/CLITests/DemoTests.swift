@@ -1,0 +1,164 @@
+import Foundation
+import Sinks
+import TestSupport
+import Testing
+
+/// `wakala demo` as a user meets it, and its recovery.
+@Suite(.serialized) struct DemoTests {
+    static func repo() -> String { FileManager.default.currentDirectoryPath }
+
+    static func tempDir(_ name: String) throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-\(name)-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    /// Processes whose command line names `needle` (the demo's folder: its Postgres, itself).
+    static func processes(mentioning needle: String) -> [String] {
+        let r = try? runProcess(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-af", needle])
+        return (r?.stdout ?? "").split(separator: "\n").map(String.init).filter { !$0.contains("pgrep") }
+    }
+
+    static func free() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func metric(_ text: String, _ name: String) -> Double {
+        text.split(separator: "\n").filter { $0.hasPrefix(name + " ") || $0.hasPrefix(name + "{") }
+            .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+    }
+
+    /// The README's demo command in a terminal (tmux), as a new user runs it: the dashboard
+    /// serves, the printed token shows orders, the figures grow, `/metrics` agrees with the status
+    /// line, and Ctrl-C ends everything within 30 s.
+    @Test func theReadmeDemoInATerminal() throws {
+        let data = try Self.tempDir("demo-tty")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let port = try Self.free()
+        let session = "wakala-demo-\(getpid())"
+        let log = data + "/terminal.log"
+        let tmux = URL(fileURLWithPath: "/usr/bin/tmux")
+        // The README's command. scripts/test built the release binary first; `swift test` holds the
+        // build folder, so the script's own build step is skipped (WAKALA_SKIP_BUILD=1).
+        let command = "cd \(Self.repo()) && WAKALA_SKIP_BUILD=1 scripts/demo --port \(port) --data \(data) 2>&1 | tee \(log)"
+        let started = try runProcess(tmux, ["new-session", "-d", "-s", session, "-x", "220", "-y", "50", command])
+        #expect(started.status == 0, "\(started.stderr)")
+        defer { _ = try? runProcess(tmux, ["kill-session", "-t", session]) }
+
+        // The URL with a token within 3 minutes.
+        var token: String?
+        let deadline = Date().addingTimeInterval(180)
+        while token == nil && Date() < deadline {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            token = text.split(separator: "\n").first { $0.contains("token (tenant t-0001):") }
+                .map { String($0.split(separator: " ").last ?? "") }
+            if token == nil { Thread.sleep(forTimeInterval: 0.5) }
+        }
+        let t = try #require(token, "no dashboard URL within 3 minutes:\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        let base = "http://127.0.0.1:\(port)"
+        let page = try HTTPReply.get(base + "/")
+        #expect(page.status == 200 && String(decoding: page.body, as: UTF8.self).contains("<title>Wakala Stream"))
+
+        // Orders for the printed token's tenant over the last week, growing while it runs.
+        func orders() throws -> Int {
+            let live = try #require(try HTTPReply.get(base + "/v1/live", token: t).json as? [String: Any])
+            let today = try #require(live["day_start"] as? String)
+            let from = today.replacingOccurrences(of: "+", with: "%2B"), to = from
+            // [today − 7 days, today + 1 day): shift the date part.
+            let f = DateFormatter()
+            f.dateFormat = "yyyy-MM-dd"
+            f.timeZone = TimeZone(identifier: "UTC")
+            let day = f.date(from: String(today.prefix(10)))!
+            let suffix = String(today.dropFirst(10)).replacingOccurrences(of: "+", with: "%2B")
+            let a = f.string(from: day.addingTimeInterval(-7 * 86_400)) + suffix, b = f.string(from: day.addingTimeInterval(86_400)) + suffix
+            _ = (from, to)
+            let d = try #require(try HTTPReply.get(base + "/v1/dashboard?from=\(a)&to=\(b)", token: t).json as? [String: Any])
+            return ((d["sales"] as? [String: Any])?["orders"] as? Int) ?? 0
+        }
+        var first = 0
+        let seen = Date().addingTimeInterval(60)
+        while first == 0 && Date() < seen { first = try orders(); if first == 0 { Thread.sleep(forTimeInterval: 1) } }
+        #expect(first > 0, "the dashboard shows no orders")
+        var later = first
+        let grow = Date().addingTimeInterval(150)
+        while later <= first && Date() < grow { Thread.sleep(forTimeInterval: 2); later = try orders() }
+        #expect(later > first, "the figures did not grow: \(first) → \(later)")
+
+        // /metrics: throughput, lag and checkpoints, in agreement with the status line.
+        Thread.sleep(forTimeInterval: 2)
+        let status = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").components(separatedBy: "\r")
+            .flatMap { $0.split(separator: "\n").map(String.init) }.last { $0.contains("events in ") } ?? ""
+        let shown = Int(status.components(separatedBy: "events in ").last?.split(separator: " ").first ?? "") ?? -1
+        let m = String(decoding: try HTTPReply.get(base + "/metrics").body, as: UTF8.self)
+        let consumed = Self.metric(m, "wakala_records_consumed")
+        #expect(Self.metric(m, "wakala_records_in_total") > 0)
+        #expect(Self.metric(m, "wakala_checkpoints_total") > 0)
+        #expect(m.contains("wakala_consumer_lag_records "))
+        #expect(m.contains("wakala_http_requests_total{"))
+        #expect(shown > 0 && Double(shown) <= consumed && consumed - Double(shown) <= max(500, 0.05 * consumed),
+                "status line \(shown) vs wakala_records_consumed \(consumed)")
+
+        // Ctrl-C: everything stops within 30 s, nothing left running.
+        _ = try runProcess(tmux, ["send-keys", "-t", session, "C-c"])
+        let stop = Date().addingTimeInterval(30)
+        while Date() < stop && !Self.processes(mentioning: data).isEmpty { Thread.sleep(forTimeInterval: 0.5) }
+        #expect(Self.processes(mentioning: data).isEmpty, "left running: \(Self.processes(mentioning: data))")
+        #expect(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("wakala demo stopped"))
+    }
+
+    /// A demo killed with SIGKILL and started again ends with the read models of one never killed.
+    @Test func killedAndRestartedEqualsUninterrupted() throws {
+        let w = try wakalaBinary()
+        let a = try Self.tempDir("demo-a"), b = try Self.tempDir("demo-b")
+        defer { try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b) }
+        func args(_ dir: String) -> [String] {
+            ["demo", "--data", dir, "--port", "0", "--now", "2026-03-10T00:00:00Z", "--backlog-days", "2", "--live-days", "1",
+             "--speed", "20000", "--tenants", "3", "--exit-at-end"]
+        }
+        let whole = try runProcess(w, args(a), timeout: 300)
+        #expect(whole.status == 0, "\(whole.stderr.suffix(2000))")
+
+        // B: killed once it has committed a checkpoint, mid-stream.
+        let p = Process()
+        p.executableURL = w
+        p.arguments = args(b)
+        let out = b + "/first.out"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && !((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("checkpoint #1 ") {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        Thread.sleep(forTimeInterval: Double.random(in: 0.2...1.5))
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("checkpoint #1 "), "B never checkpointed before the kill")
+        let again = try runProcess(w, args(b), timeout: 300)
+        #expect(again.status == 0, "\(again.stderr.suffix(2000))")
+        #expect(again.stderr.contains("re-produced up to the last checkpoint"))
+
+        // Both clusters, read back.
+        let pa = try LocalPostgres(directory: URL(fileURLWithPath: a + "/postgres"))
+        let pb = try LocalPostgres(directory: URL(fileURLWithPath: b + "/postgres"))
+        defer { try? pa.stop(); try? pb.stop() }
+        let da = try PGConnection(url: pa.url(database: "wakala_demo")), db = try PGConnection(url: pb.url(database: "wakala_demo"))
+        for table in ["tenants", "orders", "order_status_history", "order_transition_rejections", "deliveries", "tenant_usage", "rollup_hourly",
+                      "rollup_daily", "rollup_products", "rollup_payments", "rollup_deliveries", "rollup_messages", "rollup_customers"] {
+            let q = "SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM wakala.\(table) t"
+            let ra = try da.query(q).rows[0], rb = try db.query(q).rows[0]
+            #expect(ra == rb, "\(table): uninterrupted \(ra) vs killed and restarted \(rb)")
+            if table == "orders" { #expect(Int(ra[0] ?? "0") ?? 0 > 100) }
+        }
+    }
+}
