@@ -88,6 +88,7 @@ let package = Package(
         .executableTarget(name: "wakala",
                           dependencies: ["Domain", "Ingest", "Operators", "Sinks", "Engine", "Query", "Serve", "Gateway",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Hummingbird", package: "hummingbird"),
                                          .product(name: "Metrics", package: "swift-metrics"),
                                          .product(name: "Prometheus", package: "swift-prometheus"),
                                          .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

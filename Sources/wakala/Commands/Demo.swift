@@ -37,7 +37,7 @@ struct Demo: ParsableCommand {
     @Option(help: "The demo clock's first instant, RFC 3339 (first start only; default: now).") var now: String?
     @Option(help: "Days of live traffic after the backlog (first start only).") var liveDays: Int = 30
     @Flag(help: "Stop once the whole generated stream is produced and consumed (tests).") var exitAtEnd = false
-    @Option(help: "Log level of the servers.") var logLevel: String = "warning"
+    @OptionGroup var logging: LoggingOptions
 
     /// What a rerun must keep: the stream (seed, tenants, first day, days), the clock, the secret.
     struct State: Codable {
@@ -83,8 +83,9 @@ struct Demo: ParsableCommand {
         let broker = try EmbeddedBroker(partitions: 1, topics: Topics.inputs + Topics.outputs + Topics.defaultInternal)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        var logger = Logger(label: "wakala.demo")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+        // The status line is the demo's voice; logs only say what goes wrong (unless asked).
+        var logger = logging.logger("wakala.demo")
+        if logging.logLevel == "info" { logger.logLevel = .warning }
 
         // The stream up to the clock, produced before the pipeline starts (the same records at the
         // same offsets as on the first start), then live.
@@ -144,7 +145,7 @@ struct Demo: ParsableCommand {
         }
         let listening = ListeningLatch()
         let services: [any Service] = [
-            PipelineService(pipeline: pipeline, exitAtEnd: exitAtEnd),
+            PipelineService(pipeline: pipeline),
             FeederService(feeder: feeder, exitAtEnd: exitAtEnd, end: { [box = SendableBox(pipeline)] in box.value.endInput() }),
             dashboard.service { p in
                 listening.set(p)
@@ -318,33 +319,6 @@ final class DemoFeeder: @unchecked Sendable {
     }
 }
 
-/// The pipeline's loop on a thread of its own, stopped (last checkpoint, leave the group) on the
-/// group's graceful shutdown.
-struct PipelineService: Service {
-    /// Run on one thread only (the service's); the box only carries it there.
-    let box: SendableBox<KafkaPipeline>
-    let exitAtEnd: Bool
-    init(pipeline: KafkaPipeline, exitAtEnd: Bool) { box = SendableBox(pipeline); self.exitAtEnd = exitAtEnd }
-
-    func run() async throws {
-        let stop = StopFlag()
-        try await withGracefulShutdownHandler {
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-                let t = Thread {
-                    do {
-                        _ = try box.value.run(shouldStop: { stop.isSet })
-                        c.resume()
-                    } catch { c.resume(throwing: error) }
-                }
-                t.name = "wakala-pipeline"
-                t.start()
-            }
-        } onGracefulShutdown: {
-            stop.set()
-        }
-    }
-}
-
 struct FeederService: Service {
     let feeder: DemoFeeder
     let exitAtEnd: Bool
@@ -411,14 +385,3 @@ struct StatusService: Service {
     }
 }
 
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.lock(); value = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-}
-
-final class SendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ v: T) { value = v }
-}

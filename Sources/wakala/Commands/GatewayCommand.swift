@@ -27,7 +27,7 @@ struct GatewayCommand: ParsableCommand {
     @Option(help: "Kafka bootstrap servers (env WAKALA_KAFKA_BROKERS).") var brokers: String?
     @Option(help: "YAML mapping of WhatsApp phone_number_id (quoted) → tenant_id.") var tenants: String?
     @Option(help: "How long a webhook waits for Kafka's acknowledgement before 503, e.g. 5s.") var ackTimeout: DurationArg = DurationArg(millis: 5_000)
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         guard let brokers = brokers ?? env("WAKALA_KAFKA_BROKERS") else {
@@ -51,15 +51,13 @@ struct GatewayCommand: ParsableCommand {
                 throw ExitCode(2)
             }
         }
-        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level: unknown level \(logLevel)") }
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
                                                    .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
                                                    .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10)]
         MetricsSystem.bootstrap(factory)
-        var logger = Logger(label: "wakala.gateway")
-        logger.logLevel = level
+        let logger = logging.logger("wakala.gateway")
         let server = try GatewayServer(settings, registry: registry, logger: logger)
         if settings.tenants.isEmpty { logger.warning("no --tenants file: every WhatsApp message will be dead-lettered as unknown_phone_number") }
         let done = DispatchSemaphore(value: 0)

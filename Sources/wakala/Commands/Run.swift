@@ -1,4 +1,9 @@
 import ArgumentParser
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
 import Domain
 import Engine
 import Foundation
@@ -38,6 +43,9 @@ struct Run: ParsableCommand {
     @Option(help: "Where derived events and dead letters go: kafka (the pipeline's topics) or files (derived/, dlq/ part files).")
     var outputs: String = "kafka"
 
+    @Option(help: "Serve /metrics (Prometheus) and /healthz on this loopback port (0: any; unset: none).") var metricsPort: Int?
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         guard ["kafka", "files"].contains(outputs) else { throw ValidationError("--outputs is kafka or files") }
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
@@ -64,7 +72,10 @@ struct Run: ParsableCommand {
         settings.checkpointRecords = checkpointRecords
         settings.checkpointInterval = Double(checkpointInterval?.millis ?? config.checkpointInterval) / 1000
         settings.outputsToKafka = outputs == "kafka"
-        settings.log = { note("wakala run: \($0)") }
+        let logger = logging.logger("wakala.run")
+        settings.log = { logger.info("\($0)") }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let began = monotonicSeconds()
         let driver: KafkaPipeline
         do {
@@ -75,13 +86,30 @@ struct Run: ParsableCommand {
         }
         note("wakala run: pipeline \(config.name), group \(settings.group) at \(settings.brokers): \(driver.taskCount) tasks" +
              (untilEnd ? ", until the end offsets at start (\(driver.endTotal) records)" : ""))
-        ShutdownSignal.install()
-        let summary: KafkaPipeline.Summary
-        do {
-            summary = try driver.run { ShutdownSignal.requested }
-        } catch {
-            throw RuntimeFailure("\(error)")
+        // The loop and the metrics endpoint in one ServiceGroup: SIGINT/SIGTERM stop both
+        // gracefully (last checkpoint, leave the group); a bounded run's end stops the group.
+        let pipelineService = PipelineService(pipeline: driver)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: pipelineService, successTerminationBehavior: .gracefullyShutdownGroup)]
+        if let metricsPort {
+            let router = Router()
+            router.get("/metrics") { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            }
+            router.get("/healthz") { _, _ in "ok" }
+            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: metricsPort), serverName: "wakala-run"),
+                                  onServerRunning: { logger.notice("metrics on http://127.0.0.1:\($0.localAddress?.port ?? 0)/metrics") }, logger: logger)
+            services.append(.init(service: app))
         }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var failure: Error?
+        Task {
+            do { try await group.run() } catch { failure = error }
+            done.signal()
+        }
+        done.wait()
+        if let failure { throw RuntimeFailure("\(failure)") }
+        guard let summary = pipelineService.summary.get else { throw RuntimeFailure("the pipeline stopped without a summary") }
         let seconds = monotonicSeconds() - began
         note(String(format: "wakala run: %@ after %.1f s: %d records (%.0f /s), %d accepted, %d dead letters, %d checkpoints%@",
                     summary.stoppedBySignal ? "stopped on a signal" : "done", seconds, summary.records,

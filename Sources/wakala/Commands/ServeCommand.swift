@@ -22,7 +22,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Postgres URL (env WAKALA_POSTGRES_URL).") var postgres: String?
     @Option(help: "PEM file with an RSA public key for RS256 tokens.") var jwtPublicKey: String?
     @Option(help: "Per-tenant rate limits by tier: on, or off (for load benchmarks only).") var rateLimits: String = "on"
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         guard let url = postgres ?? env("WAKALA_POSTGRES_URL") else {
@@ -40,7 +40,6 @@ struct ServeCommand: ParsableCommand {
             throw ExitCode(2)
         }
         guard ["on", "off"].contains(rateLimits) else { throw ValidationError("--rate-limits must be on or off") }
-        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level: unknown level \(logLevel)") }
         var settings = ServeSettings(postgresURL: url)
         settings.host = host
         settings.port = port
@@ -54,8 +53,7 @@ struct ServeCommand: ParsableCommand {
                                                    .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
                                                    .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10)]
         MetricsSystem.bootstrap(factory)
-        var logger = Logger(label: "wakala.serve")
-        logger.logLevel = level
+        let logger = logging.logger("wakala.serve")
         let log = logger, fixed = settings
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var failure: Error?
