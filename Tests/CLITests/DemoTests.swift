@@ -46,13 +46,12 @@ import Testing
         let port = try Self.free()
         let session = "wakala-demo-\(getpid())"
         let log = data + "/terminal.log"
-        let tmux = URL(fileURLWithPath: "/usr/bin/tmux")
+        let tmux = "/usr/bin/tmux"
         // The README's command. scripts/test built the release binary first; `swift test` holds the
         // build folder, so the script's own build step is skipped (WAKALA_SKIP_BUILD=1).
         let command = "cd \(Self.repo()) && WAKALA_SKIP_BUILD=1 scripts/demo --port \(port) --data \(data) 2>&1 | tee \(log)"
-        let started = try runProcess(tmux, ["new-session", "-d", "-s", session, "-x", "220", "-y", "50", command])
-        #expect(started.status == 0, "\(started.stderr)")
-        defer { _ = try? runProcess(tmux, ["kill-session", "-t", session]) }
+        #expect(spawnAndWait(tmux, ["new-session", "-d", "-s", session, "-x", "220", "-y", "50", command]) == 0)
+        defer { _ = spawnAndWait(tmux, ["kill-session", "-t", session]) }
 
         // The URL with a token within 3 minutes.
         var token: String?
@@ -108,7 +107,7 @@ import Testing
                 "status line \(shown) vs wakala_records_consumed \(consumed)")
 
         // Ctrl-C: everything stops within 30 s, nothing left running.
-        _ = try runProcess(tmux, ["send-keys", "-t", session, "C-c"])
+        #expect(spawnAndWait(tmux, ["send-keys", "-t", session, "C-c"]) == 0)
         let stop = Date().addingTimeInterval(30)
         while Date() < stop && !Self.processes(mentioning: data).isEmpty { Thread.sleep(forTimeInterval: 0.5) }
         #expect(Self.processes(mentioning: data).isEmpty, "left running: \(Self.processes(mentioning: data))")

@@ -92,3 +92,33 @@ public final class Daemon {
 
     deinit { stop() }
 }
+
+/// Runs a short command with posix_spawn + waitpid and returns its exit status (-1 on timeout,
+/// after killing it). For programs whose exit Foundation's `Process` was seen to miss under the
+/// parallel suite (the tmux client, which forks its server and exits at once).
+public func spawnAndWait(_ path: String, _ args: [String], timeout: Double = 30) -> Int32 {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let argv = [path] + args
+    var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+    defer { for a in cargs { free(a) } }
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, path, &actions, nil, &cargs, environ) == 0 else { return -1 }
+    let deadline = Date().addingTimeInterval(timeout)
+    var status: Int32 = 0
+    while true {
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1 }
+        if r < 0 && errno != EINTR { return -1 }
+        if Date() > deadline {
+            kill(pid, SIGKILL)
+            _ = waitpid(pid, &status, 0)
+            return -1
+        }
+        usleep(20_000)
+    }
+}
