@@ -53,7 +53,8 @@ let package = Package(
         // Sinks: Postgres (libpq) and the local Postgres cluster helper.
         .target(name: "Sinks",
                 dependencies: ["Domain", "Ingest", "Operators", "CLibPQ", "CSupport",
-                               .product(name: "Logging", package: "swift-log")]),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Metrics", package: "swift-metrics")]),
         // The drivers: a pipeline fed from Kafka (tasks per partition, rebalances, internal topics).
         .target(name: "Engine",
                 dependencies: ["Domain", "Ingest", "Operators", "Sinks",

@@ -206,6 +206,7 @@ public final class KafkaPipeline {
 
     func makeTask(_ p: Int) throws -> PipelineTask {
         let runner = try PipelineRunner(config: config, partitions: Array(inputs.indices), now: now(), exchangePartitions: taskCount)
+        runner.timing = true // operator time per batch, for metrics (two clock reads per stage and batch)
         let plan = SinkPlan(config)
         plan.apply(to: runner)
         var s = plan.checkpointer(pipeline: config.name, postgresURL: settings.postgresURL, dataDir: settings.dataDir, task: p)
@@ -376,6 +377,7 @@ public final class KafkaPipeline {
         var watermarks: [Int: Int64] = [:]
         var counters: [String: Int] = [:]
         var records = 0, accepted = 0, late = 0, dead = 0, state = 0
+        var byType: [String: Int] = [:], byReason: [String: Int] = [:], busy: [String: Double] = [:], stateBy: [String: Int] = [:]
         var lastID: Int64 = 0
         var positions: [String: Int64] = [:]
         for task in tasks.values {
@@ -386,6 +388,12 @@ public final class KafkaPipeline {
             lastID = max(lastID, task.checkpointer.committed.id)
             watermarks[task.id] = task.runner.stageWatermark
             for (k, v) in task.runner.counters { counters[k, default: 0] += v }
+            for (i, n) in task.runner.acceptedByType.enumerated() where n > 0 { byType[EventType.allCases[i].rawValue, default: 0] += n }
+            for (r, n) in task.runner.deadByReason { byReason[r, default: 0] += n }
+            for (i, name) in task.runner.stageNames.enumerated() where i < task.runner.stageNanos.count {
+                busy[name, default: 0] += Double(task.runner.stageNanos[i]) / 1e9
+            }
+            for (o, b) in task.runner.stateBytes { stateBy[o, default: 0] += b }
             for topic in inputs {
                 let tp = TopicPartition(topic, task.id)
                 let high = consumer.cachedHighWatermark(tp)
@@ -404,6 +412,7 @@ public final class KafkaPipeline {
             p.positions = positions
         }
         PipelineMetrics.publish(progress.snapshot, lagByPartition: lagBy, watermarks: watermarks, operatorCounters: counters)
+        PipelineMetrics.detail(acceptedByType: byType, deadByReason: byReason, operatorSeconds: busy, stateBytes: stateBy)
     }
 
     /// Adds what a task did in this process to the summary (when it goes, or at the end).

@@ -69,6 +69,14 @@ enum PipelineMetrics {
         }
     }
 
+    /// Per type, reason and operator, summed over this process's tasks.
+    static func detail(acceptedByType: [String: Int], deadByReason: [String: Int], operatorSeconds: [String: Double], stateBytes: [String: Int]) {
+        for (t, n) in acceptedByType { Gauge(label: "wakala_events_accepted_by_type", dimensions: [("type", t)]).record(n) }
+        for (r, n) in deadByReason { Gauge(label: "wakala_dead_letters_by_reason", dimensions: [("reason", r)]).record(n) }
+        for (o, v) in operatorSeconds { Gauge(label: "wakala_operator_busy_seconds", dimensions: [("operator", o)]).record(v) }
+        for (o, v) in stateBytes { Gauge(label: "wakala_operator_state_bytes", dimensions: [("operator", o)]).record(v) }
+    }
+
     static func checkpoint(seconds: Double, stateBytes: Int) {
         Counter(label: "wakala_checkpoints_total").increment()
         Timer(label: "wakala_checkpoint_duration_seconds").recordNanoseconds(Int64(seconds * 1e9))

@@ -103,6 +103,11 @@ import Testing
         #expect(Self.metric(m, "wakala_checkpoints_total") > 0)
         #expect(m.contains("wakala_consumer_lag_records "))
         #expect(m.contains("wakala_http_requests_total{"))
+        for series in ["wakala_events_accepted_by_type{type=\"order.created\"}", "wakala_dead_letters_by_reason{", "wakala_derived_events_total{",
+                       "wakala_sink_seconds_bucket{", "wakala_sink_batch_rows", "wakala_operator_busy_seconds{", "wakala_operator_state_bytes{",
+                       "wakala_consumer_partition_lag_records{", "wakala_task_watermark_seconds{", "wakala_checkpoint_duration_seconds_bucket"] {
+            #expect(m.contains(series), "/metrics lacks \(series)")
+        }
         #expect(shown > 0 && Double(shown) <= consumed && consumed - Double(shown) <= max(500, 0.05 * consumed),
                 "status line \(shown) vs wakala_records_consumed \(consumed)")
 

@@ -42,6 +42,12 @@ public final class PipelineRunner {
     /// Records read, accepted and late.
     public private(set) var recordsIn = 0
     public private(set) var accepted = 0
+    /// Accepted events per type (by ``EventType/ordinal``), for metrics.
+    public private(set) var acceptedByType = [Int](repeating: 0, count: EventType.allCases.count)
+    /// Dead letters per reason since the start, for metrics.
+    public private(set) var deadByReason: [String: Int] = [:]
+    /// Bytes of each operator's state in the last ``snapshot()``.
+    public private(set) var stateBytes: [String: Int] = [:]
     public private(set) var late = 0
     /// Dead letters so far (bad input and late events), drained or not.
     public var deadLetterCount: Int { recordsIn - accepted }
@@ -144,16 +150,19 @@ public final class PipelineRunner {
             case .success(let e):
                 if tracker.isLate(e.time) {
                     late += 1
+                    deadByReason["late_event", default: 0] += 1
                     deadLetters.append(DeadLetter(record: Array(r.bytes), reason: .lateEvent,
                                                   detail: "event time \(RFC3339.format(e.time)) is older than watermark \(RFC3339.format(tracker.current)) − allowed lateness \(DurationText.format(tracker.settings.allowedLateness))",
                                                   source: sourceName, partition: partition, offset: r.offset))
                     continue
                 }
                 accepted += 1
+                acceptedByType[e.type.ordinal] += 1
                 if e.time > maxTime { maxTime = e.time }
                 if !taps.isEmpty, raw[e.eventID] == nil { raw[e.eventID] = Array(r.bytes) }
                 events.append(Timestamped(time: e.time, value: e))
             case .failure(let f):
+                deadByReason[f.reason.rawValue, default: 0] += 1
                 deadLetters.append(DeadLetter(record: Array(r.bytes), reason: f.reason, detail: f.detail,
                                               source: sourceName, partition: partition, offset: r.offset))
             }
@@ -360,6 +369,7 @@ public final class PipelineRunner {
         w.write(stages.count)
         for s in stages {
             let b = try s.snapshot()
+            stateBytes[s.name] = b.count
             w.write(s.name)
             w.write(b.count)
             w.writeBytes(b)
