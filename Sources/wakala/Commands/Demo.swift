@@ -371,8 +371,12 @@ struct StatusService: Service {
             Gauge(label: "wakala_demo_records_produced").record(feeder.produced)
             Gauge(label: "wakala_records_consumed").record(p.recordsIn)
             let ago = p.lastCheckpointAt.map { String(format: "%.0f s ago", Date().timeIntervalSince($0)) } ?? "none yet"
+            // Generated time in the tenants' zone (Johannesburg, as the generated tenants mostly are).
+            var zone = TenantZone.johannesburg
+            let g = clock.now()
+            let local = RFC3339.format(g, offsetSeconds: Int(zone.offsetMillis(at: g) / 1000))
             let line = String(format: "%@ · events in %d (%.0f/s) · lag %lld · dead letters %d · checkpoint #%lld %@",
-                              String(RFC3339.format(clock.now()).prefix(16)).replacingOccurrences(of: "T", with: " ") as NSString,
+                              (String(local.prefix(16)).replacingOccurrences(of: "T", with: " ") + " SAST") as NSString,
                               p.recordsIn, rate, p.lag, p.deadLetters, p.lastCheckpointID, ago as NSString)
             if tty {
                 FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
