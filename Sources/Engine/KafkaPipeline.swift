@@ -99,7 +99,7 @@ public final class KafkaPipeline {
     /// Live figures for other threads (status lines, metrics).
     public let progress = PipelineProgress()
     var publishedAt: UInt64 = 0
-    var recordsThisRound: [TopicPartition: Int] = [:]
+
     var tasks: [Int: PipelineTask] = [:]
     /// `--until-end`: the end offset of every input partition, read at start.
     var endOffsets: [TopicPartition: Int64] = [:]
@@ -371,8 +371,13 @@ public final class KafkaPipeline {
         let t = DispatchTime.now().uptimeNanoseconds
         guard force || t - publishedAt >= 250_000_000 else { return }
         publishedAt = t
-        PipelineMetrics.recordsIn(recordsThisRound)
-        recordsThisRound.removeAll(keepingCapacity: true)
+        // Records read since the last publication, from the tasks' own per-topic counts (no
+        // per-record bookkeeping in the poll loop).
+        var recordsIn: [TopicPartition: Int] = [:]
+        for task in tasks.values {
+            for (topic, n) in task.takeUnpublished(inputs: inputs) { recordsIn[TopicPartition(topic, task.id)] = n }
+        }
+        PipelineMetrics.recordsIn(recordsIn)
         var lagBy: [TopicPartition: Int64] = [:]
         var watermarks: [Int: Int64] = [:]
         var counters: [String: Int] = [:]
@@ -431,7 +436,6 @@ public final class KafkaPipeline {
         defer { summary.processNanos += DispatchTime.now().uptimeNanoseconds - t0 }
         let polled = try consumer.poll(max: settings.batch, timeoutMs: 100) { r in
             guard let task = tasks[r.partition], !task.finished else { return }
-            recordsThisRound[TopicPartition(r.topic, r.partition), default: 0] += 1
             if let op = operatorOfTopic[r.topic] {
                 try task.append(internal: r, operator: op)
             } else if let i = inputIndex[r.topic] {

@@ -51,10 +51,27 @@ final class PipelineTask {
         next = checkpointer.positions
         kafkaCommitted = checkpointer.checkpointID
         spans = Array(repeating: [], count: inputs)
+        unpublished = Array(repeating: 0, count: inputs)
+    }
+
+    /// Records taken since the last ``takeUnpublished(inputs:)``: per input topic number, and per
+    /// internal topic.
+    var unpublished: [Int] = []
+    var unpublishedInternal: [String: Int] = [:]
+
+    /// The counts since the last call, by topic name (for the records-in metric).
+    func takeUnpublished(inputs: [String]) -> [(String, Int)] {
+        var out: [(String, Int)] = []
+        for (i, n) in unpublished.enumerated() where n > 0 { out.append((inputs[i], n)) }
+        for (t, n) in unpublishedInternal where n > 0 { out.append((t, n)) }
+        for i in unpublished.indices { unpublished[i] = 0 }
+        unpublishedInternal.removeAll(keepingCapacity: true)
+        return out
     }
 
     /// Takes one input record of topic number `input`.
     func append(input: Int, _ r: ConsumedRecord) {
+        unpublished[input] += 1
         spans[input].append((arena.count..<(arena.count + r.value.count), r.offset))
         arena.append(contentsOf: r.value)
         next[r.topic] = r.offset + 1
@@ -63,6 +80,7 @@ final class PipelineTask {
 
     /// Takes one internal-topic record (an event routed here, or an upstream task's watermark).
     func append(internal r: ConsumedRecord, operator name: String) throws {
+        unpublishedInternal[r.topic, default: 0] += 1
         next[r.topic] = r.offset + 1
         sinceCheckpoint += 1
         inbound.append(try ExchangeRecord.decode(r.value, operator: name))

@@ -92,11 +92,16 @@ import Testing
         while later <= first && Date() < grow { Thread.sleep(forTimeInterval: 2); later = try orders() }
         #expect(later > first, "the figures did not grow: \(first) → \(later)")
 
-        // /metrics: throughput, lag and checkpoints, in agreement with the status line.
-        Thread.sleep(forTimeInterval: 2)
-        let status = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").components(separatedBy: "\r")
-            .flatMap { $0.split(separator: "\n").map(String.init) }.last { $0.contains("events in ") } ?? ""
-        let shown = Int(status.components(separatedBy: "events in ").last?.split(separator: " ").first ?? "") ?? -1
+        // /metrics: throughput, lag and checkpoints, in agreement with the status line (read first:
+        // the metrics can only be ahead of it).
+        func shownByStatusLine() -> Int {
+            let status = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").components(separatedBy: "\r")
+                .flatMap { $0.split(separator: "\n").map(String.init) }.last { $0.contains("events in ") } ?? ""
+            return Int(status.components(separatedBy: "events in ").last?.split(separator: " ").first ?? "") ?? -1
+        }
+        var shown = shownByStatusLine()
+        let lineBy = Date().addingTimeInterval(30)
+        while shown <= 0 && Date() < lineBy { Thread.sleep(forTimeInterval: 0.2); shown = shownByStatusLine() }
         let m = String(decoding: try HTTPReply.get(base + "/metrics").body, as: UTF8.self)
         let consumed = Self.metric(m, "wakala_records_consumed")
         #expect(Self.metric(m, "wakala_records_in_total") > 0)
@@ -144,12 +149,15 @@ import Testing
         while Date() < deadline && !((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("checkpoint #1 ") {
             Thread.sleep(forTimeInterval: 0.1)
         }
-        Thread.sleep(forTimeInterval: Double.random(in: 0.2...1.5))
+        // A kill point after the first checkpoint, seeded (printed on failure).
+        let seed = UInt64(Date().timeIntervalSince1970)
+        var rng = SeededKillPoint(seed: seed)
+        Thread.sleep(forTimeInterval: 0.2 + 1.3 * rng.unit())
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         #expect(((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("checkpoint #1 "), "B never checkpointed before the kill")
         let again = try runProcess(w, args(b), timeout: 300)
-        #expect(again.status == 0, "\(again.stderr.suffix(2000))")
+        #expect(again.status == 0, "kill-point seed \(seed): \(again.stderr.suffix(2000))")
         #expect(again.stderr.contains("re-produced up to the last checkpoint"))
 
         // Both clusters, read back.
@@ -161,8 +169,21 @@ import Testing
                       "rollup_daily", "rollup_products", "rollup_payments", "rollup_deliveries", "rollup_messages", "rollup_customers"] {
             let q = "SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM wakala.\(table) t"
             let ra = try da.query(q).rows[0], rb = try db.query(q).rows[0]
-            #expect(ra == rb, "\(table): uninterrupted \(ra) vs killed and restarted \(rb)")
+            #expect(ra == rb, "\(table): uninterrupted \(ra) vs killed and restarted \(rb) (kill-point seed \(seed))")
             if table == "orders" { #expect(Int(ra[0] ?? "0") ?? 0 > 100) }
         }
+    }
+}
+
+/// SplitMix64 for the kill point (the seed goes into failure messages).
+struct SeededKillPoint {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func unit() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
     }
 }

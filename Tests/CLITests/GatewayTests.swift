@@ -279,9 +279,12 @@ enum Hooks {
         }
         #expect(try send("wamid.B1") == 200)
         kill(f.broker.process.processIdentifier, SIGUSR1)
-        Thread.sleep(forTimeInterval: 0.3)
+        // Down once the gateway's readiness check says so (a condition, not a pause).
+        var down = false
+        let downBy = Date().addingTimeInterval(30)
+        while !down && Date() < downBy { down = try HTTPReply.get("http://127.0.0.1:\(f.port)/readyz").status == 503 }
+        #expect(down, "/readyz never reported the broker down")
         #expect(try send("wamid.D1") == 503)
-        #expect(try HTTPReply.get("http://127.0.0.1:\(f.port)/readyz").status == 503)
         kill(f.broker.process.processIdentifier, SIGUSR2)
         var back = false
         let deadline = Date().addingTimeInterval(30)

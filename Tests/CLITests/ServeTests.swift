@@ -107,25 +107,7 @@ struct HTTPReply {
     var errorCode: String? { ((json as? [String: Any])?["error"] as? [String: Any])?["code"] as? String }
 
     static func get(_ url: String, token: String? = nil) throws -> HTTPReply {
-        var req = URLRequest(url: URL(string: url)!)
-        if let token { req.setValue("Bearer " + token, forHTTPHeaderField: "Authorization") }
-        req.timeoutInterval = 30
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: HTTPReply?
-        nonisolated(unsafe) var failure: Error?
-        URLSession.shared.dataTask(with: req) { data, response, error in
-            if let h = response as? HTTPURLResponse {
-                var headers: [String: String] = [:]
-                for (k, v) in h.allHeaderFields { headers[String(describing: k).lowercased()] = String(describing: v) }
-                result = HTTPReply(status: h.statusCode, headers: headers, body: data ?? Data())
-            } else {
-                failure = error ?? Failure("no response from \(url)")
-            }
-            done.signal()
-        }.resume()
-        done.wait()
-        if let failure { throw failure }
-        return result!
+        try send(url, method: "GET", body: Data(), headers: token.map { ["Authorization": "Bearer " + $0] } ?? [:])
     }
 }
 

@@ -164,13 +164,8 @@ struct Demo: ParsableCommand {
         ]
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var failure: Error?
-        Task {
-            do { try await group.run() } catch { failure = error }
-            done.signal()
-        }
-        done.wait()
+        var failure: Error?
+        do { try awaitSync { try await group.run() } } catch { failure = error }
         gateway.close()
         dashboard.store.stop()
         state.clock = clock.now()

@@ -60,18 +60,13 @@ struct GatewayCommand: ParsableCommand {
         let logger = logging.logger("wakala.gateway")
         let server = try GatewayServer(settings, registry: registry, logger: logger)
         if settings.tenants.isEmpty { logger.warning("no --tenants file: every WhatsApp message will be dead-lettered as unknown_phone_number") }
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var failure: Error?
         let fixedHost = host
-        Task {
-            do {
+        do {
+            try awaitSync {
                 try await server.run { port in
                     FileHandle.standardOutput.write(Data("listening: http://\(fixedHost):\(port)\n".utf8))
                 }
-            } catch { failure = error }
-            done.signal()
-        }
-        done.wait()
-        if let failure { throw RuntimeFailure("wakala gateway: \(failure)") }
+            }
+        } catch { throw RuntimeFailure("wakala gateway: \(error)") }
     }
 }

@@ -101,14 +101,7 @@ struct Run: ParsableCommand {
             services.append(.init(service: app))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var failure: Error?
-        Task {
-            do { try await group.run() } catch { failure = error }
-            done.signal()
-        }
-        done.wait()
-        if let failure { throw RuntimeFailure("\(failure)") }
+        do { try awaitSync { try await group.run() } } catch { throw RuntimeFailure("\(error)") }
         guard let summary = pipelineService.summary.get else { throw RuntimeFailure("the pipeline stopped without a summary") }
         let seconds = monotonicSeconds() - began
         note(String(format: "wakala run: %@ after %.1f s: %d records (%.0f /s), %d accepted, %d dead letters, %d checkpoints%@",

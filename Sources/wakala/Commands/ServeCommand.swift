@@ -55,19 +55,14 @@ struct ServeCommand: ParsableCommand {
         MetricsSystem.bootstrap(factory)
         let logger = logging.logger("wakala.serve")
         let log = logger, fixed = settings
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var failure: Error?
-        Task {
-            do {
+        do {
+            try awaitSync {
                 let server = try await DashboardServer(fixed, registry: registry, logger: log)
                 if !fixed.rateLimits { log.warning("rate limits are off (--rate-limits off): for load benchmarks only") }
                 try await server.run { port in
                     FileHandle.standardOutput.write(Data("listening: http://\(fixed.host):\(port)\n".utf8))
                 }
-            } catch { failure = error }
-            done.signal()
-        }
-        done.wait()
-        if let failure { throw RuntimeFailure("wakala serve: \(failure)") }
+            }
+        } catch { throw RuntimeFailure("wakala serve: \(error)") }
     }
 }
