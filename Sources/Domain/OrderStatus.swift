@@ -3,6 +3,9 @@ public enum OrderStatus: String, CaseIterable, Sendable, Codable, HashedByCase {
     case pending, confirmed, processing
     case readyForPickup = "ready_for_pickup"
     case delivering, completed, cancelled
+
+    /// No transition leaves it (completed, cancelled).
+    public var isTerminal: Bool { self == .completed || self == .cancelled }
 }
 
 /// The latest payment event of an order.

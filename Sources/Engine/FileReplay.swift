@@ -101,9 +101,11 @@ public final class FileReplay {
         do {
             try source.feed(runner, skip: summary.resumedAfter, now: now) { offset, count, read in
                 progress(read)
+                try checkpointer.absorb(runner)
                 sinceCheckpoint += count
                 lastOffset = offset
-                let due = everyRecords.map { sinceCheckpoint >= $0 } ?? (monotonicSeconds() - lastCheckpoint >= settings.checkpointInterval)
+                let due = everyRecords.map { sinceCheckpoint >= $0 } ?? (monotonicSeconds() - lastCheckpoint >= settings.checkpointInterval
+                                                                         || sinceCheckpoint >= config.checkpointMaxRecords)
                 let stop = shouldStop()
                 if due || stop {
                     try checkpointer.checkpoint(runner, offset: lastOffset)

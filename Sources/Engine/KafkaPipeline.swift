@@ -450,6 +450,7 @@ public final class KafkaPipeline {
         for p in touched.sorted() {
             guard let task = tasks[p] else { continue }
             task.process(inputs: inputs, now: t)
+            try task.checkpointer.absorb(task.runner)
             if untilEnd { noteEnds(task) }
         }
     }

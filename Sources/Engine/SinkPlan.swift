@@ -47,6 +47,7 @@ public struct SinkPlan: Sendable {
     public func apply(to runner: PipelineRunner) {
         runner.taps = parquetInputs
         runner.readModelInputs = readModelInputs
+        runner.enableRetention(for: readModelInputs)
     }
 
     /// The checkpointer settings of one task (file mode: task 0).

@@ -20,6 +20,7 @@ extension OrderLifecycle {
             w.write(o.pending.count)
             for p in o.pending { w.write(p) }
         }
+        retired.encode(to: &w)
         return try SnapshotEnvelope.seal(operator: "order_lifecycle", w.bytes)
     }
 
@@ -29,6 +30,8 @@ extension OrderLifecycle {
             try s.map { guard let v = OrderStatus(rawValue: $0) else { throw SnapshotError.corrupt("status \($0)") }; return v }
         }
         var fresh = OrderLifecycle(allowedLateness: allowedLateness, holdUnknownOrders: holdUnknownOrders)
+        fresh.retention = retention
+        fresh.retainEnded = retainEnded
         fresh.watermark = try r.readInt64()
         fresh.transitions = try r.readInt(); fresh.rejections = try r.readInt(); fresh.compensations = try r.readInt()
         for _ in 0..<(try r.readInt()) {
@@ -47,8 +50,10 @@ extension OrderLifecycle {
             }
             for _ in 0..<(try r.readInt()) { o.pending.append(try r.read(Timestamped<Event>.self)) }
             if let first = o.pending.map(\.time).min() { fresh.timers.insert(KeyTimer(time: first, key: k)); o.armedAt = first }
+            if fresh.retention, o.pending.isEmpty, o.status?.isTerminal == true { fresh.retiring.schedule(k, at: o.clock &+ retainEnded) }
             fresh.orders[k] = o
         }
+        fresh.retired = try RetiredKeys(from: &r)
         guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
         self = fresh
     }
@@ -187,8 +192,10 @@ extension Rollups {
         for b in sales.keys.sorted() {
             let s = sales[b]!
             Self.write(b, &w)
-            for v in [s.orders, s.grossRevenueCents, s.netRevenueCents, s.itemsSold, s.completedOrders, s.cancelledOrders, s.fulfillmentMillisSum] { w.write(v) }
+            for v in [s.orders, s.grossRevenueCents, s.netRevenueCents, s.itemsSold, s.completedOrders, s.cancelledOrders, s.fulfillmentMillisSum, s.open] { w.write(v) }
             Self.write(s.customers, &w); Self.write(s.newCustomers, &w)
+            w.write(s.frozen != nil)
+            if let f = s.frozen { w.write(f.customers); w.write(f.newCustomers) }
         }
         w.write(products.count)
         for b in products.keys.sorted() {
@@ -217,7 +224,7 @@ extension Rollups {
         w.write(tenants.count)
         for k in tenants.keys.sorted() { w.write(k.text); w.write(tenants[k]!.zone.identifier) }
         w.write(orders.count)
-        for k in orders.keys.sorted() { let o = orders[k]!; w.write(k.text); w.write(o.created); w.write(o.customer); w.write(o.total) }
+        for k in orders.keys.sorted() { let o = orders[k]!; w.write(k.text); w.write(o.created); w.write(o.customer); w.write(o.total); w.write(o.tenant.text) }
         w.write(firstOrder.count)
         for k in firstOrder.keys.sorted() { w.write(k.text); w.write(firstOrder[k]!.time) }
         w.write(paymentKind.count)
@@ -226,6 +233,8 @@ extension Rollups {
         for k in assignedAt.keys.sorted() { w.write(k.text); w.write(assignedAt[k]!) }
         w.write(pending.count)
         for p in pending.events { w.write(p) }
+        retiredOrders.encode(to: &w)
+        orderRetiring.encode(to: &w); paymentRetiring.encode(to: &w); assignmentRetiring.encode(to: &w)
         return try SnapshotEnvelope.seal(operator: "rollup", w.bytes)
     }
 
@@ -233,6 +242,8 @@ extension Rollups {
         var r = SnapshotReader(try SnapshotEnvelope.open(operator: "rollup", bytes))
         var fresh = Rollups(granularities: granularities, allowedLateness: allowedLateness, ownStateMachine: lifecycle != nil)
         fresh.fixedZone = fixedZone
+        fresh.retention = retention
+        fresh.lifecycle?.retention = retention
         fresh.watermark = try r.readInt64()
         let life = try r.readBytes(count: try r.readInt())
         guard life.isEmpty == (lifecycle == nil) else {
@@ -244,8 +255,9 @@ extension Rollups {
             var s = Sales()
             s.orders = try r.readInt64(); s.grossRevenueCents = try r.readInt64(); s.netRevenueCents = try r.readInt64()
             s.itemsSold = try r.readInt64(); s.completedOrders = try r.readInt64(); s.cancelledOrders = try r.readInt64()
-            s.fulfillmentMillisSum = try r.readInt64()
+            s.fulfillmentMillisSum = try r.readInt64(); s.open = try r.readInt64()
             s.customers = try Self.readSet(&r); s.newCustomers = try Self.readSet(&r)
+            if try r.readBool() { s.frozen = (try r.readInt64(), try r.readInt64()) }
             fresh.sales[b] = s
         }
         for _ in 0..<(try r.readInt()) {
@@ -286,12 +298,23 @@ extension Rollups {
         }
         for _ in 0..<(try r.readInt()) {
             let k = try r.readString()
-            fresh.orders[FastKey(k)] = OrderFacts(created: try r.readInt64(), customer: try r.readString(), total: try r.readInt64())
+            fresh.orders[FastKey(k)] = OrderFacts(created: try r.readInt64(), customer: try r.readString(), total: try r.readInt64(),
+                                                  tenant: FastKey(try r.readString()))
         }
         for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.firstOrder[FastKey(k)] = (try r.readInt64(), "") }
         for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.paymentKind[FastKey(k)] = FastKey(try r.readString()) }
         for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.assignedAt[FastKey(k)] = try r.readInt64() }
         for _ in 0..<(try r.readInt()) { fresh.pending.append(try r.read(Timestamped<Event>.self)) }
+        fresh.retiredOrders = try RetiredKeys(from: &r)
+        fresh.orderRetiring = try RetirementQueue(from: &r)
+        fresh.paymentRetiring = try RetirementQueue(from: &r)
+        fresh.assignmentRetiring = try RetirementQueue(from: &r)
+        if fresh.retention {
+            // Every bucket held closes when it did before (each scheduled once).
+            for b in Set(fresh.sales.keys).union(fresh.products.keys).union(fresh.payments.keys).union(fresh.deliveries.keys).union(fresh.messages.keys) {
+                fresh.scheduleCloseOnce(b)
+            }
+        }
         guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
         self = fresh
     }

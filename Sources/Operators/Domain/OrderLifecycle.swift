@@ -66,6 +66,18 @@ public struct OrderLifecycle {
     /// Orders changed since the last ``drainReadModel()``.
     var dirty: Set<FastKey> = []
 
+    /// Retention (on when a sink keeps the read model): a completed or cancelled order with
+    /// nothing held leaves memory once the watermark has passed its last decision +
+    /// ``retainEnded`` (at the read-model drain after that, so its last rows are written first). Its
+    /// key stays in ``retired``; the runner dead-letters later events of it as late
+    /// (``retiredEvents(in:)``). Off, every order stays (a bounded replay's output needs them).
+    public var retention = false
+    /// How long an ended order stays after its last decision (≥ the allowed lateness, its default).
+    public var retainEnded: Int64
+    var retiring = RetirementQueue()
+    /// Orders retired so far (stable hashes).
+    public internal(set) var retired = RetiredKeys()
+
     /// Whether events of an order not created yet wait for a late `order.created` until the
     /// watermark passes their time + allowed lateness (the default), or are rejected
     /// (`order_unknown`) as soon as it passes their time (`hold_unknown_orders: false`).
@@ -74,6 +86,7 @@ public struct OrderLifecycle {
     public init(allowedLateness: Int64, holdUnknownOrders: Bool = true) {
         self.allowedLateness = allowedLateness
         self.holdUnknownOrders = holdUnknownOrders
+        retainEnded = allowedLateness
     }
 
     static let types: EventTypeSet = [.orderCreated, .orderConfirmed, .orderProcessingStarted, .orderReadyForPickup, .orderPickedUp,
@@ -86,6 +99,8 @@ public struct OrderLifecycle {
             // By type first (`forEach(of:)`): reading `payload` copies it (and retains its strings).
             guard let order = r.value.orderID else { return }
             let k = FastKey(r.value.tenantID, order) // the order's key
+            // Retired (the runner dead-letters these first; a caller without it drops them here).
+            if !retired.hashes.isEmpty, orders[k] == nil, retired.contains(k) { return }
             // One hash lookup, the order changed in place (through `Optional` it was copied, and
             // each append copied its held events); true when the timer must move earlier.
             let earlier = inPlace(&orders[k, default: Order(tenantID: r.value.tenantID, orderID: order)]) { o in
@@ -119,6 +134,8 @@ public struct OrderLifecycle {
             let emitted = out.count
             if let due = Self.applyDue(&orders.values[i], wm: wm, unknownHold: unknownHold, counts: &counts, into: &out) {
                 timers.insert(KeyTimer(time: due, key: t.key))
+            } else if retention, orders.values[i].status?.isTerminal == true {
+                retiring.schedule(t.key, at: orders.values[i].clock &+ retainEnded)
             }
             for j in emitted..<out.count { out[j].key = t.key.text } // the order's key, built once in `process`
         }
@@ -235,9 +252,34 @@ public struct OrderLifecycle {
         }
     }
 
+    /// Indices of the batch's events for retired orders (late: their state has left memory).
+    public func retiredEvents(in batch: [Timestamped<Event>]) -> [Int] {
+        guard !retired.hashes.isEmpty else { return [] }
+        var out: [Int] = []
+        for (i, r) in batch.enumerated() where Self.types.contains(r.value.type) {
+            guard let order = r.value.orderID else { continue }
+            let k = FastKey(r.value.tenantID, order)
+            guard orders[k] == nil, retired.contains(k) else { continue }
+            out.append(i)
+        }
+        return out
+    }
+
+    /// Retires what may (see ``retention``); called after the read-model rows were taken.
+    mutating func retire() {
+        guard retention else { return }
+        for k in retiring.popDue(watermark) {
+            guard let i = orders.index(forKey: k) else { continue }
+            let o = orders.values[i]
+            guard o.status?.isTerminal == true, o.pending.isEmpty, o.clock &+ retainEnded <= watermark, !dirty.contains(k) else { continue }
+            retired.insert(k)
+            orders.remove(at: i)
+        }
+    }
+
     /// `orders` and `order_status_history` rows of the orders changed since the last call.
     public mutating func drainReadModel() -> [ReadModelRow] {
-        defer { dirty.removeAll() }
+        defer { dirty.removeAll(); retire() }
         var out: [ReadModelRow] = []
         for k in dirty.sorted() {
             guard let o = orders[k], let status = o.status else { continue } // not created (yet)

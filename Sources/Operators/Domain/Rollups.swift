@@ -1,4 +1,5 @@
 import Domain
+import HeapModule
 
 /// Per-tenant rollups (CONTRACT §2.5), hourly and daily in the tenant's timezone.
 ///
@@ -22,6 +23,18 @@ public struct Rollups {
         public var orders: Int64 = 0, grossRevenueCents: Int64 = 0, netRevenueCents: Int64 = 0, itemsSold: Int64 = 0
         public var completedOrders: Int64 = 0, cancelledOrders: Int64 = 0, fulfillmentMillisSum: Int64 = 0
         public var customers: Set<FastKey> = [], newCustomers: Set<FastKey> = []
+        /// Orders created in the bucket whose facts are still held (their status may change).
+        var open: Int64 = 0
+        /// Closed (retention): the sets are final, written, and dropped; their sizes stay.
+        var frozen: (customers: Int64, newCustomers: Int64)?
+        public var uniqueCustomerCount: Int64 { frozen?.customers ?? Int64(customers.count) }
+        public var newCustomerCount: Int64 { frozen?.newCustomers ?? Int64(newCustomers.count) }
+        public static func == (a: Sales, b: Sales) -> Bool {
+            [a.orders, a.grossRevenueCents, a.netRevenueCents, a.itemsSold, a.completedOrders, a.cancelledOrders, a.fulfillmentMillisSum]
+                == [b.orders, b.grossRevenueCents, b.netRevenueCents, b.itemsSold, b.completedOrders, b.cancelledOrders, b.fulfillmentMillisSum]
+                && a.customers == b.customers && a.newCustomers == b.newCustomers && a.open == b.open
+                && a.frozen?.customers == b.frozen?.customers && a.frozen?.newCustomers == b.frozen?.newCustomers
+        }
     }
 
     public struct Product: Equatable, Sendable {
@@ -95,6 +108,7 @@ public struct Rollups {
         var created: EpochMillis
         var customer: String
         var total: Int64
+        var tenant: FastKey
     }
 
     public let granularities: [Granularity]
@@ -119,6 +133,27 @@ public struct Rollups {
     var watermark = WatermarkTracker.start
     /// Buckets changed since the last ``drainReadModel()`` (every change goes through `buckets`).
     var dirty: Set<Bucket> = []
+
+    /// Retention (on when a sink keeps the read model), applied after each read-model drain:
+    /// an order's facts leave once the watermark has passed its completion or cancellation +
+    /// allowed lateness (its key kept in ``retiredOrders``); a payment's gateway once it
+    /// succeeded or failed, a delivery's assignment once it ended (same delay); a bucket's
+    /// products, payments, deliveries and messages once the watermark has passed its end +
+    /// allowed lateness (nothing can change them then), its sales then too when none of its
+    /// orders is held — else its customer sets are dropped for their sizes (``Sales/frozen``).
+    public var retention = false
+    var orderRetiring = RetirementQueue(), paymentRetiring = RetirementQueue(), assignmentRetiring = RetirementQueue()
+    public internal(set) var retiredOrders = RetiredKeys()
+    /// Buckets by closing time (end + allowed lateness), each once.
+    var closing = Heap<BucketTimer>()
+    var scheduled: Set<Bucket> = []
+
+    struct BucketTimer: Comparable {
+        var time: EpochMillis
+        var bucket: Bucket
+        static func < (a: BucketTimer, b: BucketTimer) -> Bool { a.time != b.time ? a.time < b.time : a.bucket < b.bucket }
+    }
+
     /// Drains so far (a tenant's marks from an earlier drain are stale).
     private var drains = 0
 
@@ -175,8 +210,65 @@ public struct Rollups {
         }
         let out = Buckets(hour: hourly ? Bucket(tenantKey: key, granularity: .hour, start: hour) : nil,
                           day: daily ? Bucket(tenantKey: key, granularity: .day, start: day) : nil)
-        if fresh { for b in out { dirty.insert(b) } }
+        if fresh {
+            for b in out {
+                dirty.insert(b)
+                if retention { scheduleCloseOnce(b) }
+            }
+        }
         return out
+    }
+
+    /// When a bucket can no longer change: its end (a day is at most 25 h) + allowed lateness.
+    mutating func scheduleCloseOnce(_ b: Bucket) {
+        guard scheduled.insert(b).inserted else { return }
+        let length: Int64 = b.granularity == .hour ? 3_600_000 : 25 * 3_600_000
+        closing.insert(BucketTimer(time: b.start &+ length &+ allowedLateness, bucket: b))
+    }
+
+    /// Retires what may (see ``retention``), after the read-model rows were taken.
+    mutating func retire() {
+        guard retention else { return }
+        if lifecycle != nil {
+            lifecycle!.dirty.removeAll() // its read model is not written (this rollup's own machine)
+            lifecycle!.retire()
+        }
+        let wm = watermark
+        for k in orderRetiring.popDue(wm) {
+            guard let o = orders.removeValue(forKey: k) else { continue }
+            retiredOrders.insert(k)
+            for b in buckets(of: o.tenant, o.created) {
+                guard let i = sales.index(forKey: b) else { continue }
+                sales.values[i].open -= 1
+                if sales.values[i].open == 0, sales.values[i].frozen != nil { sales.remove(at: i); scheduled.remove(b) }
+            }
+        }
+        for k in paymentRetiring.popDue(wm) { paymentKind[k] = nil }
+        for k in assignmentRetiring.popDue(wm) { assignedAt[k] = nil }
+        while let t = closing.min, t.time <= wm {
+            _ = closing.removeMin()
+            let b = t.bucket
+            products[b] = nil; payments[b] = nil; deliveries[b] = nil; messages[b] = nil
+            if let i = sales.index(forKey: b) {
+                if sales.values[i].open == 0 {
+                    sales.remove(at: i)
+                } else {
+                    let s = sales.values[i]
+                    sales.values[i].frozen = (Int64(s.customers.count), Int64(s.newCustomers.count))
+                    sales.values[i].customers = []
+                    sales.values[i].newCustomers = []
+                    continue // stays scheduled: removed when its last order retires
+                }
+            }
+            scheduled.remove(b)
+        }
+    }
+
+    /// A tenant's buckets of an instant, without marking them changed.
+    private func buckets(of tenant: FastKey, _ t: EpochMillis) -> Buckets {
+        var zone = tenants[tenant]?.zone ?? fixedZone ?? .johannesburg
+        return Buckets(hour: hourly ? Bucket(tenantKey: tenant, granularity: .hour, start: zone.hourStart(t)) : nil,
+                       day: daily ? Bucket(tenantKey: tenant, granularity: .day, start: zone.dayStart(t)) : nil)
     }
 
     private mutating func apply(_ e: Event) {
@@ -187,14 +279,16 @@ public struct Rollups {
             tenants[key] = Tenant(zone: fixedZone ?? TenantZone(identifier: c.timezone) ?? .johannesburg, key: key)
         case .orderCreated(let o):
             let key = FastKey(tenant, o.orderID)
-            guard orders[key] == nil else { return } // a duplicate order: the state machine rejects it
-            orders[key] = OrderFacts(created: e.time, customer: o.customerID, total: o.totalAmount.cents)
+            // A duplicate order (the state machine rejects it), also one already retired.
+            guard orders[key] == nil, !retiredOrders.contains(key) else { return }
+            orders[key] = OrderFacts(created: e.time, customer: o.customerID, total: o.totalAmount.cents, tenant: FastKey(tenant))
             let bs = buckets(tenant, e.time)
             let customer = FastKey(o.customerID), order = FastKey(o.orderID)
             for b in bs {
                 // Each bucket's state changed in place: one lookup, and its sets are not copied.
                 inPlace(&sales[b, default: Sales()]) { s in
                     s.orders += 1
+                    s.open += 1
                     s.grossRevenueCents += o.totalAmount.cents
                     s.itemsSold += o.itemCount
                     s.customers.insert(customer)
@@ -225,7 +319,9 @@ public struct Rollups {
             paymentKind[FastKey(tenant, p.paymentID)] = kind
             for b in buckets(tenant, e.time) { payments[b, default: [:]][kind, default: Payments()].initiated += 1 }
         case .paymentSucceeded(let p):
-            let kind = paymentKind[FastKey(tenant, p.paymentID)] ?? Self.unknownKind
+            let pk = FastKey(tenant, p.paymentID)
+            let kind = paymentKind[pk] ?? Self.unknownKind
+            if retention, paymentKind[pk] != nil { paymentRetiring.schedule(pk, at: e.time &+ allowedLateness) }
             for b in buckets(tenant, e.time) {
                 inPlace(&payments[b, default: [:]][kind, default: Payments()]) { q in
                     q.succeeded += 1
@@ -233,12 +329,19 @@ public struct Rollups {
                 }
             }
         case .paymentFailed(let p):
-            let kind = paymentKind[FastKey(tenant, p.paymentID)] ?? Self.unknownKind
+            let pk = FastKey(tenant, p.paymentID)
+            let kind = paymentKind[pk] ?? Self.unknownKind
+            if retention, paymentKind[pk] != nil { paymentRetiring.schedule(pk, at: e.time &+ allowedLateness) }
             for b in buckets(tenant, e.time) { payments[b, default: [:]][kind, default: Payments()].failed += 1 }
         case .deliveryAssigned(let d):
             assignedAt[FastKey(tenant, d.deliveryID)] = e.time
+        case .deliveryCancelled(let d):
+            let dk = FastKey(tenant, d.deliveryID)
+            if retention, assignedAt[dk] != nil { assignmentRetiring.schedule(dk, at: e.time &+ allowedLateness) }
         case .deliveryCompleted(let d):
-            let assigned = assignedAt[FastKey(tenant, d.deliveryID)]
+            let dk = FastKey(tenant, d.deliveryID)
+            let assigned = assignedAt[dk]
+            if retention, assigned != nil { assignmentRetiring.schedule(dk, at: e.time &+ allowedLateness) }
             for b in buckets(tenant, e.time) {
                 inPlace(&deliveries[b, default: Deliveries()]) { q in
                     q.completed += 1
@@ -260,8 +363,10 @@ public struct Rollups {
             for (k, v) in d.data where k == name { if case .string(let s) = v { return s } }
             return nil
         }
-        guard let to = field("to"), to == "completed" || to == "cancelled", let orderID = field("order_id"),
-              let o = orders[FastKey(d.tenantID, orderID)] else { return }
+        guard let to = field("to"), to == "completed" || to == "cancelled", let orderID = field("order_id") else { return }
+        let key = FastKey(d.tenantID, orderID)
+        guard let o = orders[key] else { return }
+        if retention { orderRetiring.schedule(key, at: d.time &+ allowedLateness) }
         for b in buckets(d.tenantID, o.created) {
             inPlace(&sales[b, default: Sales()]) { s in
                 if to == "completed" {
@@ -295,7 +400,7 @@ public struct Rollups {
     /// and each changed bucket's customer set (`rollup_customers`: the dashboard unions them for
     /// exact unique customers over any aligned range).
     public mutating func drainReadModel() -> [ReadModelRow] {
-        defer { dirty.removeAll(); drains += 1 }
+        defer { dirty.removeAll(); drains += 1; retire() }
         var out = rows(of: dirty).map { r in
             guard case .string(let table) = r.fields[0].1 else { preconditionFailure("rollup rows start with their table") }
             var row = r
@@ -303,7 +408,7 @@ public struct Rollups {
             return ReadModelRow(table: table, row: row)
         }
         for b in dirty.sorted() {
-            guard let s = sales[b] else { continue }
+            guard let s = sales[b], s.frozen == nil else { continue } // a frozen bucket's set is written and final
             out.append(ReadModelRow("rollup_customers", [
                 ("tenant_id", .string(b.tenant)), ("granularity", .string(b.granularity.rawValue)), ("bucket_start", .time(b.start)),
                 ("customers", .strings(s.customers.map(\.text).sorted()))]))
@@ -323,8 +428,8 @@ public struct Rollups {
             out.append(OutputRow(head(b.granularity == .hour ? "rollup_hourly" : "rollup_daily", b) + [
                 ("orders", .int(s.orders)), ("gross_revenue_cents", .int(s.grossRevenueCents)), ("net_revenue_cents", .int(s.netRevenueCents)),
                 ("items_sold", .int(s.itemsSold)), ("completed_orders", .int(s.completedOrders)), ("cancelled_orders", .int(s.cancelledOrders)),
-                ("fulfillment_seconds_sum", Self.seconds(s.fulfillmentMillisSum)), ("unique_customers", .int(Int64(s.customers.count))),
-                ("new_customers", .int(Int64(s.newCustomers.count)))]))
+                ("fulfillment_seconds_sum", Self.seconds(s.fulfillmentMillisSum)), ("unique_customers", .int(s.uniqueCustomerCount)),
+                ("new_customers", .int(s.newCustomerCount))]))
         }
         for b in products.keys.sorted() where only?.contains(b) ?? true {
             for (id, p) in products[b]!.sorted(by: { $0.key < $1.key }) {

@@ -32,6 +32,10 @@ public struct PipelineConfig: Sendable {
     public var operators: [Component]
     public var sinks: [Component]
     public var checkpointInterval: Int64
+    /// A task also checkpoints once it has taken this many records since its last checkpoint
+    /// (`checkpoint.max_records`, default 200,000): what waits for a checkpoint in memory (sink
+    /// buffers, derived events) stays bounded whatever the input rate.
+    public var checkpointMaxRecords = 200_000
 
     // MARK: schema
 
@@ -58,7 +62,8 @@ public struct PipelineConfig: Sendable {
         "repartition": op([("key", req(keyPath)), ("topic", opt(.string, "internal topic in Kafka mode, default <pipeline>-<operator>-repartition")),
                            ("events", opt(eventTypes)),
                            ("lookup", opt(keyPath, "for events without the key: the field whose latest keyed event gives it"))]),
-        "order_lifecycle": op([("output", opt(.string)), ("hold_unknown_orders", opt(.bool))]),
+        "order_lifecycle": op([("output", opt(.string)), ("hold_unknown_orders", opt(.bool)),
+                               ("retain_ended", opt(.duration, "how long a completed or cancelled order stays in memory after its last event when a sink keeps the read model (at least the allowed lateness, its default); later events of it are dead-lettered as late"))]),
         "quota": op([("output", opt(.string)), ("soft_limit_percent", opt(.integer(1...100)))]),
         "delivery_eta": op([("locations", req(.string, "the stream of driver locations keyed by driver")),
                             ("output", opt(.string)), ("geofence_m", opt(.integer(1...10_000))),
@@ -89,7 +94,8 @@ public struct PipelineConfig: Sendable {
                                             ("allowed_lateness", opt(.duration))])))),
         ("operators", req(.list(.tagged(operatorSchemas)))),
         ("sinks", opt(.list(.tagged(sinkSchemas)))),
-        ("checkpoint", opt(.object(Schema([("interval", req(.duration))])))),
+        ("checkpoint", opt(.object(Schema([("interval", req(.duration)),
+                                           ("max_records", opt(.integer(1...100_000_000), "also checkpoint a task after this many records (default 200000)"))])))),
     ])
 
     // MARK: loading
@@ -248,8 +254,10 @@ public struct PipelineConfig: Sendable {
         let interval = ms(m["checkpoint"]?.mapping?["interval"]) ?? 10_000
         if interval <= 0 { fail(m["checkpoint"], "checkpoint.interval", "must be positive") }
         guard errors.isEmpty else { throw ConfigErrors(errors) }
-        return PipelineConfig(name: str(m["pipeline"])!, file: file, sources: sources, eventTime: settings,
-                              operators: operators, sinks: sinks, checkpointInterval: interval)
+        var config = PipelineConfig(name: str(m["pipeline"])!, file: file, sources: sources, eventTime: settings,
+                                    operators: operators, sinks: sinks, checkpointInterval: interval)
+        if let n = str(m["checkpoint"]?.mapping?["max_records"]).flatMap(Int.init) { config.checkpointMaxRecords = n }
+        return config
     }
 }
 

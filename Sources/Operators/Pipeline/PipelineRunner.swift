@@ -104,8 +104,12 @@ public final class PipelineRunner {
             case "quota":
                 stage = QuotaStage(name: c.name, softLimitPercent: p["soft_limit_percent"].flatMap(Int64.init) ?? QuotaResource.softLimitPercent)
             case "order_lifecycle":
-                stage = OrderLifecycleStage(name: c.name, allowedLateness: config.eventTime.allowedLateness,
-                                            holdUnknownOrders: p["hold_unknown_orders"].map { $0 == "true" } ?? true)
+                let stage_ = OrderLifecycleStage(name: c.name, allowedLateness: config.eventTime.allowedLateness,
+                                                 holdUnknownOrders: p["hold_unknown_orders"].map { $0 == "true" } ?? true)
+                if let keep = p["retain_ended"].flatMap(DurationText.parseMillis) {
+                    stage_.lifecycle.retainEnded = max(keep, config.eventTime.allowedLateness)
+                }
+                stage = stage_
             default:
                 let r = RepartitionStage(name: c.name, key: EventField(rawValue: p["key"]!)!, types: types,
                                          partitions: exchangePartitions ?? partitions.count,
@@ -143,8 +147,10 @@ public final class PipelineRunner {
         let sourceName = source ?? self.sourceName
         var events: [Timestamped<Event>] = []
         events.reserveCapacity(records.count)
+        // With retention: each event's record (to dead-letter events of retired state).
+        var recordOf: [Int32] = []
         var maxTime = EpochMillis.min
-        for r in records {
+        for (n, r) in records.enumerated() {
             recordsIn += 1
             switch decoder.decode(r.bytes) {
             case .success(let e):
@@ -160,6 +166,7 @@ public final class PipelineRunner {
                 acceptedByType[e.type.ordinal] += 1
                 if e.time > maxTime { maxTime = e.time }
                 if !taps.isEmpty, raw[e.eventID] == nil { raw[e.eventID] = Array(r.bytes) }
+                if !retiring.isEmpty { recordOf.append(Int32(n)) }
                 events.append(Timestamped(time: e.time, value: e))
             case .failure(let f):
                 deadByReason[f.reason.rawValue, default: 0] += 1
@@ -167,7 +174,36 @@ public final class PipelineRunner {
                                               source: sourceName, partition: partition, offset: r.offset))
             }
         }
+        for i in retiring {
+            let gone = stages[i].retiredEvents(in: events)
+            guard !gone.isEmpty else { continue }
+            for j in gone {
+                let e = events[j].value, r = records[Int(recordOf[j])]
+                late += 1
+                accepted -= 1
+                acceptedByType[e.type.ordinal] -= 1
+                deadByReason["late_event", default: 0] += 1
+                deadLetters.append(DeadLetter(record: Array(r.bytes), reason: .lateEvent,
+                                              detail: "\(stages[i].name) has retired the state of \(e.orderID.map { "order \($0)" } ?? "this key") (it ended and the watermark passed it + allowed lateness), so this event is late for it",
+                                              source: sourceName, partition: partition, offset: r.offset))
+            }
+            let drop = Set(gone)
+            events = events.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
+            recordOf = recordOf.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
+        }
         run(partition: partition, events: events, maxTime: maxTime, now: now)
+    }
+
+    /// Stages with retention on (``enableRetention(for:)``), asked per batch for events of
+    /// state they retired.
+    private var retiring: [Int] = []
+
+    /// Turns retention on for these operators (those whose read models a sink keeps).
+    public func enableRetention(for names: Set<String>) {
+        for (i, s) in stages.enumerated() where names.contains(s.name) {
+            s.enableRetention()
+            if !retiring.contains(i) { retiring.append(i) }
+        }
     }
 
     /// Processes events decoded elsewhere (benchmarks, or a source that decodes itself); the late

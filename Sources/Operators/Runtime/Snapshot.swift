@@ -119,7 +119,8 @@ public enum SnapshotEnvelope {
     static let magic: [UInt8] = Array("WKSNAP".utf8)
     /// Format version written now; readers accept this one.
     /// 2: a product's name carries the event id it came from (ties at equal event times).
-    public static let version = 2
+    /// 3: retired keys (retention), frozen rollup buckets.
+    public static let version = 3
 
     /// Wraps an operator's state.
     public static func seal(operator name: String, _ body: [UInt8]) throws -> [UInt8] {

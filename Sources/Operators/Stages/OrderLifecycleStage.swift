@@ -36,12 +36,15 @@ public final class OrderLifecycleStage: Stage {
     }
 
     public var counters: [(String, Int)] {
-        [("orders", lifecycle.orders.count), ("transitions", lifecycle.transitions), ("rejections", lifecycle.rejections),
+        [("orders", lifecycle.orders.count), ("retired_orders", lifecycle.retired.count), ("transitions", lifecycle.transitions), ("rejections", lifecycle.rejections),
          ("compensations", lifecycle.compensations)]
     }
 
     public func snapshot() throws -> [UInt8] { try lifecycle.snapshot() }
     public func restore(_ bytes: [UInt8]) throws { try lifecycle.restore(bytes) }
+
+    public func enableRetention() { lifecycle.retention = true }
+    public func retiredEvents(in batch: [Timestamped<Event>]) -> [Int] { lifecycle.retiredEvents(in: batch) }
 
     public func drainReadModel() -> [ReadModelRow] {
         defer { rejections.removeAll() }

@@ -24,10 +24,20 @@ public final class RollupStage: Stage {
         if watermark == WatermarkTracker.end { out.rows = rollups.rows() }
     }
 
-    public var counters: [(String, Int)] { [("buckets", rollups.sales.count)] }
+    public var counters: [(String, Int)] {
+        [("buckets", rollups.sales.count), ("held_orders", rollups.orders.count), ("retired_orders", rollups.retiredOrders.count)]
+    }
 
     public func snapshot() throws -> [UInt8] { try rollups.snapshot() }
     public func restore(_ bytes: [UInt8]) throws { try rollups.restore(bytes) }
 
     public func drainReadModel() -> [ReadModelRow] { rollups.drainReadModel() }
+
+    public func enableRetention() {
+        rollups.retention = true
+        rollups.lifecycle?.retention = true
+    }
+
+    /// With its own state machine: events of the orders that machine retired.
+    public func retiredEvents(in batch: [Timestamped<Event>]) -> [Int] { rollups.lifecycle?.retiredEvents(in: batch) ?? [] }
 }

@@ -133,11 +133,19 @@ public protocol Stage: AnyObject {
     /// Read-model rows (CONTRACT §3.3) of the keys changed since the last call, with their
     /// current values (so writing them twice is harmless).
     func drainReadModel() -> [ReadModelRow]
+    /// A sink keeps this operator's read model: state that can no longer change may leave
+    /// memory once drained (retention; off for bounded replays, whose output needs it all).
+    func enableRetention()
+    /// Indices of the batch's events that concern state this operator retired: the runner
+    /// dead-letters them as late (`late_event`) before any operator sees them.
+    func retiredEvents(in batch: [Timestamped<Event>]) -> [Int]
 }
 
 extension Stage {
     public func take(_ derived: [DerivedEvent]) {}
     public func drainReadModel() -> [ReadModelRow] { [] }
+    public func enableRetention() {}
+    public func retiredEvents(in batch: [Timestamped<Event>]) -> [Int] { [] }
 }
 
 /// One row of a Postgres read-model table, fields named as its columns.

@@ -8,7 +8,8 @@ struct CheckpointCut: @unchecked Sendable { // handed to the writer thread and n
     var id: Int64
     var readModels: [ReadModelRow]
     var outputs: [(name: String, results: [StageResult])]
-    var tapped: (events: [String: [Timestamped<Event>]], raw: [String: [UInt8]])
+    /// The Parquet files filled since the previous checkpoint (finished by the Parquet sink).
+    var parquet: ParquetTables.Appender?
     var dead: [DeadLetter]
 }
 

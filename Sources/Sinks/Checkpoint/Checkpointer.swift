@@ -67,6 +67,7 @@ public final class Checkpointer: @unchecked Sendable {
     /// Set up by ``resume(_:)``.
     private var sinks: [CheckpointSink] = []
     private var kafkaSink: KafkaSink?
+    private var parquetSink: ParquetSink?
 
     /// Kafka producer for derived events and dead letters (idempotent, `acks=all`), or nil for files.
     private let kafka: KafkaProducer?
@@ -129,7 +130,9 @@ public final class Checkpointer: @unchecked Sendable {
         }
         // The sinks, in the order they prepare: Parquet; derived events and dead letters to Kafka
         // exactly once, at least once, or to part files; the read models.
-        var list: [CheckpointSink] = [ParquetSink(root: settings.parquetDir, worker: settings.worker, rowGroupRows: settings.parquetRowGroupRows)]
+        let parquet = ParquetSink(root: settings.parquetDir, worker: settings.worker, rowGroupRows: settings.parquetRowGroupRows)
+        parquetSink = parquet
+        var list: [CheckpointSink] = [parquet]
         if let transactions {
             list.append(transactions)
         } else if let kafka {
@@ -185,11 +188,12 @@ public final class Checkpointer: @unchecked Sendable {
     /// one is in flight and commits stay in order. A failure that retrying cannot mend is
     /// thrown by the next call.
     public func checkpoint(_ runner: PipelineRunner, offset: Int64, positions: [String: Int64] = [:]) throws {
+        try absorb(runner)
         idle.wait()
         if let e = takeFailure() { idle.signal(); throw e }
         checkpointID += 1
         let cut = CheckpointCut(id: checkpointID, readModels: runner.drainReadModels(), outputs: runner.drainOutputs(),
-                                tapped: runner.drainTapped(), dead: runner.drainDeadLetters())
+                                parquet: parquetSink?.detach(), dead: runner.drainDeadLetters())
         let job = Job(id: checkpointID, offset: offset, positions: positions, watermark: runner.tracker.current, cut: cut,
                       state: try runner.snapshot())
         lastStateBytes = job.state.count
@@ -199,6 +203,15 @@ public final class Checkpointer: @unchecked Sendable {
             }
             idle.signal()
         }
+    }
+
+    /// Streams what the runner's last batches gave the sinks that write as they go (the Parquet
+    /// rows of the next checkpoint), so a checkpoint holds no more than a row group per open file
+    /// in memory, whatever its interval. Drivers call it after each batch, on the worker's thread.
+    public func absorb(_ runner: PipelineRunner) throws {
+        let tapped = runner.drainTapped()
+        guard !tapped.events.isEmpty else { return }
+        try parquetSink?.absorb(tapped, checkpoint: checkpointID + 1)
     }
 
     /// Whether a checkpoint is being written now (the next ``checkpoint(_:offset:positions:)``

@@ -43,41 +43,86 @@ public enum ParquetTables {
     /// Writes this checkpoint's files (each renamed into place when complete); returns them.
     public static func write(_ events: [Timestamped<Event>], raw: [String: [UInt8]], root: String,
                              checkpoint: Int64, worker: Int, rowGroupRows: Int = 100_000) throws -> [File] {
-        var byDay: [Int64: [Event]] = [:]
-        for e in events { byDay[floorDiv(e.time, 86_400_000).quotient, default: []].append(e.value) }
-        var files: [File] = []
-        for day in byDay.keys.sorted() {
-            let list = byDay[day]!
-            let date = String(RFC3339.format(day * 86_400_000).prefix(10))
-            func open(_ table: String, _ columns: [ParquetColumn]) throws -> ParquetWriter {
-                try ParquetWriter(path: "\(root)/\(table)/date=\(date)/part-\(checkpoint)-\(worker).parquet", columns: columns,
-                                  rowGroupRows: rowGroupRows)
-            }
-            let ev = try open("events", Self.events)
-            var facts: ParquetWriter?
-            var items: ParquetWriter?
-            for e in list {
-                try ev.append(eventRow(e, raw: raw[e.eventID]))
+        let a = Appender(root: root, checkpoint: checkpoint, worker: worker, rowGroupRows: rowGroupRows)
+        do {
+            try a.append(events, raw: raw)
+            return try a.close()
+        } catch {
+            a.abandon()
+            throw error
+        }
+    }
+
+    /// One checkpoint's files, filled as events arrive (Flink's in-progress part files): rows go
+    /// to the open file of their table and UTC day, each file's row groups are encoded and
+    /// written as they fill, so what waits for the checkpoint is at most one row group per open
+    /// file, not the checkpoint's events. ``close()`` finishes them (footer, fsync, rename); until
+    /// then they exist only under temporary names, which a restart removes.
+    public final class Appender: @unchecked Sendable { // used by one thread at a time: filled by the worker, closed by the writer
+        let root: String
+        public let checkpoint: Int64
+        let worker: Int
+        let rowGroupRows: Int
+        private var open: [String: (table: String, writer: ParquetWriter)] = [:]
+        /// Rows appended so far.
+        public private(set) var rows = 0
+
+        public init(root: String, checkpoint: Int64, worker: Int, rowGroupRows: Int = 100_000) {
+            self.root = root; self.checkpoint = checkpoint; self.worker = worker; self.rowGroupRows = rowGroupRows
+        }
+
+        private func writer(_ table: String, _ columns: [ParquetColumn], date: Substring) throws -> ParquetWriter {
+            let path = "\(root)/\(table)/date=\(date)/part-\(checkpoint)-\(worker).parquet"
+            if let w = open[path] { return w.writer }
+            let w = try ParquetWriter(path: path, columns: columns, rowGroupRows: rowGroupRows)
+            open[path] = (table, w)
+            return w
+        }
+
+        /// Adds the `events` rows (and `order_facts`/`order_items` for `order.created`); `raw`
+        /// gives an event's JSON as it arrived.
+        public func append(_ events: [Timestamped<Event>], raw: [String: [UInt8]]) throws {
+            var lastDay = Int64.min
+            var date: Substring = ""
+            for t in events {
+                let e = t.value
+                let day = floorDiv(t.time, 86_400_000).quotient
+                if day != lastDay { lastDay = day; date = RFC3339.format(day * 86_400_000).prefix(10) }
+                try writer("events", ParquetTables.events, date: date).append(eventRow(e, raw: raw[e.eventID]))
+                rows += 1
                 guard case .orderCreated(let o) = e.payload else { continue }
-                if facts == nil { facts = try open("order_facts", Self.orderFacts); items = try open("order_items", Self.orderItems) }
-                try facts!.append([.string(e.tenantID), .string(o.orderID), .string(o.customerID), .int(e.time),
-                                   .int(o.subtotal.cents), .int(o.deliveryFee.cents), .int(o.tax.cents), .int(o.discount.cents),
-                                   .int(o.totalAmount.cents), .string(o.paymentMethod.rawValue), str(o.source?.rawValue),
-                                   .int(Int64(o.items.count)), .int(o.itemCount), .string(e.eventID)])
+                try writer("order_facts", ParquetTables.orderFacts, date: date).append([
+                    .string(e.tenantID), .string(o.orderID), .string(o.customerID), .int(e.time),
+                    .int(o.subtotal.cents), .int(o.deliveryFee.cents), .int(o.tax.cents), .int(o.discount.cents),
+                    .int(o.totalAmount.cents), .string(o.paymentMethod.rawValue), str(o.source?.rawValue),
+                    .int(Int64(o.items.count)), .int(o.itemCount), .string(e.eventID)])
+                let items = try writer("order_items", ParquetTables.orderItems, date: date)
                 for (i, item) in o.items.enumerated() {
-                    try items!.append([.string(e.tenantID), .string(o.orderID), .int(Int64(i + 1)), .string(item.productID),
-                                       str(item.name), .int(item.quantity), .int(item.unitPrice.cents), .int(item.lineTotal.cents),
-                                       str(item.vendorID), .int(e.time)])
+                    try items.append([.string(e.tenantID), .string(o.orderID), .int(Int64(i + 1)), .string(item.productID),
+                                      str(item.name), .int(item.quantity), .int(item.unitPrice.cents), .int(item.lineTotal.cents),
+                                      str(item.vendorID), .int(e.time)])
                 }
             }
-            for (w, table) in [(ev, "events"), (facts, "order_facts"), (items, "order_items")] {
-                guard let w else { continue }
+        }
+
+        /// Finishes every file (in path order) and returns them.
+        public func close() throws -> [File] {
+            var files: [File] = []
+            for path in open.keys.sorted() {
+                let (table, w) = open[path]!
                 let rows = w.rows
                 let bytes = try w.close()
-                files.append(File(path: w.path, table: table, rows: rows, bytes: bytes))
+                files.append(File(path: path, table: table, rows: rows, bytes: bytes))
             }
+            open = [:]
+            return files
         }
-        return files
+
+        /// Gives up: the temporary files are removed.
+        public func abandon() {
+            for (_, w) in open { w.writer.abandon() }
+            open = [:]
+        }
     }
 
     private static func str(_ s: String?) -> ParquetValue { s.map { .string($0) } ?? .null }

@@ -120,6 +120,7 @@ struct Demo: ParsableCommand {
         config.eventTime.idleTimeout = min(config.eventTime.idleTimeout, 5_000)
         var settings = KafkaPipeline.Settings(brokers: broker.bootstrapServers, group: "wakala-demo", postgresURL: url, dataDir: absolute + "/data")
         settings.checkpointInterval = 2
+        settings.checkpointRecords = config.checkpointMaxRecords
         settings.drainInternalTopicsAtCheckpoint = true
         settings.log = { [logger] in logger.info("\($0)") }
         let pipeline = try KafkaPipeline(config: config, settings: settings)

@@ -38,7 +38,7 @@ struct Run: ParsableCommand {
     @Option(help: "Postgres URL (env WAKALA_POSTGRES_URL; default: the pipeline's postgres sink).") var postgres: String?
     @Option(help: "Data folder: Parquet (the pipeline's path), derived/ and dlq/ with --outputs files (env WAKALA_DATA_DIR).") var data: String?
     @Option(help: "Records per poll.") var batch: Int = 4096
-    @Option(help: "Also checkpoint a task once it has taken N records since its last checkpoint.") var checkpointRecords: Int?
+    @Option(help: "Also checkpoint a task once it has taken N records since its last checkpoint (default: the pipeline's checkpoint.max_records, 200000).") var checkpointRecords: Int?
     @Option(help: "Time between checkpoints, e.g. 2s (default: the pipeline's checkpoint.interval).") var checkpointInterval: DurationArg?
     @Option(help: "Where derived events and dead letters go: kafka (the pipeline's topics) or files (derived/, dlq/ part files).")
     var outputs: String = "kafka"
@@ -69,7 +69,7 @@ struct Run: ParsableCommand {
                                               dataDir: dataDir)
         settings.untilEnd = untilEnd
         settings.batch = batch
-        settings.checkpointRecords = checkpointRecords
+        settings.checkpointRecords = checkpointRecords ?? config.checkpointMaxRecords
         settings.checkpointInterval = Double(checkpointInterval?.millis ?? config.checkpointInterval) / 1000
         settings.outputsToKafka = outputs == "kafka"
         let logger = logging.logger("wakala.run")
