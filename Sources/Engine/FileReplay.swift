@@ -67,6 +67,11 @@ public final class FileReplay {
         public var stoppedBySignal = false
         public var checkpointID: Int64 = 0
         public var retries = 0
+        /// The operators' counters at the end of the input, before the final watermark emptied
+        /// them (what a stream that goes on would hold: orders, buckets, retired keys …).
+        public var countersAtEnd: [(String, Int)] = []
+        /// The largest state snapshot a checkpoint wrote (bytes, compressed).
+        public var largestStateBytes = 0
     }
 
     let config: PipelineConfig
@@ -109,6 +114,7 @@ public final class FileReplay {
                 let stop = shouldStop()
                 if due || stop {
                     try checkpointer.checkpoint(runner, offset: lastOffset)
+                    summary.largestStateBytes = max(summary.largestStateBytes, checkpointer.lastStateBytes)
                     sinceCheckpoint = 0
                     lastCheckpoint = monotonicSeconds()
                 }
@@ -118,6 +124,7 @@ public final class FileReplay {
             summary.stoppedBySignal = true
         }
         if !summary.stoppedBySignal {
+            summary.countersAtEnd = runner.counters
             runner.finish()
             try checkpointer.checkpoint(runner, offset: lastOffset)
         }

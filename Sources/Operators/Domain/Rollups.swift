@@ -252,6 +252,8 @@ public struct Rollups {
             if let i = sales.index(forKey: b) {
                 if sales.values[i].open == 0 {
                     sales.remove(at: i)
+                } else if sales.values[i].frozen != nil {
+                    continue // frozen already (scheduled again by a restore): its sizes stay
                 } else {
                     let s = sales.values[i]
                     sales.values[i].frozen = (Int64(s.customers.count), Int64(s.newCustomers.count))

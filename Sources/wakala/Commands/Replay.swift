@@ -145,6 +145,8 @@ extension Replay {
                     runner.recordsIn, seconds, Double(runner.recordsIn) / max(seconds, 0.001), summary.resumedAfter, runner.accepted,
                     runner.deadLetterCount, summary.checkpointID,
                     summary.retries > 0 ? " (after \(summary.retries) retries)" : ""))
+        note("  largest state snapshot: \(summary.largestStateBytes) bytes; held at the end of the input: "
+             + summary.countersAtEnd.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
     }
 }
 
