@@ -15,3 +15,6 @@ static inline void wakala_prefetch(const void *p) { __builtin_prefetch(p); }
 static inline void wakala_sincos(double x, double *s, double *c) { __builtin_sincos(x, s, c); }
 
 #endif
+
+/// Limits glibc's malloc arenas (mallopt M_ARENA_MAX); 0 when it refused.
+int wakala_limit_malloc_arenas(int arenas);

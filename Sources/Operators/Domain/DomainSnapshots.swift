@@ -4,21 +4,55 @@ import Domain
 // the events they still hold. Timers are rebuilt from the held events on restore.
 
 extension OrderLifecycle {
+    static func encode(_ o: Order, _ w: inout SnapshotWriter) {
+        w.write(o.tenantID); w.write(o.orderID)
+        w.write(o.status?.rawValue); w.write(o.paymentStatus?.rawValue); w.write(o.paymentMethod?.rawValue)
+        w.write(o.anyPaymentSucceeded); w.write(o.vendorID); w.write(o.deliveryID); w.write(o.customerID)
+        w.write(o.totalCents); w.write(o.createdAt); w.write(o.clock); w.write(o.seq)
+        w.write(o.history.count)
+        for h in o.history { w.write(h.from?.rawValue); w.write(h.to.rawValue); w.write(h.eventID); w.write(h.at) }
+        w.write(o.pending.count)
+        for p in o.pending { w.write(p) }
+    }
+
+    static func decodeOrder(_ r: inout SnapshotReader) throws -> Order {
+        func status(_ s: String?) throws -> OrderStatus? {
+            try s.map { guard let v = OrderStatus(rawValue: $0) else { throw SnapshotError.corrupt("status \($0)") }; return v }
+        }
+        var o = Order(tenantID: try r.readString(), orderID: try r.readString())
+        o.status = try status(try r.readOptional(String.self))
+        o.paymentStatus = try r.readOptional(String.self).flatMap(PaymentStatus.init(rawValue:))
+        o.paymentMethod = try r.readOptional(String.self).flatMap(OrderPaymentMethod.init(rawValue:))
+        o.anyPaymentSucceeded = try r.readBool()
+        o.vendorID = try r.readOptional(String.self); o.deliveryID = try r.readOptional(String.self); o.customerID = try r.readOptional(String.self)
+        o.totalCents = try r.readInt64(); o.createdAt = try r.readOptional(Int64.self); o.clock = try r.readInt64(); o.seq = try r.readInt()
+        for _ in 0..<(try r.readInt()) {
+            let from = try status(try r.readOptional(String.self))
+            guard let to = try status(try r.readString()) else { throw SnapshotError.corrupt("history") }
+            o.history.append(HistoryEntry(from: from, to: to, eventID: try r.readString(), at: try r.readInt64()))
+        }
+        for _ in 0..<(try r.readInt()) { o.pending.append(try r.read(Timestamped<Event>.self)) }
+        return o
+    }
+
+    /// Puts a restored order back with its timer and retirement.
+    mutating func insertRestored(_ k: FastKey, _ order: Order) {
+        var o = order
+        if let first = o.pending.map(\.time).min() { timers.insert(KeyTimer(time: first, key: k)); o.armedAt = first }
+        if retention, o.pending.isEmpty, o.status?.isTerminal == true { retiring.schedule(k, at: o.clock &+ retainEnded) }
+        orders[k] = o
+    }
+
+    /// Every field, in sorted key order; the orders themselves only when they are not kept as
+    /// entries (``tracksEntries``).
     public func snapshot() throws -> [UInt8] {
         var w = SnapshotWriter()
         w.write(watermark); w.write(transitions); w.write(rejections); w.write(compensations)
-        let keys = orders.keys.sorted()
+        let keys = tracksEntries ? [] : orders.keys.sorted()
         w.write(keys.count)
         for k in keys {
-            let o = orders[k]!
-            w.write(k.text); w.write(o.tenantID); w.write(o.orderID)
-            w.write(o.status?.rawValue); w.write(o.paymentStatus?.rawValue); w.write(o.paymentMethod?.rawValue)
-            w.write(o.anyPaymentSucceeded); w.write(o.vendorID); w.write(o.deliveryID); w.write(o.customerID)
-            w.write(o.totalCents); w.write(o.createdAt); w.write(o.clock); w.write(o.seq)
-            w.write(o.history.count)
-            for h in o.history { w.write(h.from?.rawValue); w.write(h.to.rawValue); w.write(h.eventID); w.write(h.at) }
-            w.write(o.pending.count)
-            for p in o.pending { w.write(p) }
+            w.write(k.text)
+            Self.encode(orders[k]!, &w)
         }
         retired.encode(to: &w)
         return try SnapshotEnvelope.seal(operator: "order_lifecycle", w.bytes)
@@ -26,36 +60,41 @@ extension OrderLifecycle {
 
     public mutating func restore(_ bytes: [UInt8]) throws {
         var r = SnapshotReader(try SnapshotEnvelope.open(operator: "order_lifecycle", bytes))
-        func status(_ s: String?) throws -> OrderStatus? {
-            try s.map { guard let v = OrderStatus(rawValue: $0) else { throw SnapshotError.corrupt("status \($0)") }; return v }
-        }
         var fresh = OrderLifecycle(allowedLateness: allowedLateness, holdUnknownOrders: holdUnknownOrders)
         fresh.retention = retention
         fresh.retainEnded = retainEnded
+        fresh.tracksEntries = tracksEntries
         fresh.watermark = try r.readInt64()
         fresh.transitions = try r.readInt(); fresh.rejections = try r.readInt(); fresh.compensations = try r.readInt()
         for _ in 0..<(try r.readInt()) {
             let k = FastKey(try r.readString())
-            var o = Order(tenantID: try r.readString(), orderID: try r.readString())
-            o.status = try status(try r.readOptional(String.self))
-            o.paymentStatus = try r.readOptional(String.self).flatMap(PaymentStatus.init(rawValue:))
-            o.paymentMethod = try r.readOptional(String.self).flatMap(OrderPaymentMethod.init(rawValue:))
-            o.anyPaymentSucceeded = try r.readBool()
-            o.vendorID = try r.readOptional(String.self); o.deliveryID = try r.readOptional(String.self); o.customerID = try r.readOptional(String.self)
-            o.totalCents = try r.readInt64(); o.createdAt = try r.readOptional(Int64.self); o.clock = try r.readInt64(); o.seq = try r.readInt()
-            for _ in 0..<(try r.readInt()) {
-                let from = try status(try r.readOptional(String.self))
-                guard let to = try status(try r.readString()) else { throw SnapshotError.corrupt("history") }
-                o.history.append(HistoryEntry(from: from, to: to, eventID: try r.readString(), at: try r.readInt64()))
-            }
-            for _ in 0..<(try r.readInt()) { o.pending.append(try r.read(Timestamped<Event>.self)) }
-            if let first = o.pending.map(\.time).min() { fresh.timers.insert(KeyTimer(time: first, key: k)); o.armedAt = first }
-            if fresh.retention, o.pending.isEmpty, o.status?.isTerminal == true { fresh.retiring.schedule(k, at: o.clock &+ retainEnded) }
-            fresh.orders[k] = o
+            fresh.insertRestored(k, try Self.decodeOrder(&r))
         }
         fresh.retired = try RetiredKeys(from: &r)
         guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
         self = fresh
+    }
+
+    /// Incremental checkpoints: the orders changed since the last call, each as its key and
+    /// bytes (nil: it left, retired).
+    public mutating func changedEntries() -> [StateEntry] {
+        defer { changed.removeAll(keepingCapacity: true) }
+        return changed.sorted().map { k in
+            guard let o = orders[k] else { return StateEntry(key: k.text, value: nil) }
+            var w = SnapshotWriter()
+            Self.encode(o, &w)
+            return StateEntry(key: k.text, value: w.bytes)
+        }
+    }
+
+    /// Incremental checkpoints: the orders kept as entries, after ``restore(_:)``.
+    public mutating func restoreEntries(_ entries: [StateEntry]) throws {
+        for e in entries {
+            guard let v = e.value else { continue }
+            var r = SnapshotReader(v)
+            insertRestored(FastKey(e.key), try Self.decodeOrder(&r))
+            guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes in order \(e.key)") }
+        }
     }
 }
 
@@ -223,10 +262,12 @@ extension Rollups {
         }
         w.write(tenants.count)
         for k in tenants.keys.sorted() { w.write(k.text); w.write(tenants[k]!.zone.identifier) }
-        w.write(orders.count)
-        for k in orders.keys.sorted() { let o = orders[k]!; w.write(k.text); w.write(o.created); w.write(o.customer); w.write(o.total); w.write(o.tenant.text) }
-        w.write(firstOrder.count)
-        for k in firstOrder.keys.sorted() { w.write(k.text); w.write(firstOrder[k]!.time) }
+        let factKeys = tracksEntries ? [] : orders.keys.sorted()
+        w.write(factKeys.count)
+        for k in factKeys { w.write(k.text); Self.encode(orders[k]!, &w) }
+        let firstKeys = tracksEntries ? [] : firstOrder.keys.sorted()
+        w.write(firstKeys.count)
+        for k in firstKeys { w.write(k.text); w.write(firstOrder[k]!.time) }
         w.write(paymentKind.count)
         for k in paymentKind.keys.sorted() { w.write(k.text); w.write(paymentKind[k]!.text) }
         w.write(assignedAt.count)
@@ -242,6 +283,7 @@ extension Rollups {
         var r = SnapshotReader(try SnapshotEnvelope.open(operator: "rollup", bytes))
         var fresh = Rollups(granularities: granularities, allowedLateness: allowedLateness, ownStateMachine: lifecycle != nil)
         fresh.fixedZone = fixedZone
+        fresh.tracksEntries = tracksEntries
         fresh.retention = retention
         fresh.lifecycle?.retention = retention
         fresh.watermark = try r.readInt64()
@@ -298,8 +340,7 @@ extension Rollups {
         }
         for _ in 0..<(try r.readInt()) {
             let k = try r.readString()
-            fresh.orders[FastKey(k)] = OrderFacts(created: try r.readInt64(), customer: try r.readString(), total: try r.readInt64(),
-                                                  tenant: FastKey(try r.readString()))
+            fresh.orders[FastKey(k)] = try Self.decodeFacts(&r)
         }
         for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.firstOrder[FastKey(k)] = (try r.readInt64(), "") }
         for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.paymentKind[FastKey(k)] = FastKey(try r.readString()) }
@@ -317,5 +358,52 @@ extension Rollups {
         }
         guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
         self = fresh
+    }
+}
+
+extension Rollups {
+    static func encode(_ o: OrderFacts, _ w: inout SnapshotWriter) {
+        w.write(o.created); w.write(o.customer); w.write(o.total); w.write(o.tenant.text)
+    }
+
+    static func decodeFacts(_ r: inout SnapshotReader) throws -> OrderFacts {
+        OrderFacts(created: try r.readInt64(), customer: try r.readString(), total: try r.readInt64(), tenant: FastKey(try r.readString()))
+    }
+
+    /// Incremental checkpoints: order facts (`f <key>`) and first orders (`c <key>`) changed
+    /// since the last call (nil value: gone).
+    public mutating func changedEntries() -> [StateEntry] {
+        defer { changedFacts.removeAll(keepingCapacity: true); changedFirst.removeAll(keepingCapacity: true) }
+        var out: [StateEntry] = []
+        out.reserveCapacity(changedFacts.count + changedFirst.count)
+        for k in changedFacts.sorted() {
+            guard let o = orders[k] else { out.append(StateEntry(key: "f " + k.text, value: nil)); continue }
+            var w = SnapshotWriter()
+            Self.encode(o, &w)
+            out.append(StateEntry(key: "f " + k.text, value: w.bytes))
+        }
+        for k in changedFirst.sorted() {
+            var w = SnapshotWriter()
+            w.write(firstOrder[k]?.time ?? .min)
+            out.append(StateEntry(key: "c " + k.text, value: firstOrder[k] == nil ? nil : w.bytes))
+        }
+        return out
+    }
+
+    /// Incremental checkpoints: the entries, after ``restore(_:)``.
+    public mutating func restoreEntries(_ entries: [StateEntry]) throws {
+        for e in entries {
+            guard let v = e.value else { continue }
+            var r = SnapshotReader(v)
+            let key = FastKey(String(e.key.dropFirst(2)))
+            if e.key.hasPrefix("f ") {
+                orders[key] = try Self.decodeFacts(&r)
+            } else if e.key.hasPrefix("c ") {
+                firstOrder[key] = (try r.readInt64(), "")
+            } else {
+                throw SnapshotError.corrupt("rollup entry \(e.key)")
+            }
+            guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes in \(e.key)") }
+        }
     }
 }

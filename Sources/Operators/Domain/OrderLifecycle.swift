@@ -78,6 +78,12 @@ public struct OrderLifecycle {
     /// Orders retired so far (stable hashes).
     public internal(set) var retired = RetiredKeys()
 
+    /// Incremental checkpoints: orders are checkpointed as entries, those changed since the last
+    /// ``changedEntries()`` (not in ``snapshot()``).
+    public var tracksEntries = false
+    /// Orders changed since the last ``changedEntries()`` (kept only with ``tracksEntries``).
+    var changed: Set<FastKey> = []
+
     /// Whether events of an order not created yet wait for a late `order.created` until the
     /// watermark passes their time + allowed lateness (the default), or are rejected
     /// (`order_unknown`) as soon as it passes their time (`hold_unknown_orders: false`).
@@ -110,6 +116,7 @@ public struct OrderLifecycle {
                 return true
             }
             if earlier { timers.insert(KeyTimer(time: r.time, key: k)) }
+            if tracksEntries { changed.insert(k) }
         }
     }
 
@@ -131,6 +138,7 @@ public struct OrderLifecycle {
             // order is changed in place in the table (no copy of its arrays, one lookup).
             guard let i = orders.index(forKey: t.key), orders.values[i].armedAt == t.time else { continue }
             dirty.insert(t.key)
+            if tracksEntries { changed.insert(t.key) }
             let emitted = out.count
             if let due = Self.applyDue(&orders.values[i], wm: wm, unknownHold: unknownHold, counts: &counts, into: &out) {
                 timers.insert(KeyTimer(time: due, key: t.key))
@@ -274,6 +282,7 @@ public struct OrderLifecycle {
             guard o.status?.isTerminal == true, o.pending.isEmpty, o.clock &+ retainEnded <= watermark, !dirty.contains(k) else { continue }
             retired.insert(k)
             orders.remove(at: i)
+            if tracksEntries { changed.insert(k) }
         }
     }
 

@@ -154,6 +154,11 @@ public struct Rollups {
         static func < (a: BucketTimer, b: BucketTimer) -> Bool { a.time != b.time ? a.time < b.time : a.bucket < b.bucket }
     }
 
+    /// Incremental checkpoints: order facts and first orders are checkpointed as entries, those
+    /// changed since the last ``changedEntries()`` (not in ``snapshot()``).
+    public var tracksEntries = false
+    var changedFacts: Set<FastKey> = [], changedFirst: Set<FastKey> = []
+
     /// Drains so far (a tenant's marks from an earlier drain are stale).
     private var drains = 0
 
@@ -237,6 +242,7 @@ public struct Rollups {
         for k in orderRetiring.popDue(wm) {
             guard let o = orders.removeValue(forKey: k) else { continue }
             retiredOrders.insert(k)
+            if tracksEntries { changedFacts.insert(k) }
             for b in buckets(of: o.tenant, o.created) {
                 guard let i = sales.index(forKey: b) else { continue }
                 sales.values[i].open -= 1
@@ -284,6 +290,7 @@ public struct Rollups {
             // A duplicate order (the state machine rejects it), also one already retired.
             guard orders[key] == nil, !retiredOrders.contains(key) else { return }
             orders[key] = OrderFacts(created: e.time, customer: o.customerID, total: o.totalAmount.cents, tenant: FastKey(tenant))
+            if tracksEntries { changedFacts.insert(key) }
             let bs = buckets(tenant, e.time)
             let customer = FastKey(o.customerID), order = FastKey(o.orderID)
             for b in bs {
@@ -315,6 +322,7 @@ public struct Rollups {
                 for b in buckets(tenant, first.time) { sales[b]?.newCustomers.remove(customer) }
             }
             firstOrder[ck] = (e.time, "")
+            if tracksEntries { changedFirst.insert(ck) }
             for b in bs { sales[b]?.newCustomers.insert(customer) }
         case .paymentInitiated(let p):
             let kind = FastKey(p.gateway.rawValue, p.method.rawValue)

@@ -115,6 +115,7 @@ public final class PipelineRunner {
                                          partitions: exchangePartitions ?? partitions.count,
                                          lookup: p["lookup"].flatMap(EventField.init(rawValue:)),
                                          allowedLateness: config.eventTime.allowedLateness)
+                if let ttl = p["lookup_ttl"].flatMap(DurationText.parseMillis) { r.lookupTTL = ttl }
                 if exchangePartitions != nil {
                     r.external = true
                     inbound[c.name] = DedupeStage(name: c.name + ".inbound")
@@ -419,6 +420,29 @@ public final class PipelineRunner {
             }
         }
         return try SnapshotEnvelope.seal(operator: "pipeline:" + config.name, w.bytes)
+    }
+
+    /// Incremental checkpoints: from now on ``snapshot()`` leaves out the keyed state of the
+    /// operators that keep entries (``IncrementalStage``), which ``changedEntries()`` reports.
+    public func enableIncrementalState() {
+        for s in stages { (s as? any IncrementalStage)?.trackEntries() }
+        incremental = true
+    }
+    public private(set) var incremental = false
+
+    /// Per operator keeping entries: those changed since the last call (taken at the same cut as
+    /// ``snapshot()``).
+    public func changedEntries() -> [(operator: String, entries: [StateEntry])] {
+        stages.compactMap { s in (s as? any IncrementalStage).map { (s.name, $0.changedEntries()) } }
+    }
+
+    /// Restores ``snapshot()``'s bytes, then each operator's entries (by operator name).
+    public func restore(_ bytes: [UInt8], entries: [String: [StateEntry]]) throws {
+        try restore(bytes)
+        for s in stages {
+            guard let i = s as? any IncrementalStage, let e = entries[s.name] else { continue }
+            try i.restoreEntries(e)
+        }
     }
 
     /// Restores what ``snapshot()`` wrote into a runner built from the same pipeline file.

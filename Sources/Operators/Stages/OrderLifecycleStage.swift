@@ -3,7 +3,7 @@ import Domain
 /// `order_lifecycle`: the order state machine and saga (``OrderLifecycle``); its rows are the
 /// derived events (`order.status_changed`, `order.transition_rejected`,
 /// `order.compensation_requested`) as envelope fields plus `data.<field>`.
-public final class OrderLifecycleStage: Stage {
+public final class OrderLifecycleStage: IncrementalStage {
     public let name: String
     var lifecycle: OrderLifecycle
 
@@ -42,6 +42,9 @@ public final class OrderLifecycleStage: Stage {
 
     public func snapshot() throws -> [UInt8] { try lifecycle.snapshot() }
     public func restore(_ bytes: [UInt8]) throws { try lifecycle.restore(bytes) }
+    public func trackEntries() { lifecycle.tracksEntries = true }
+    public func changedEntries() -> [StateEntry] { lifecycle.changedEntries() }
+    public func restoreEntries(_ entries: [StateEntry]) throws { try lifecycle.restoreEntries(entries) }
 
     public func enableRetention() { lifecycle.retention = true }
     public func retiredEvents(in batch: [Timestamped<Event>]) -> [Int] { lifecycle.retiredEvents(in: batch) }

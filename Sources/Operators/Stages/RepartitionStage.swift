@@ -24,8 +24,12 @@ public final class RepartitionStage: Stage {
     let lookup: EventField?
     let allowedLateness: Int64
     var routed: [Int]
-    /// lookup value → key, learned from keyed events.
-    var learned: [String: String] = [:]
+    /// lookup value → key, learned from keyed events, with the event time it was last seen.
+    var learned: [String: (key: String, at: EpochMillis)] = [:]
+    /// A lookup value is forgotten once the watermark has passed its last keyed event + this
+    /// (`lookup_ttl`, default 7 days): state bounded by what is live, not by history.
+    public var lookupTTL: Int64 = 7 * 86_400_000
+    var forgetting = RetirementQueue()
     /// lookup value → events waiting for their key.
     var waiting: [String: [Timestamped<Event>]] = [:]
     var unroutable = 0
@@ -50,10 +54,11 @@ public final class RepartitionStage: Stage {
             var k = key.text(of: r.value)
             if let lookup, let lv = lookup.text(of: r.value) {
                 if let k {
-                    learned[lv] = k
+                    let previous = learned.updateValue((k, r.time), forKey: lv)
+                    if previous == nil || previous!.at < r.time { forgetting.schedule(FastKey(lv), at: r.time &+ lookupTTL) }
                     if let held = waiting.removeValue(forKey: lv) { for h in held { route(h, k, &counts, &out) } }
                 } else {
-                    k = learned[lv]
+                    k = learned[lv]?.key
                     if k == nil { waiting[lv, default: []].append(r); return }
                 }
             }
@@ -71,6 +76,11 @@ public final class RepartitionStage: Stage {
     }
 
     public func advance(to watermark: EpochMillis, into out: inout StageOutput) {
+        if watermark != WatermarkTracker.end {
+            for lv in forgetting.popDue(watermark) where learned[lv.text].map({ $0.at &+ lookupTTL <= watermark }) == true {
+                learned[lv.text] = nil
+            }
+        }
         guard !waiting.isEmpty, watermark != WatermarkTracker.start else { return }
         let limit = watermark == WatermarkTracker.end ? EpochMillis.max : watermark &- allowedLateness
         for (lv, held) in waiting {
@@ -87,7 +97,7 @@ public final class RepartitionStage: Stage {
     }
 
     public var counters: [(String, Int)] {
-        routed.enumerated().map { ("partition_\($0.offset)", $0.element) } + (lookup == nil ? [] : [("unroutable", unroutable)])
+        routed.enumerated().map { ("partition_\($0.offset)", $0.element) } + (lookup == nil ? [] : [("unroutable", unroutable), ("lookups", learned.count)])
     }
 
     public func snapshot() throws -> [UInt8] {
@@ -97,7 +107,7 @@ public final class RepartitionStage: Stage {
         w.write(unroutable)
         let keys = learned.keys.sorted()
         w.write(keys.count)
-        for k in keys { w.write(k); w.write(learned[k]!) }
+        for k in keys { w.write(k); w.write(learned[k]!.key); w.write(learned[k]!.at) }
         let held = waiting.keys.sorted()
         w.write(held.count)
         for k in held {
@@ -115,7 +125,12 @@ public final class RepartitionStage: Stage {
         for i in 0..<n { routed[i] = try r.readInt() }
         unroutable = try r.readInt()
         learned = [:]
-        for _ in 0..<(try r.readInt()) { learned[try r.readString()] = try r.readString() }
+        forgetting = RetirementQueue()
+        for _ in 0..<(try r.readInt()) {
+            let lv = try r.readString(), k = try r.readString(), at = try r.readInt64()
+            learned[lv] = (k, at)
+            forgetting.schedule(FastKey(lv), at: at &+ lookupTTL)
+        }
         waiting = [:]
         for _ in 0..<(try r.readInt()) {
             let k = try r.readString()

@@ -3,7 +3,7 @@ import Domain
 /// `rollup`: per-tenant hourly/daily rollups (``Rollups``). A bounded input emits every bucket
 /// at its end (tables `rollup_hourly`, `rollup_daily`, `rollup_products`, `rollup_payments`,
 /// `rollup_deliveries`, `rollup_messages`); on a stream the read model is written at checkpoints.
-public final class RollupStage: Stage {
+public final class RollupStage: IncrementalStage {
     public let name: String
     var rollups: Rollups
 
@@ -30,6 +30,9 @@ public final class RollupStage: Stage {
 
     public func snapshot() throws -> [UInt8] { try rollups.snapshot() }
     public func restore(_ bytes: [UInt8]) throws { try rollups.restore(bytes) }
+    public func trackEntries() { rollups.tracksEntries = true }
+    public func changedEntries() -> [StateEntry] { rollups.changedEntries() }
+    public func restoreEntries(_ entries: [StateEntry]) throws { try rollups.restoreEntries(entries) }
 
     public func drainReadModel() -> [ReadModelRow] { rollups.drainReadModel() }
 

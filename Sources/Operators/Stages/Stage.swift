@@ -141,6 +141,24 @@ public protocol Stage: AnyObject {
     func retiredEvents(in batch: [Timestamped<Event>]) -> [Int]
 }
 
+/// One keyed state entry of an incremental checkpoint: the key and its bytes, or nil when the key
+/// left the state.
+public struct StateEntry: Sendable, Equatable {
+    public var key: String
+    public var value: [UInt8]?
+    public init(key: String, value: [UInt8]?) { self.key = key; self.value = value }
+}
+
+/// An operator whose large keyed state is checkpointed incrementally (Flink's incremental
+/// checkpoints, Kafka Streams' changelogs): once ``trackEntries()`` is called, ``Stage/snapshot()``
+/// leaves those keys out and ``changedEntries()`` gives the keys changed since its last call.
+public protocol IncrementalStage: Stage {
+    func trackEntries()
+    func changedEntries() -> [StateEntry]
+    /// After ``Stage/restore(_:)``: the entries of the last checkpoint.
+    func restoreEntries(_ entries: [StateEntry]) throws
+}
+
 extension Stage {
     public func take(_ derived: [DerivedEvent]) {}
     public func drainReadModel() -> [ReadModelRow] { [] }

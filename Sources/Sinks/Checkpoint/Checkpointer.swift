@@ -56,8 +56,14 @@ public final class Checkpointer: @unchecked Sendable {
     private var db: PGConnection?
     private let log: (String) -> Void
     public private(set) var checkpointID: Int64 = 0
-    /// Size of the last state snapshot taken (bytes, compressed).
+    /// What the last checkpoint wrote of the operator state: the snapshot (compressed) plus the
+    /// changed keyed entries (bytes).
     public private(set) var lastStateBytes = 0
+    /// Keyed entries the last checkpoint wrote (changed or removed keys).
+    public private(set) var lastEntries = 0
+    /// Keyed entries read by ``resume(_:)`` and the time the restore took (seconds).
+    public private(set) var restoredEntries = 0
+    public private(set) var restoreSeconds = 0.0
     /// Kafka mode: the next offset to read per input `topic` of the task, as the last committed
     /// checkpoint recorded them (restored by ``resume(_:)``).
     public private(set) var positions: [String: Int64] = [:]
@@ -112,8 +118,27 @@ public final class Checkpointer: @unchecked Sendable {
                                 [settings.pipeline, String(settings.partition)]).rows.first
         }
         var offset: Int64 = 0
+        // Incremental checkpoints: keyed state as one row per key (``PipelineRunner/changedEntries()``).
+        runner.enableIncrementalState()
         if let row, let id = row[0].flatMap(Int64.init), let off = row[1].flatMap(Int64.init), let hex = row[2] {
-            try runner.restore(Self.unhex(hex))
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            var entries: [String: [StateEntry]] = [:]
+            var count = 0
+            try withDatabase("reading the operator state") { db in
+                entries = [:]
+                count = 0
+                try db.forEachChunk("SELECT operator, key, value FROM wakala.state_entries WHERE pipeline = $1 AND partition = $2",
+                                    [settings.pipeline, String(settings.partition)]) { rows in
+                    for r in rows {
+                        guard let op = r[0], let key = r[1], let v = r[2], v.hasPrefix("\\x") else { throw PGError("a state entry without its value") }
+                        entries[op, default: []].append(StateEntry(key: key, value: try Self.unhex(String(v.dropFirst(2)))))
+                    }
+                    count += rows.count
+                }
+            }
+            try runner.restore(Self.unhex(hex), entries: entries)
+            restoredEntries = count
+            restoreSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             checkpointID = id
             offset = off
             if let text = row[3], let doc = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: NSNumber] {
@@ -175,6 +200,7 @@ public final class Checkpointer: @unchecked Sendable {
         var watermark: EpochMillis
         var cut: CheckpointCut
         var state: [UInt8]
+        var entries: [(operator: String, entries: [StateEntry])]
     }
 
     private let writer = DispatchQueue(label: "wakala.checkpoint-writer")
@@ -195,8 +221,9 @@ public final class Checkpointer: @unchecked Sendable {
         let cut = CheckpointCut(id: checkpointID, readModels: runner.drainReadModels(), outputs: runner.drainOutputs(),
                                 parquet: parquetSink?.detach(), dead: runner.drainDeadLetters())
         let job = Job(id: checkpointID, offset: offset, positions: positions, watermark: runner.tracker.current, cut: cut,
-                      state: try runner.snapshot())
-        lastStateBytes = job.state.count
+                      state: try runner.snapshot(), entries: runner.changedEntries())
+        lastEntries = job.entries.reduce(0) { $0 + $1.entries.count }
+        lastStateBytes = job.state.count + job.entries.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) } }
         writer.async { [self] in
             do { try write(job) } catch {
                 failureLock.lock(); failure = error; failureLock.unlock()
@@ -288,6 +315,7 @@ public final class Checkpointer: @unchecked Sendable {
                         WHERE wakala.checkpoints.checkpoint_id = $8
                         """)
                 }
+                try Self.writeEntries(job.entries, pipeline: settings.pipeline, partition: settings.partition, db)
                 for f in files {
                     try db.execute(prepared: "wakala_manifest", [settings.pipeline, f.path, String(id), f.table, String(f.rows), String(f.bytes)])
                 }
@@ -301,6 +329,40 @@ public final class Checkpointer: @unchecked Sendable {
         committedState = (id, job.positions)
         committedLock.unlock()
         for sink in sinks { try timed(sink) { try sink.finish(cut) { what, body in try withDatabase(what, body) } } }
+    }
+
+    /// The changed keyed entries, inside the checkpoint's transaction: COPY into a staging table,
+    /// then removed keys deleted and the rest upserted — work proportional to what changed.
+    static func writeEntries(_ changes: [(operator: String, entries: [StateEntry])], pipeline: String, partition: Int, _ db: PGConnection) throws {
+        guard changes.contains(where: { !$0.entries.isEmpty }) else { return }
+        var text: [UInt8] = []
+        let digits = Array("0123456789abcdef".utf8)
+        for (op, list) in changes {
+            for e in list {
+                PGConnection.appendCopyEscaped(op, to: &text)
+                text.append(0x09)
+                PGConnection.appendCopyEscaped(e.key, to: &text)
+                text.append(0x09)
+                if let v = e.value {
+                    text.append(contentsOf: [0x5C, 0x5C, 0x78]) // \\x: bytea hex input, its backslash escaped for COPY
+                    for b in v { text.append(digits[Int(b >> 4)]); text.append(digits[Int(b & 15)]) }
+                } else {
+                    text.append(contentsOf: [0x5C, 0x4E]) // \N
+                }
+                text.append(0x0A)
+            }
+        }
+        try db.execute("CREATE TEMP TABLE stage_state_entries (operator text, key text, value bytea) ON COMMIT DROP")
+        try db.copy(into: "stage_state_entries", columns: ["operator", "key", "value"], text: text)
+        _ = try db.query("""
+            DELETE FROM wakala.state_entries e USING stage_state_entries s
+            WHERE e.pipeline = $1 AND e.partition = $2 AND e.operator = s.operator AND e.key = s.key AND s.value IS NULL
+            """, [pipeline, String(partition)])
+        _ = try db.query("""
+            INSERT INTO wakala.state_entries (pipeline, partition, operator, key, value)
+            SELECT $1, $2::int, operator, key, value FROM stage_state_entries WHERE value IS NOT NULL
+            ON CONFLICT (pipeline, partition, operator, key) DO UPDATE SET value = EXCLUDED.value
+            """, [pipeline, String(partition)])
     }
 
     /// Per checkpoint: each sink's time (prepare + commit + finish) and batch size, derived events

@@ -82,6 +82,11 @@ public enum Migrations {
                 tenant_id text NOT NULL, granularity text NOT NULL, bucket_start timestamptz NOT NULL, customers text[] NOT NULL,
                 PRIMARY KEY (tenant_id, granularity, bucket_start));
             """),
+        Migration(version: 6, name: "incremental checkpoints: keyed operator state, one row per key", sql: """
+            CREATE TABLE wakala.state_entries (
+                pipeline text NOT NULL, partition int NOT NULL, operator text NOT NULL, key text NOT NULL, value bytea NOT NULL,
+                PRIMARY KEY (pipeline, partition, operator, key));
+            """),
     ]
 
     /// Applies the migrations not applied yet; returns their versions.

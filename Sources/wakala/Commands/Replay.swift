@@ -37,6 +37,7 @@ struct Replay: ParsableCommand {
     }
 
     func run() throws {
+        limitMallocArenas()
         if let data { setenv("WAKALA_DATA_DIR", data, 1) }
         let config = try loadPipeline(pipeline)
         guard FileManager.default.fileExists(atPath: input) else { throw ValidationError("no such file: \(input)") }

@@ -1,0 +1,6 @@
+#include <malloc.h>
+#include "CSupport.h"
+
+int wakala_limit_malloc_arenas(int arenas) {
+    return mallopt(M_ARENA_MAX, arenas);
+}
