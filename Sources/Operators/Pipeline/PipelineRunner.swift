@@ -430,6 +430,16 @@ public final class PipelineRunner {
     }
     public private(set) var incremental = false
 
+    /// What a full snapshot (every key in one blob, as before incremental checkpoints) would be
+    /// now — for comparing what an incremental checkpoint writes. Changes nothing.
+    public func fullSnapshot() throws -> [UInt8] {
+        guard incremental else { return try snapshot() }
+        let tracking = stages.compactMap { $0 as? any IncrementalStage }
+        for s in tracking { s.includeEntriesInSnapshot(true) }
+        defer { for s in tracking { s.includeEntriesInSnapshot(false) } }
+        return try snapshot()
+    }
+
     /// Per operator keeping entries: those changed since the last call (taken at the same cut as
     /// ``snapshot()``).
     public func changedEntries() -> [(operator: String, entries: [StateEntry])] {

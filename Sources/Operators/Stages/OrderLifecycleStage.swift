@@ -43,6 +43,7 @@ public final class OrderLifecycleStage: IncrementalStage {
     public func snapshot() throws -> [UInt8] { try lifecycle.snapshot() }
     public func restore(_ bytes: [UInt8]) throws { try lifecycle.restore(bytes) }
     public func trackEntries() { lifecycle.tracksEntries = true }
+    public func includeEntriesInSnapshot(_ on: Bool) { lifecycle.tracksEntries = !on }
     public func changedEntries() -> [StateEntry] { lifecycle.changedEntries() }
     public func restoreEntries(_ entries: [StateEntry]) throws { try lifecycle.restoreEntries(entries) }
 

@@ -31,6 +31,7 @@ public final class RollupStage: IncrementalStage {
     public func snapshot() throws -> [UInt8] { try rollups.snapshot() }
     public func restore(_ bytes: [UInt8]) throws { try rollups.restore(bytes) }
     public func trackEntries() { rollups.tracksEntries = true }
+    public func includeEntriesInSnapshot(_ on: Bool) { rollups.tracksEntries = !on }
     public func changedEntries() -> [StateEntry] { rollups.changedEntries() }
     public func restoreEntries(_ entries: [StateEntry]) throws { try rollups.restoreEntries(entries) }
 

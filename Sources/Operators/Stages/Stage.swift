@@ -157,6 +157,8 @@ public protocol IncrementalStage: Stage {
     func changedEntries() -> [StateEntry]
     /// After ``Stage/restore(_:)``: the entries of the last checkpoint.
     func restoreEntries(_ entries: [StateEntry]) throws
+    /// While true, ``Stage/snapshot()`` holds every key (a full snapshot, for comparison).
+    func includeEntriesInSnapshot(_ on: Bool)
 }
 
 extension Stage {
