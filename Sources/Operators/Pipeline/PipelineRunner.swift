@@ -449,10 +449,17 @@ public final class PipelineRunner {
     /// Restores ``snapshot()``'s bytes, then each operator's entries (by operator name).
     public func restore(_ bytes: [UInt8], entries: [String: [StateEntry]]) throws {
         try restore(bytes)
-        for s in stages {
-            guard let i = s as? any IncrementalStage, let e = entries[s.name] else { continue }
-            try i.restoreEntries(e)
+        // Each operator's entries on its own thread (they share nothing): both cores.
+        let work = stages.compactMap { s -> (any IncrementalStage, [StateEntry])? in
+            guard let i = s as? any IncrementalStage, let e = entries[s.name] else { return nil }
+            return (i, e)
         }
+        let failures = Failures(count: work.count)
+        nonisolated(unsafe) let jobs = work // each index touched by one thread only
+        DispatchQueue.concurrentPerform(iterations: jobs.count) { n in
+            do { try jobs[n].0.restoreEntries(jobs[n].1) } catch { failures.set(n, error) }
+        }
+        if let e = failures.first { throw e }
     }
 
     /// Restores what ``snapshot()`` wrote into a runner built from the same pipeline file.
@@ -478,4 +485,13 @@ public final class PipelineRunner {
             try inbound[name]!.restore(try r.readBytes(count: try r.readInt()))
         }
     }
+}
+
+/// Errors of parallel work, one slot each.
+private final class Failures: @unchecked Sendable {
+    private var slots: [Error?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ e: Error) { lock.lock(); slots[i] = e; lock.unlock() }
+    var first: Error? { slots.compactMap { $0 }.first }
 }

@@ -126,14 +126,9 @@ public final class Checkpointer: @unchecked Sendable {
             var count = 0
             try withDatabase("reading the operator state") { db in
                 entries = [:]
-                count = 0
-                try db.forEachChunk("SELECT operator, key, value FROM wakala.state_entries WHERE pipeline = $1 AND partition = $2",
-                                    [settings.pipeline, String(settings.partition)]) { rows in
-                    for r in rows {
-                        guard let op = r[0], let key = r[1], let v = r[2], v.hasPrefix("\\x") else { throw PGError("a state entry without its value") }
-                        entries[op, default: []].append(StateEntry(key: key, value: try Self.unhex(String(v.dropFirst(2)))))
-                    }
-                    count += rows.count
+                count = try db.copyOut("SELECT operator, key, value FROM wakala.state_entries WHERE pipeline = \(Self.literal(settings.pipeline)) AND partition = \(settings.partition)") { f in
+                    guard f.count == 3, let op = f[0], let key = f[1], let v = f[2] else { throw PGError("a state entry without its value", sqlState: "XX001") }
+                    entries[String(decoding: op, as: UTF8.self), default: []].append(StateEntry(key: String(decoding: key, as: UTF8.self), value: Array(v)))
                 }
             }
             try runner.restore(Self.unhex(hex), entries: entries)
@@ -400,6 +395,9 @@ public final class Checkpointer: @unchecked Sendable {
         guard let rest, let dash = rest.firstIndex(of: "-") else { return nil }
         return Int(rest[rest.index(after: dash)...].prefix { $0.isNumber })
     }
+
+    /// A SQL string literal (COPY takes no parameters): quotes doubled.
+    static func literal(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
 
     static func hex(_ b: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)

@@ -56,7 +56,7 @@ public final class PGConnection {
     private func check(_ res: OpaquePointer?, _ sql: String) throws -> OpaquePointer {
         guard let res else { throw PGError(String(cString: PQerrorMessage(conn))) }
         switch PQresultStatus(res) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_IN, PGRES_EMPTY_QUERY:
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_EMPTY_QUERY:
             return res
         default:
             let msg = String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -170,6 +170,55 @@ public final class PGConnection {
             PQclear(checked)
         }
         return copied
+    }
+
+    /// `COPY (query) TO STDOUT (FORMAT binary)`: hands each row's fields to `row` as raw bytes
+    /// (nil = NULL) — no text conversion, no hex, no result held whole. Returns the rows.
+    @discardableResult
+    public func copyOut(_ query: String, row: ([UnsafeRawBufferPointer?]) throws -> Void) throws -> Int {
+        let sql = "COPY (\(query)) TO STDOUT (FORMAT binary)"
+        PQclear(try check(PQexec(conn, sql), sql))
+        var rows = 0, sawHeader = false
+        var fields: [UnsafeRawBufferPointer?] = []
+        var failure: Error?
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>?
+            let n = PQgetCopyData(conn, &buffer, 0)
+            if n == -1 { break }
+            guard n >= 0, let buffer else { throw PGError("COPY out failed: \(String(cString: PQerrorMessage(conn)))") }
+            defer { PQfreemem(buffer) }
+            guard failure == nil else { continue } // drain the rest after a failure
+            let b = UnsafeRawBufferPointer(start: buffer, count: Int(n))
+            var at = 0
+            func int32() -> Int { defer { at += 4 }; return Int(Int32(bigEndian: b.loadUnaligned(fromByteOffset: at, as: Int32.self))) }
+            if !sawHeader {
+                // "PGCOPY\n\377\r\n\0", flags, header extension length (+ extension).
+                at = 11
+                _ = int32()
+                at += int32()
+                sawHeader = true
+            }
+            while at + 2 <= b.count {
+                let count = Int(Int16(bigEndian: b.loadUnaligned(fromByteOffset: at, as: Int16.self)))
+                at += 2
+                if count < 0 { break } // the trailer
+                fields.removeAll(keepingCapacity: true)
+                for _ in 0..<count {
+                    let len = int32()
+                    if len < 0 { fields.append(nil); continue }
+                    fields.append(UnsafeRawBufferPointer(rebasing: b[at..<(at + len)]))
+                    at += len
+                }
+                do { try row(fields) } catch { failure = error }
+                rows += 1
+            }
+        }
+        while let res = PQgetResult(conn) {
+            let checked = try check(res, sql)
+            PQclear(checked)
+        }
+        if let failure { throw failure }
+        return rows
     }
 
     /// Runs a query through a cursor, `chunk` rows at a time (memory bounded by the chunk, not

@@ -38,7 +38,7 @@ struct CheckpointBench: ParsableCommand {
         // The stream: one tenant's orders (order.created only), enough for orders + changed.
         var g = GeneratorConfig()
         g.seed = 31; g.tenants = 1; g.ordersOnly = true; g.customers = 100_000
-        g.ordersPerDay = 3500; g.days = max(1, (orders + changed) / 2800 + 2)
+        g.ordersPerDay = 3500; g.days = max(1, (orders + changed) / 2500 + 2)
         var gen = StreamGenerator(g)
         var records: [[UInt8]] = []
         records.reserveCapacity(orders + changed + 16)
