@@ -27,6 +27,9 @@ func capture(_ exe: URL, _ args: [String]) throws -> String {
     return text
 }
 
+/// `s` padded with spaces to `n` characters (a table column).
+func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+
 func curl(_ url: String, token: String) throws -> String {
     try capture(URL(fileURLWithPath: "/usr/bin/curl"), ["-sf", "-H", "Authorization: Bearer \(token)", url])
 }

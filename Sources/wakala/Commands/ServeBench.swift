@@ -139,7 +139,6 @@ struct ServeBench: ParsableCommand {
         }
         let p50 = (kv["p50"] ?? 0) / 1000, p99 = (kv["p99"] ?? 0) / 1000
         print("tenant \(tenant): \(orders) orders over \(dayCount) days; \(ranges) distinct ranges of 1–365 days; wrk -t1 -c\(connections) -d\(seconds)s")
-        func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
         print(pad("engine", 20) + "      p50 ms      p99 ms       req/s")
         print(pad("wakala serve", 20) + String(format: " %11.2f %11.2f %11.0f", p50, p99, rps))
         for name in ["duckdb", "chdb"] {
