@@ -19,6 +19,8 @@ struct PipelineBench: ParsableCommand {
 
     @Option(help: "Days of the stream.") var days: Int = 7
     @Option(help: "Tenants of the stream.") var tenants: Int = 20
+    @Flag(help: "Also run Apache Flink (PyFlink SQL, parallelism 2; pip install apache-flink, Java 17) on the same rollup, streaming and batch mode.")
+    var flink = false
     @Option(help: "Also measure replay --sinks peak RSS over streams of these many days (50 tenants, as issue 15), e.g. 7,30,60.")
     var rssDays: String?
 
@@ -61,6 +63,16 @@ struct PipelineBench: ParsableCommand {
         let sinks = try Self.timed([me, "replay", "--pipeline", "Pipelines/analytics.yaml", "--input", input, "--sinks", "--postgres", url,
                                     "--data", dir + "/sinks"])
         let duck = try Self.duckdbRollup(input)
+        var flinkSeconds: [(String, Double)] = []
+        if flink {
+            for mode in ["streaming", "batch"] {
+                let out = try capture(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "scripts/bench/flink_rollup.py", input, mode])
+                guard let s = out.split(separator: "\n").last.flatMap({ $0.split(separator: " ").first }).flatMap({ Double($0) }) else {
+                    throw RuntimeFailure("flink said: \(out.suffix(400))")
+                }
+                flinkSeconds.append((mode, s))
+            }
+        }
 
         print("stream: \(records) records (\(tenants) tenants × \(days) days, 1 % duplicates, 20 s disorder)")
         func row(_ name: String, _ seconds: Double, _ rss: Int?) {
@@ -70,7 +82,11 @@ struct PipelineBench: ParsableCommand {
         row("wakala replay (every operator, no sinks)", bare.seconds, bare.rssKB)
         row("wakala replay --sinks (every operator and sink)", sinks.seconds, sinks.rssKB)
         row("DuckDB hourly rollup of order.created (2 threads)", duck, nil)
+        for (mode, s) in flinkSeconds { row("Flink SQL hourly rollup, \(mode) (parallelism 2)", s, nil) }
         print(String(format: "ratios: replay --sinks %.2fx DuckDB's rollup rate (target ≥ 0.25); replay %.2fx", duck / sinks.seconds, duck / bare.seconds))
+        for (mode, s) in flinkSeconds {
+            print(String(format: "        replay --sinks %.1fx Flink's %@ rollup rate; replay %.1fx", s / sinks.seconds, mode, s / bare.seconds))
+        }
 
         guard let rssDays else { return }
         print("replay --sinks peak RSS against stream length (50 tenants, seed 11, 20 s disorder, 1 % duplicates):")
