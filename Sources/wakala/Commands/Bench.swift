@@ -9,7 +9,8 @@ import Operators
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run benchmarks and print figures with ratios against a peer (build with -c release).",
-        subcommands: [DecodeBench.self, WindowBench.self, OperatorsBench.self, ParquetBench.self, PostgresBench.self, KafkaBench.self, ServeBench.self, GatewayBench.self, CheckpointBench.self, PipelineBench.self, ScalingBench.self])
+        subcommands: [BenchSuite.self, DecodeBench.self, WindowBench.self, OperatorsBench.self, ParquetBench.self, PostgresBench.self, KafkaBench.self, ServeBench.self, GatewayBench.self, CheckpointBench.self, PipelineBench.self, ScalingBench.self],
+        defaultSubcommand: BenchSuite.self)
 }
 
 /// Decode + validate of generated order events vs Foundation's JSONDecoder on the same bytes.
