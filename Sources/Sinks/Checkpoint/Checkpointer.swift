@@ -212,9 +212,11 @@ public final class Checkpointer: @unchecked Sendable {
         try absorb(runner)
         idle.wait()
         if let e = takeFailure() { idle.signal(); throw e }
+        let files: ParquetTables.Appender?
+        do { files = try parquetSink?.detach() } catch { idle.signal(); throw error }
         checkpointID += 1
         let cut = CheckpointCut(id: checkpointID, readModels: runner.drainReadModels(), outputs: runner.drainOutputs(),
-                                parquet: parquetSink?.detach(), dead: runner.drainDeadLetters())
+                                parquet: files, dead: runner.drainDeadLetters())
         let job = Job(id: checkpointID, offset: offset, positions: positions, watermark: runner.tracker.current, cut: cut,
                       state: try runner.snapshot(), entries: runner.changedEntries())
         lastEntries = job.entries.reduce(0) { $0 + $1.entries.count }

@@ -1,33 +1,57 @@
 import Domain
+import Foundation
 import Operators
 
 /// The Parquet tables (`events`, `order_facts`, `order_items`) of the streams the parquet sink
 /// takes. Rows stream into the next checkpoint's files as batches pass (``absorb(_:)``, on the
 /// worker's thread); the checkpoint takes those files (``detach(checkpoint:)``) and its
 /// `prepare` finishes them (footer, fsync, rename) before the commit names them in its manifest.
-final class ParquetSink: CheckpointSink {
+final class ParquetSink: CheckpointSink, @unchecked Sendable { // its state lives on `encoder`
     let root: String
     let worker: Int
     let rowGroupRows: Int
-    /// The files of the checkpoint being filled.
+    /// The files of the checkpoint being filled (touched only on `encoder`).
     private var filling: ParquetTables.Appender?
+    /// Rows are encoded here, off the worker's thread (the second core): the worker hands each
+    /// batch's events over and goes on.
+    private let encoder = DispatchQueue(label: "wakala.parquet-encoder")
+    nonisolated(unsafe) private var failure: Error?
 
     init(root: String, worker: Int, rowGroupRows: Int) {
         self.root = root; self.worker = worker; self.rowGroupRows = rowGroupRows
     }
 
-    /// Appends the events tapped since the last call (`checkpoint`: the id they will commit with).
+    /// Queues the events tapped since the last call (`checkpoint`: the id they will commit with)
+    /// for the encoder; a failure there is thrown by the next call.
     func absorb(_ tapped: (events: [String: [Timestamped<Event>]], raw: [String: [UInt8]]), checkpoint: Int64) throws {
-        for (_, events) in tapped.events.sorted(by: { $0.key < $1.key }) where !events.isEmpty {
-            if filling == nil { filling = ParquetTables.Appender(root: root, checkpoint: checkpoint, worker: worker, rowGroupRows: rowGroupRows) }
-            try filling!.append(events, raw: tapped.raw)
+        if let e = encoder.sync(execute: { failure }) { throw e }
+        let work = Tapped(events: tapped.events, raw: tapped.raw) // handed over: the runner keeps no reference
+        encoder.async { [self] in
+            guard failure == nil else { return }
+            do {
+                for (_, events) in work.events.sorted(by: { $0.key < $1.key }) where !events.isEmpty {
+                    if filling == nil { filling = ParquetTables.Appender(root: root, checkpoint: checkpoint, worker: worker, rowGroupRows: rowGroupRows) }
+                    try filling!.append(events, raw: work.raw)
+                }
+            } catch {
+                failure = error
+            }
         }
     }
 
-    /// Hands the checkpoint's open files over (the next rows start new ones).
-    func detach() -> ParquetTables.Appender? {
-        defer { filling = nil }
-        return filling
+    struct Tapped: @unchecked Sendable {
+        var events: [String: [Timestamped<Event>]]
+        var raw: [String: [UInt8]]
+    }
+
+    /// Waits for the encoder, then hands the checkpoint's open files over (the next rows start
+    /// new ones).
+    func detach() throws -> ParquetTables.Appender? {
+        try encoder.sync {
+            if let e = failure { throw e }
+            defer { filling = nil }
+            return filling
+        }
     }
 
     func prepare(_ cut: CheckpointCut) throws -> [ParquetTables.File] {

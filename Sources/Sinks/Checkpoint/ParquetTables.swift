@@ -84,21 +84,31 @@ public enum ParquetTables {
         public func append(_ events: [Timestamped<Event>], raw: [String: [UInt8]]) throws {
             var lastDay = Int64.min
             var date: Substring = ""
+            var eventsFile: ParquetWriter?, factsFile: ParquetWriter?, itemsFile: ParquetWriter?
             for t in events {
                 let e = t.value
                 let day = floorDiv(t.time, 86_400_000).quotient
-                if day != lastDay { lastDay = day; date = RFC3339.format(day * 86_400_000).prefix(10) }
-                try writer("events", ParquetTables.events, date: date).append(eventRow(e, raw: raw[e.eventID]))
+                if day != lastDay {
+                    // The day's files, looked up once per run of events of one day (not per row).
+                    lastDay = day
+                    date = RFC3339.format(day * 86_400_000).prefix(10)
+                    eventsFile = try writer("events", ParquetTables.events, date: date)
+                    factsFile = nil; itemsFile = nil
+                }
+                try eventsFile!.append(eventRow(e, raw: raw[e.eventID]))
                 rows += 1
                 guard case .orderCreated(let o) = e.payload else { continue }
-                try writer("order_facts", ParquetTables.orderFacts, date: date).append([
+                if factsFile == nil {
+                    factsFile = try writer("order_facts", ParquetTables.orderFacts, date: date)
+                    itemsFile = try writer("order_items", ParquetTables.orderItems, date: date)
+                }
+                try factsFile!.append([
                     .string(e.tenantID), .string(o.orderID), .string(o.customerID), .int(e.time),
                     .int(o.subtotal.cents), .int(o.deliveryFee.cents), .int(o.tax.cents), .int(o.discount.cents),
                     .int(o.totalAmount.cents), .string(o.paymentMethod.rawValue), str(o.source?.rawValue),
                     .int(Int64(o.items.count)), .int(o.itemCount), .string(e.eventID)])
-                let items = try writer("order_items", ParquetTables.orderItems, date: date)
                 for (i, item) in o.items.enumerated() {
-                    try items.append([.string(e.tenantID), .string(o.orderID), .int(Int64(i + 1)), .string(item.productID),
+                    try itemsFile!.append([.string(e.tenantID), .string(o.orderID), .int(Int64(i + 1)), .string(item.productID),
                                       str(item.name), .int(item.quantity), .int(item.unitPrice.cents), .int(item.lineTotal.cents),
                                       str(item.vendorID), .int(e.time)])
                 }
