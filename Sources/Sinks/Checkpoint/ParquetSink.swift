@@ -16,6 +16,9 @@ final class ParquetSink: CheckpointSink, @unchecked Sendable { // its state live
     /// batch's events over and goes on.
     private let encoder = DispatchQueue(label: "wakala.parquet-encoder")
     nonisolated(unsafe) private var failure: Error?
+    /// At most this many batches wait for the encoder: a worker faster than it waits, so memory
+    /// stays bounded (each batch holds its events until encoded).
+    private let slots = DispatchSemaphore(value: 4)
 
     init(root: String, worker: Int, rowGroupRows: Int) {
         self.root = root; self.worker = worker; self.rowGroupRows = rowGroupRows
@@ -26,7 +29,9 @@ final class ParquetSink: CheckpointSink, @unchecked Sendable { // its state live
     func absorb(_ tapped: (events: [String: [Timestamped<Event>]], raw: [String: [UInt8]]), checkpoint: Int64) throws {
         if let e = encoder.sync(execute: { failure }) { throw e }
         let work = Tapped(events: tapped.events, raw: tapped.raw) // handed over: the runner keeps no reference
+        slots.wait()
         encoder.async { [self] in
+            defer { slots.signal() }
             guard failure == nil else { return }
             do {
                 for (_, events) in work.events.sorted(by: { $0.key < $1.key }) where !events.isEmpty {
