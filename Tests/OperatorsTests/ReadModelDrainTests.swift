@@ -78,15 +78,7 @@ import Testing
         let records = DomainDeterminismTests.stream.map(\.value)
         func feed(_ r: PipelineRunner, _ batch: ArraySlice<[UInt8]>, from start: Int) {
             // Raw records (the path that dead-letters events of retired state), offsets = positions.
-            let arena = batch.flatMap { $0 }
-            arena.withUnsafeBytes { all in
-                var at = 0
-                let views = batch.enumerated().map { i, rec -> (bytes: UnsafeRawBufferPointer, offset: Int64) in
-                    defer { at += rec.count }
-                    return (UnsafeRawBufferPointer(rebasing: all[at..<(at + rec.count)]), Int64(start + i))
-                }
-                r.process(partition: 0, records: views, now: 0)
-            }
+            r.process(partition: 0, records: batch, firstOffset: Int64(start), now: 0)
         }
         let names = Set(config.operators.map(\.name))
         var retaining = try PipelineRunner(config: config)

@@ -14,15 +14,7 @@ import TestSupport
 
     /// Raw records through the runner, offsets = positions.
     static func feed(_ r: PipelineRunner, _ slice: ArraySlice<[UInt8]>) {
-        let arena = slice.flatMap { $0 }
-        arena.withUnsafeBytes { all in
-            var at = 0
-            let views = slice.enumerated().map { i, rec -> (bytes: UnsafeRawBufferPointer, offset: Int64) in
-                defer { at += rec.count }
-                return (UnsafeRawBufferPointer(rebasing: all[at..<(at + rec.count)]), Int64(slice.startIndex + i))
-            }
-            r.process(partition: 0, records: views, now: 0)
-        }
+        r.process(partition: 0, records: slice, firstOffset: Int64(slice.startIndex), now: 0)
     }
 
     @Test func aCheckpointWritesWhatChangedAndARestartRestoresAll() throws {

@@ -195,6 +195,20 @@ public final class PipelineRunner {
         run(partition: partition, events: events, maxTime: maxTime, now: now)
     }
 
+    /// Processes whole records, each its own bytes, their offsets counting from `firstOffset`
+    /// (benchmarks and tests; drivers hand views into one buffer instead).
+    public func process(partition: Int, records list: some Collection<[UInt8]>, firstOffset: Int64, now: EpochMillis) {
+        let arena = list.flatMap { $0 }
+        arena.withUnsafeBytes { all in
+            var at = 0
+            let views = list.enumerated().map { i, rec -> (bytes: UnsafeRawBufferPointer, offset: Int64) in
+                defer { at += rec.count }
+                return (UnsafeRawBufferPointer(rebasing: all[at..<(at + rec.count)]), firstOffset + Int64(i))
+            }
+            process(partition: partition, records: views, now: now)
+        }
+    }
+
     /// Stages with retention on (``enableRetention(for:)``), asked per batch for events of
     /// state they retired.
     private var retiring: [Int] = []

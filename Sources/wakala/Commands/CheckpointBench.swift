@@ -54,15 +54,7 @@ struct CheckpointBench: ParsableCommand {
             return (r, c)
         }
         func feed(_ r: PipelineRunner, _ slice: ArraySlice<[UInt8]>, first: Int) {
-            let arena = slice.flatMap { $0 }
-            arena.withUnsafeBytes { all in
-                var at = 0
-                let views = slice.enumerated().map { i, rec -> (bytes: UnsafeRawBufferPointer, offset: Int64) in
-                    defer { at += rec.count }
-                    return (UnsafeRawBufferPointer(rebasing: all[at..<(at + rec.count)]), Int64(first + i))
-                }
-                r.process(partition: 0, records: views, now: 0)
-            }
+            r.process(partition: 0, records: slice, firstOffset: Int64(first), now: 0)
         }
         let (a, ca) = try runner()
         var t0 = monotonicSeconds()
