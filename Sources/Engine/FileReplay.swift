@@ -15,31 +15,106 @@ public struct FileSource {
     public var size: Int64 { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0 }
 
     /// Hands the runner every batch of lines after line `skip`, then calls `afterBatch` with the
-    /// last line number, the batch's size and the file bytes read so far.
+    /// last line number, the batch's size and the file bytes read so far. Reading and decoding run
+    /// on a thread of their own, at most two batches ahead of the operators (both cores: decode
+    /// is a third to a half of a replay without sinks); the runner sees the batches in file order,
+    /// so results do not change.
     public func feed(_ runner: PipelineRunner, skip: Int64 = 0, now: () -> EpochMillis,
                      afterBatch: (_ lastOffset: Int64, _ count: Int, _ bytesRead: Int64) throws -> Void) throws {
-        let reader = try NDJSONReader(path: path)
-        // A batch's records back to back in one buffer, with their spans and line numbers.
-        var arena: [UInt8] = []
-        var spans: [(range: Range<Int>, offset: Int64)] = []
-        func flush() throws {
-            guard let last = spans.last?.offset else { return }
-            arena.withUnsafeBytes { all in
-                let views = spans.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) }
-                runner.process(partition: 0, records: views, now: now())
+        nonisolated(unsafe) let reader = try NDJSONReader(path: path) // used by the decoding thread only
+        let queue = Handoff<(batch: PipelineRunner.DecodedBatch, read: Int64)>(capacity: 2)
+        let batchSize = batch
+        let decoding = Thread {
+            // A batch's records back to back in one buffer, with their spans and line numbers.
+            var arena: [UInt8] = []
+            var spans: [(range: Range<Int>, offset: Int64)] = []
+            func flush() -> Bool {
+                guard !spans.isEmpty else { return true }
+                let decoded = arena.withUnsafeBytes { all in
+                    PipelineRunner.decode(spans.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) })
+                }
+                arena.removeAll(keepingCapacity: true)
+                spans.removeAll(keepingCapacity: true)
+                return queue.put((decoded, reader.fileBytesRead))
             }
-            let count = spans.count
-            arena.removeAll(keepingCapacity: true)
-            spans.removeAll(keepingCapacity: true)
-            try afterBatch(last, count, reader.fileBytesRead)
+            struct Cancelled: Error {}
+            do {
+                _ = try reader.forEach { bytes, line, _ in
+                    guard line > skip else { return }
+                    spans.append((arena.count..<(arena.count + bytes.count), line))
+                    arena.append(contentsOf: bytes)
+                    if spans.count >= batchSize, !flush() { throw Cancelled() }
+                }
+                _ = flush()
+                queue.finish(nil)
+            } catch is Cancelled {
+                queue.finish(nil)
+            } catch {
+                queue.finish(error)
+            }
         }
-        _ = try reader.forEach { bytes, line, _ in
-            guard line > skip else { return }
-            spans.append((arena.count..<(arena.count + bytes.count), line))
-            arena.append(contentsOf: bytes)
-            if spans.count >= batch { try flush() }
+        decoding.name = "wakala.decode"
+        decoding.start()
+        defer { queue.cancel(); queue.awaitFinished() }
+        while let item = try queue.take() {
+            runner.process(partition: 0, decoded: item.batch, now: now())
+            try afterBatch(item.batch.lastOffset ?? skip, item.batch.count, item.read)
         }
-        try flush()
+    }
+}
+
+/// A bounded hand-off from one producer thread to one consumer: `put` waits while `capacity`
+/// items wait; `take` waits for an item, returns nil at the end, or throws the producer's error.
+final class Handoff<T>: @unchecked Sendable { // every field under `lock`
+    private let lock = NSCondition()
+    private var items: [T] = []
+    private let capacity: Int
+    private var ended = false, cancelled = false
+    private var failure: Error?
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// False once the consumer has gone (the producer stops).
+    func put(_ item: T) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        while items.count >= capacity && !cancelled { lock.wait() }
+        guard !cancelled else { return false }
+        items.append(item)
+        lock.broadcast()
+        return true
+    }
+
+    func finish(_ error: Error?) {
+        lock.lock(); defer { lock.unlock() }
+        ended = true
+        failure = error
+        lock.broadcast()
+    }
+
+    func take() throws -> T? {
+        lock.lock(); defer { lock.unlock() }
+        while items.isEmpty && !ended { lock.wait() }
+        if !items.isEmpty {
+            let item = items.removeFirst()
+            lock.broadcast()
+            return item
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// The consumer stops taking: a waiting producer returns.
+    func cancel() {
+        lock.lock(); defer { lock.unlock() }
+        cancelled = true
+        items.removeAll()
+        lock.broadcast()
+    }
+
+    /// Waits until the producer has finished (so nothing outlives the feed).
+    func awaitFinished() {
+        lock.lock(); defer { lock.unlock() }
+        while !ended { lock.wait() }
     }
 }
 

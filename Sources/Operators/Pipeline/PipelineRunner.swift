@@ -140,11 +140,50 @@ public final class PipelineRunner {
         outputs = Array(repeating: [], count: stages.count)
     }
 
+    /// A batch decoded ahead of the operators (on another thread: ``decode(_:)`` is pure): the
+    /// records back to back with their offsets and what decoding said of each.
+    public struct DecodedBatch: @unchecked Sendable { // handed from the decoding thread to the worker, never shared
+        public var arena: [UInt8] = []
+        var items: [(range: Range<Int>, offset: Int64, result: Result<Event, Rejection>)] = []
+        public var count: Int { items.count }
+        public var lastOffset: Int64? { items.last?.offset }
+        public init() {}
+    }
+
+    /// Decodes and validates records (no state touched: safe on any thread, while this runner
+    /// processes an earlier batch on another).
+    public static func decode(_ records: [(bytes: UnsafeRawBufferPointer, offset: Int64)]) -> DecodedBatch {
+        let decoder = EventDecoder()
+        var b = DecodedBatch()
+        b.arena.reserveCapacity(records.reduce(0) { $0 + $1.bytes.count })
+        b.items.reserveCapacity(records.count)
+        for r in records {
+            let start = b.arena.count
+            b.arena.append(contentsOf: r.bytes)
+            b.items.append((start..<b.arena.count, r.offset, decoder.decode(r.bytes)))
+        }
+        return b
+    }
+
     /// Processes one batch of raw records read from `partition` (each with its offset), at
     /// processing time `now`.
     /// `source` names where they came from in dead letters (the topic; default the source's name).
     public func process(partition: Int, records: [(bytes: UnsafeRawBufferPointer, offset: Int64)], now: EpochMillis,
                         source: String? = nil) {
+        let decoded = records.map { (bytes: $0.bytes, offset: $0.offset, result: decoder.decode($0.bytes)) }
+        process(partition: partition, decoded: decoded, now: now, source: source)
+    }
+
+    /// Processes a batch decoded by ``decode(_:)`` (the late check, taps and the operators run here).
+    public func process(partition: Int, decoded batch: DecodedBatch, now: EpochMillis, source: String? = nil) {
+        batch.arena.withUnsafeBytes { all in
+            let items = batch.items.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset, result: $0.result) }
+            process(partition: partition, decoded: items, now: now, source: source)
+        }
+    }
+
+    private func process(partition: Int, decoded records: [(bytes: UnsafeRawBufferPointer, offset: Int64, result: Result<Event, Rejection>)],
+                         now: EpochMillis, source: String?) {
         let sourceName = source ?? self.sourceName
         var events: [Timestamped<Event>] = []
         events.reserveCapacity(records.count)
@@ -153,7 +192,7 @@ public final class PipelineRunner {
         var maxTime = EpochMillis.min
         for (n, r) in records.enumerated() {
             recordsIn += 1
-            switch decoder.decode(r.bytes) {
+            switch r.result {
             case .success(let e):
                 if tracker.isLate(e.time) {
                     late += 1
