@@ -4,3 +4,7 @@
 int wakala_limit_malloc_arenas(int arenas) {
     return mallopt(M_ARENA_MAX, arenas);
 }
+
+int wakala_trim_malloc(void) {
+    return malloc_trim(0);
+}

@@ -18,3 +18,6 @@ static inline void wakala_sincos(double x, double *s, double *c) { __builtin_sin
 
 /// Limits glibc's malloc arenas (mallopt M_ARENA_MAX); 0 when it refused.
 int wakala_limit_malloc_arenas(int arenas);
+
+/// Returns freed heap memory to the system (glibc malloc_trim(0)); 1 when some was released.
+int wakala_trim_malloc(void);
