@@ -38,9 +38,9 @@ func monotonicSeconds() -> Double {
 
 /// glibc keeps up to 8 malloc arenas per core; memory one thread frees (a checkpoint's cut, freed
 /// by the writer thread) stays in the arena that allocated it, so a long run's RSS creeps up
-/// with history though the live state does not. Two arenas keep it flat (measured: 60 days vs
-/// 30 days of the same stream 1.09× peak RSS with it, 1.13× without). Called before any thread
-/// starts, by the commands that run a pipeline.
+/// with history though the live state does not. Two arenas (one run each: 60 days vs 30 days of
+/// the same stream 1.09× peak RSS with, 1.13× without; later runs vary 1.10–1.16×, see
+/// docs/decisions.md). Called before any thread starts, by the commands that run a pipeline.
 func limitMallocArenas() {
     _ = wakala_limit_malloc_arenas(2)
 }
