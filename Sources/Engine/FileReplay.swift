@@ -6,7 +6,7 @@ import Sinks
 
 /// A pipeline fed from an NDJSON[.zst] file (`wakala replay`): the file's lines in batches, each
 /// line's number its offset. Bounded: at the end the watermark goes to the end of time.
-public struct FileSource {
+public struct FileSource: Sendable {
     public let path: String
     public let batch: Int
     public init(path: String, batch: Int = 4096) { self.path = path; self.batch = batch }
@@ -28,29 +28,12 @@ public struct FileSource {
         guard decodeAhead else { return try feedInline(runner, skip: skip, now: now, afterBatch: afterBatch) }
         nonisolated(unsafe) let reader = try NDJSONReader(path: path) // used by the decoding thread only
         let queue = Handoff<(batch: PipelineRunner.DecodedBatch, read: Int64)>(capacity: 2)
-        let batchSize = batch
         let decoding = Thread {
-            // A batch's records back to back in one buffer, with their spans and line numbers.
-            var arena: [UInt8] = []
-            var spans: [(range: Range<Int>, offset: Int64)] = []
-            func flush() -> Bool {
-                guard !spans.isEmpty else { return true }
-                let decoded = arena.withUnsafeBytes { all in
-                    PipelineRunner.decode(spans.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) })
-                }
-                arena.removeAll(keepingCapacity: true)
-                spans.removeAll(keepingCapacity: true)
-                return queue.put((decoded, reader.fileBytesRead))
-            }
             struct Cancelled: Error {}
             do {
-                _ = try reader.forEach { bytes, line, _ in
-                    guard line > skip else { return }
-                    spans.append((arena.count..<(arena.count + bytes.count), line))
-                    arena.append(contentsOf: bytes)
-                    if spans.count >= batchSize, !flush() { throw Cancelled() }
+                try self.batches(reader, skip: skip) { views in
+                    guard queue.put((PipelineRunner.decode(views), reader.fileBytesRead)) else { throw Cancelled() }
                 }
-                _ = flush()
                 queue.finish(nil)
             } catch is Cancelled {
                 queue.finish(nil)
@@ -73,18 +56,25 @@ extension FileSource {
     func feedInline(_ runner: PipelineRunner, skip: Int64, now: () -> EpochMillis,
                     afterBatch: (_ lastOffset: Int64, _ count: Int, _ bytesRead: Int64) throws -> Void) throws {
         let reader = try NDJSONReader(path: path)
+        try batches(reader, skip: skip) { views in
+            runner.process(partition: 0, records: views, now: now())
+            try afterBatch(views.last!.offset, views.count, reader.fileBytesRead)
+        }
+    }
+
+    /// The file's lines after line `skip`, `batch` at a time, back to back in one buffer: `body`
+    /// gets each batch's records (views valid during the call) with their line numbers.
+    func batches(_ reader: NDJSONReader, skip: Int64,
+                 _ body: ([(bytes: UnsafeRawBufferPointer, offset: Int64)]) throws -> Void) throws {
         var arena: [UInt8] = []
         var spans: [(range: Range<Int>, offset: Int64)] = []
         func flush() throws {
-            guard let last = spans.last?.offset else { return }
-            arena.withUnsafeBytes { all in
-                runner.process(partition: 0, records: spans.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) },
-                               now: now())
+            guard !spans.isEmpty else { return }
+            try arena.withUnsafeBytes { all in
+                try body(spans.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) })
             }
-            let count = spans.count
             arena.removeAll(keepingCapacity: true)
             spans.removeAll(keepingCapacity: true)
-            try afterBatch(last, count, reader.fileBytesRead)
         }
         _ = try reader.forEach { bytes, line, _ in
             guard line > skip else { return }

@@ -23,7 +23,6 @@ public struct RetiredKeys: Sendable {
 
     public func contains(_ key: FastKey) -> Bool { !hashes.isEmpty && hashes.contains(Self.hash(key)) }
     public mutating func insert(_ key: FastKey) { hashes.insert(Self.hash(key)) }
-    mutating func insert(hash: UInt64) { hashes.insert(hash) }
 
     func encode(to w: inout SnapshotWriter) {
         w.write(hashes.count)
@@ -39,7 +38,6 @@ public struct RetiredKeys: Sendable {
 /// entry is a candidate only — the owner checks the key still qualifies (it may have changed).
 struct RetirementQueue {
     var heap = Heap<KeyTimer>()
-    var count: Int { heap.count }
 
     mutating func schedule(_ key: FastKey, at time: EpochMillis) { heap.insert(KeyTimer(time: time, key: key)) }
 

@@ -221,21 +221,6 @@ public final class PGConnection {
         return rows
     }
 
-    /// Runs a query through a cursor, `chunk` rows at a time (memory bounded by the chunk, not
-    /// the result), handing each chunk to `body`. Opens its own transaction.
-    public func forEachChunk(_ sql: String, _ params: [String?] = [], chunk: Int = 50_000, _ body: ([[String?]]) throws -> Void) throws {
-        try transaction {
-            _ = try query("DECLARE wakala_scan NO SCROLL CURSOR FOR " + sql, params)
-            while true {
-                let rows = try query("FETCH \(chunk) FROM wakala_scan").rows
-                if rows.isEmpty { break }
-                try body(rows)
-                if rows.count < chunk { break }
-            }
-            _ = try execute("CLOSE wakala_scan")
-        }
-    }
-
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN")

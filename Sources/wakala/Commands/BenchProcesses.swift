@@ -1,4 +1,6 @@
+import Domain
 import Foundation
+import Ingest
 
 // Child processes and async work for the benchmarks that drive servers (bench serve, bench gateway).
 
@@ -46,3 +48,31 @@ func awaitSync<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) th
     done.wait()
     return try result!.get()
 }
+
+/// Produces a generated stream to the embedded broker (our producer: zstd batches, murmur2 keys)
+/// and checks the mock cluster dropped nothing (it keeps ~5 MB per partition): every input
+/// partition still starts at offset 0 and together they hold every record. Returns the count.
+func produceGenerated(_ config: GeneratorConfig, to broker: EmbeddedBroker, partitions: Int) throws -> Int {
+    var generator = StreamGenerator(config)
+    var count = 0
+    do { // the producer goes before the broker does
+        let producer = try KafkaProducer(brokers: broker.bootstrapServers)
+        try generator.generate { r in
+            try producer.produce(topic: r.topic, key: r.key, value: r.value)
+            count += 1
+        }
+        try producer.flush(timeout: .seconds(300))
+    }
+    let probe = try KafkaConsumer(brokers: broker.bootstrapServers, group: "bench-probe")
+    var held: Int64 = 0
+    for t in Topics.inputs {
+        for p in 0..<partitions {
+            let w = try probe.watermarks(TopicPartition(t, p))
+            guard w.low == 0 else { throw RuntimeFailure("\(t)[\(p)] dropped its first \(w.low) records: a shorter stream or more partitions") }
+            held += w.high
+        }
+    }
+    guard held == Int64(count) else { throw RuntimeFailure("the broker holds \(held) of \(count) records") }
+    return count
+}
+

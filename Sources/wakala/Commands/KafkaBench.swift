@@ -30,30 +30,9 @@ struct KafkaBench: ParsableCommand {
         config.disorderMillis = 20_000
         config.duplicates = 0.01
         config.malformed = 0.001
-        var generator = StreamGenerator(config)
-        var count = 0
         let t0 = monotonicSeconds()
-        do { // the producer goes before the broker does
-            let producer = try KafkaProducer(brokers: bootstrap)
-            try generator.generate { r in
-                try producer.produce(topic: r.topic, key: r.key, value: r.value)
-                count += 1
-            }
-            try producer.flush(timeout: .seconds(300))
-        }
+        let count = try produceGenerated(config, to: broker, partitions: partitions)
         note(String(format: "bench kafka: produced %d records in %.1f s to %d partitions per topic", count, monotonicSeconds() - t0, partitions))
-        // Nothing dropped by the mock cluster's retention: every partition still starts at 0.
-        var probe: KafkaConsumer? = try KafkaConsumer(brokers: bootstrap, group: "bench-probe")
-        var held: Int64 = 0
-        for t in Topics.inputs {
-            for p in 0..<partitions {
-                let w = try probe!.watermarks(TopicPartition(t, p))
-                guard w.low == 0 else { throw RuntimeFailure("\(t)[\(p)] dropped its first \(w.low) records: use more --partitions") }
-                held += w.high
-            }
-        }
-        guard held == Int64(count) else { throw RuntimeFailure("the broker holds \(held) of \(count) records") }
-        probe = nil // before the broker goes
 
         let work = NSTemporaryDirectory() + "wakala-bench-kafka-\(getpid())"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)

@@ -33,22 +33,7 @@ struct ScalingBench: ParsableCommand {
             let broker = try EmbeddedBroker(partitions: partitions, topics: Topics.inputs + Topics.outputs + Topics.defaultInternal)
             var config = GeneratorConfig()
             config.seed = 7; config.tenants = tenants; config.days = days; config.disorderMillis = 20_000; config.duplicates = 0.01
-            var generator = StreamGenerator(config)
-            var count = 0
-            do {
-                let producer = try KafkaProducer(brokers: broker.bootstrapServers)
-                try generator.generate { r in try producer.produce(topic: r.topic, key: r.key, value: r.value); count += 1 }
-                try producer.flush(timeout: .seconds(300))
-            }
-            // Nothing dropped by the mock cluster's retention (~5 MB per partition).
-            do {
-                let probe = try KafkaConsumer(brokers: broker.bootstrapServers, group: "scaling-probe")
-                for t in Topics.inputs {
-                    for p in 0..<partitions where try probe.watermarks(TopicPartition(t, p)).low != 0 {
-                        throw RuntimeFailure("\(t)[\(p)] dropped records: a shorter stream (--days) or fewer small task counts")
-                    }
-                }
-            }
+            let count = try produceGenerated(config, to: broker, partitions: partitions)
             n += 1
             let url = try pg.createDatabase("scaling_\(n)")
             var logs: [String] = []
