@@ -154,6 +154,29 @@ public enum Zstd {
         return out
     }
 
+    /// A compression context kept across calls (one per writer; not for concurrent use): saves
+    /// creating and zeroing a context per page.
+    public final class Compressor {
+        private let cctx: OpaquePointer
+        public init(level: Int32 = 3) {
+            cctx = ZSTD_createCCtx()! // nil only when out of memory
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
+        }
+        deinit { ZSTD_freeCCtx(cctx) }
+
+        /// Compresses `bytes` into one frame.
+        public func compress(_ bytes: [UInt8]) throws -> [UInt8] {
+            let bound = ZSTD_compressBound(bytes.count)
+            var failure = 0
+            let out = [UInt8](unsafeUninitializedCapacity: bound) { o, count in
+                let n = bytes.withUnsafeBytes { i in ZSTD_compress2(cctx, o.baseAddress, bound, i.baseAddress, bytes.count) }
+                if ZSTD_isError(n) != 0 { failure = n; count = 0 } else { count = n }
+            }
+            if failure != 0 { throw IOError("zstd: \(String(cString: ZSTD_getErrorName(failure)))") }
+            return out
+        }
+    }
+
     /// Decompresses one zstd frame whose content size is recorded in its header.
     public static func decompress(_ bytes: [UInt8]) throws -> [UInt8] {
         let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, bytes.count) }

@@ -205,7 +205,7 @@ public final class PipelineRunner {
                 accepted += 1
                 acceptedByType[e.type.ordinal] += 1
                 if e.time > maxTime { maxTime = e.time }
-                if !taps.isEmpty, raw[e.eventID] == nil { raw[e.eventID] = Array(r.bytes) }
+                if !taps.isEmpty { raw.add(e.eventID, r.bytes) }
                 if !retiring.isEmpty { recordOf.append(Int32(n)) }
                 events.append(Timestamped(time: e.time, value: e))
             case .failure(let f):
@@ -428,10 +428,10 @@ public final class PipelineRunner {
 
     /// Raw bytes of the accepted records since the last drain, by event id (kept only while
     /// there are taps: the Parquet `events` table stores each event's JSON as it arrived).
-    private var raw: [String: [UInt8]] = [:]
+    private var raw = RawRecords()
 
-    public func drainTapped() -> (events: [String: [Timestamped<Event>]], raw: [String: [UInt8]]) {
-        defer { tapped = [:]; raw = [:] }
+    public func drainTapped() -> (events: [String: [Timestamped<Event>]], raw: RawRecords) {
+        defer { tapped = [:]; raw = RawRecords() }
         return (tapped, raw)
     }
 

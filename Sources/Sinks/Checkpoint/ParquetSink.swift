@@ -26,7 +26,7 @@ final class ParquetSink: CheckpointSink, @unchecked Sendable { // its state live
 
     /// Queues the events tapped since the last call (`checkpoint`: the id they will commit with)
     /// for the encoder; a failure there is thrown by the next call.
-    func absorb(_ tapped: (events: [String: [Timestamped<Event>]], raw: [String: [UInt8]]), checkpoint: Int64) throws {
+    func absorb(_ tapped: (events: [String: [Timestamped<Event>]], raw: RawRecords), checkpoint: Int64) throws {
         if let e = encoder.sync(execute: { failure }) { throw e }
         let work = Tapped(events: tapped.events, raw: tapped.raw) // handed over: the runner keeps no reference
         slots.wait()
@@ -46,7 +46,7 @@ final class ParquetSink: CheckpointSink, @unchecked Sendable { // its state live
 
     struct Tapped: @unchecked Sendable {
         var events: [String: [Timestamped<Event>]]
-        var raw: [String: [UInt8]]
+        var raw: RawRecords
     }
 
     /// Waits for the encoder, then hands the checkpoint's open files over (the next rows start

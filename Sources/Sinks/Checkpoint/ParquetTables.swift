@@ -40,19 +40,6 @@ public enum ParquetTables {
         public var bytes: Int64
     }
 
-    /// Writes this checkpoint's files (each renamed into place when complete); returns them.
-    public static func write(_ events: [Timestamped<Event>], raw: [String: [UInt8]], root: String,
-                             checkpoint: Int64, worker: Int, rowGroupRows: Int = 100_000) throws -> [File] {
-        let a = Appender(root: root, checkpoint: checkpoint, worker: worker, rowGroupRows: rowGroupRows)
-        do {
-            try a.append(events, raw: raw)
-            return try a.close()
-        } catch {
-            a.abandon()
-            throw error
-        }
-    }
-
     /// One checkpoint's files, filled as events arrive (Flink's in-progress part files): rows go
     /// to the open file of their table and UTC day, each file's row groups are encoded and
     /// written as they fill, so what waits for the checkpoint is at most one row group per open
@@ -80,8 +67,9 @@ public enum ParquetTables {
         }
 
         /// Adds the `events` rows (and `order_facts`/`order_items` for `order.created`); `raw`
-        /// gives an event's JSON as it arrived.
-        public func append(_ events: [Timestamped<Event>], raw: [String: [UInt8]]) throws {
+        /// gives an event's JSON as it arrived (valid UTF-8: the decoder accepted it). Cells go
+        /// straight into the columns (``ParquetWriter/put(_:_:)-(Int,String)``), no row array.
+        public func append(_ events: [Timestamped<Event>], raw: RawRecords) throws {
             var lastDay = Int64.min
             var date: Substring = ""
             var eventsFile: ParquetWriter?, factsFile: ParquetWriter?, itemsFile: ParquetWriter?
@@ -95,22 +83,32 @@ public enum ParquetTables {
                     eventsFile = try writer("events", ParquetTables.events, date: date)
                     factsFile = nil; itemsFile = nil
                 }
-                try eventsFile!.append(eventRow(e, raw: raw[e.eventID]))
+                let w = eventsFile!
+                let ids = ParquetTables.mainIDs(e)
+                w.put(0, e.eventID); w.put(1, e.type.rawValue); w.put(2, e.tenantID); w.put(3, e.time)
+                w.put(4, ParquetTables.version(e.minorVersion)); w.put(5, e.correlationID); w.put(6, e.causationID)
+                w.put(7, e.orderID); w.put(8, ids.payment); w.put(9, ids.delivery); w.put(10, ids.driver)
+                w.put(11, ids.customer); w.put(12, ids.amount)
+                raw.withRecord(e.eventID) { w.put(13, utf8: $0) }
+                try w.endRow()
                 rows += 1
                 guard case .orderCreated(let o) = e.payload else { continue }
                 if factsFile == nil {
                     factsFile = try writer("order_facts", ParquetTables.orderFacts, date: date)
                     itemsFile = try writer("order_items", ParquetTables.orderItems, date: date)
                 }
-                try factsFile!.append([
-                    .string(e.tenantID), .string(o.orderID), .string(o.customerID), .int(e.time),
-                    .int(o.subtotal.cents), .int(o.deliveryFee.cents), .int(o.tax.cents), .int(o.discount.cents),
-                    .int(o.totalAmount.cents), .string(o.paymentMethod.rawValue), str(o.source?.rawValue),
-                    .int(Int64(o.items.count)), .int(o.itemCount), .string(e.eventID)])
+                let f = factsFile!
+                f.put(0, e.tenantID); f.put(1, o.orderID); f.put(2, o.customerID); f.put(3, e.time)
+                f.put(4, o.subtotal.cents); f.put(5, o.deliveryFee.cents); f.put(6, o.tax.cents); f.put(7, o.discount.cents)
+                f.put(8, o.totalAmount.cents); f.put(9, o.paymentMethod.rawValue); f.put(10, o.source?.rawValue)
+                f.put(11, Int64(o.items.count)); f.put(12, o.itemCount); f.put(13, e.eventID)
+                try f.endRow()
+                let it = itemsFile!
                 for (i, item) in o.items.enumerated() {
-                    try itemsFile!.append([.string(e.tenantID), .string(o.orderID), .int(Int64(i + 1)), .string(item.productID),
-                                      str(item.name), .int(item.quantity), .int(item.unitPrice.cents), .int(item.lineTotal.cents),
-                                      str(item.vendorID), .int(e.time)])
+                    it.put(0, e.tenantID); it.put(1, o.orderID); it.put(2, Int64(i + 1)); it.put(3, item.productID)
+                    it.put(4, item.name); it.put(5, item.quantity); it.put(6, item.unitPrice.cents); it.put(7, item.lineTotal.cents)
+                    it.put(8, item.vendorID); it.put(9, e.time)
+                    try it.endRow()
                 }
             }
         }
@@ -137,12 +135,18 @@ public enum ParquetTables {
 
     private static func str(_ s: String?) -> ParquetValue { s.map { .string($0) } ?? .null }
 
-    /// An `events` row.
+    /// The `version` column's text for a minor version ("1.0", "1.1", …), made once.
+    static func version(_ minor: Int) -> String {
+        minor >= 0 && minor < versions.count ? versions[minor] : "1.\(minor)"
+    }
+    private static let versions = (0..<10).map { "1.\($0)" }
+
+    /// An `events` row as values (the same cells ``Appender/append(_:raw:)`` puts).
     public static func eventRow(_ e: Event, raw: [UInt8]?) -> [ParquetValue] {
         let ids = mainIDs(e)
         let text = raw.flatMap { String(validating: $0, as: UTF8.self) } ?? ""
         return [.string(e.eventID), .string(e.type.rawValue), .string(e.tenantID), .int(e.time),
-                .string("1.\(e.minorVersion)"), str(e.correlationID), str(e.causationID), str(e.orderID),
+                .string(version(e.minorVersion)), str(e.correlationID), str(e.causationID), str(e.orderID),
                 str(ids.payment), str(ids.delivery), str(ids.driver), str(ids.customer),
                 ids.amount.map { .int($0) } ?? .null, .string(text)]
     }

@@ -60,6 +60,7 @@ public final class ParquetWriter {
     private var rowGroups: [RowGroupMeta] = []
     public private(set) var rows: Int64 = 0
     private var closed = false
+    private let compressor: Zstd.Compressor
 
     public init(path: String, columns: [ParquetColumn], rowGroupRows: Int = 100_000, pageRows: Int = 20_000, level: Int32 = 3) throws {
         guard !columns.isEmpty else { throw ParquetError("a Parquet file needs at least one column") }
@@ -69,6 +70,7 @@ public final class ParquetWriter {
         self.rowGroupRows = max(1, rowGroupRows)
         self.pageRows = max(1, pageRows)
         self.level = level
+        compressor = Zstd.Compressor(level: level)
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         tempPath = (dir.isEmpty ? "" : dir + "/") + ".tmp-" + (path as NSString).lastPathComponent + "-\(getpid())"
@@ -94,6 +96,74 @@ public final class ParquetWriter {
         }
         for (i, v) in row.enumerated() {
             if case .null = v { buffers[i].appendNull() } else { buffers[i].append(v) }
+        }
+        buffered += 1
+        rows += 1
+        if buffered >= rowGroupRows { try flushRowGroup() }
+    }
+
+    // MARK: Typed rows
+    //
+    // A row filled column by column, without a `[ParquetValue]` per row (no enum, no array, no
+    // String copy per cell): `put` each column once, then ``endRow()``. A value of the wrong kind,
+    // a null in a required column or a column set twice or not at all makes `endRow` throw and
+    // take the row back out, so a refused row leaves no trace here either.
+
+    private var rowFault: String?
+
+    /// Text (any string column).
+    public func put(_ column: Int, _ s: String) {
+        guard check(column, .string) else { return }
+        buffers[column].appendString(s)
+    }
+
+    /// Text given as UTF-8 bytes (the caller vouches they are valid UTF-8).
+    public func put(_ column: Int, utf8 bytes: UnsafeRawBufferPointer) {
+        guard check(column, .string) else { return }
+        buffers[column].appendBytes(bytes)
+    }
+
+    /// An integer (int64, int32 within range, timestamp millis).
+    public func put(_ column: Int, _ x: Int64) {
+        let k = columns[column].kind
+        guard k == .int64 || k == .timestampMillis || (k == .int32 && Int32(exactly: x) != nil) else {
+            rowFault = rowFault ?? "column \(columns[column].name) (\(k)) cannot hold \(x)"; return
+        }
+        buffers[column].ints.append(x)
+        buffers[column].defs.append(1)
+    }
+
+    /// Text or null.
+    public func put(_ column: Int, _ s: String?) {
+        if let s { put(column, s) } else { putNull(column) }
+    }
+
+    /// An integer or null.
+    public func put(_ column: Int, _ x: Int64?) {
+        if let x { put(column, x) } else { putNull(column) }
+    }
+
+    public func putNull(_ column: Int) {
+        guard columns[column].optional else { rowFault = rowFault ?? "column \(columns[column].name) is required; got null"; return }
+        buffers[column].appendNull()
+    }
+
+    private func check(_ column: Int, _ kind: ParquetColumn.Kind) -> Bool {
+        if columns[column].kind == kind { return true }
+        rowFault = rowFault ?? "column \(columns[column].name) (\(columns[column].kind)) cannot hold a \(kind) value"
+        return false
+    }
+
+    /// Ends the row the `put` calls filled.
+    public func endRow() throws {
+        let want = buffered + 1
+        if rowFault == nil, let c = buffers.firstIndex(where: { $0.defs.count != want }) {
+            rowFault = "column \(columns[c].name) was given \(buffers[c].defs.count - buffered) values for one row"
+        }
+        if let fault = rowFault {
+            rowFault = nil
+            for b in buffers { b.truncate(rows: buffered) }
+            throw ParquetError(fault)
         }
         buffered += 1
         rows += 1
@@ -166,7 +236,7 @@ public final class ParquetWriter {
     }
 
     private func page(type: Int32, body: [UInt8], header: (inout ThriftWriter) -> Void) throws -> (uncompressed: Int64, compressed: Int64) {
-        let packed = try Zstd.compress(body, level: level)
+        let packed = try compressor.compress(body)
         var t = ThriftWriter()
         t.structBody { w in
             w.i32(1, type)
@@ -183,29 +253,13 @@ public final class ParquetWriter {
         var meta = ChunkMeta(encodings: [], values: Int64(b.defs.count), uncompressed: 0, compressed: 0, dataPageOffset: 0,
                              dictionaryPageOffset: nil, nullCount: Int64(b.nulls), min: nil, max: nil)
         (meta.min, meta.max) = b.statistics()
-        // Dictionary for strings with few distinct values.
-        var dictionary: [String] = []
-        var indices: [UInt32] = []
-        if c.kind == .string, !b.strings.isEmpty {
-            var ids: [String: UInt32] = [:]
-            var bytes = 0
-            indices.reserveCapacity(b.strings.count)
-            for s in b.strings {
-                if let id = ids[s] { indices.append(id); continue }
-                let id = UInt32(dictionary.count)
-                ids[s] = id
-                dictionary.append(s)
-                bytes += s.utf8.count
-                indices.append(id)
-                // Give up as soon as most values are distinct (e.g. raw JSON), or it grows large.
-                if (dictionary.count > 64 && dictionary.count * 2 > indices.count) || bytes > 1 << 20 { dictionary = []; break }
-            }
-        }
+        // Dictionary for strings with few distinct values: each distinct value's index, in first-seen order.
+        let (dictionary, indices) = c.kind == .string ? b.dictionary() : ([], [])
         let useDictionary = !dictionary.isEmpty
         if useDictionary {
             meta.dictionaryPageOffset = offset
             var body: [UInt8] = []
-            for s in dictionary { Self.plainString(s, &body) }
+            for i in dictionary { b.plainString(at: Int(i), into: &body) }
             let (u, z) = try page(type: 2, body: body) { w in
                 w.struct(7) { d in d.i32(1, Int32(dictionary.count)); d.i32(2, 0) } // PLAIN
             }
@@ -223,7 +277,7 @@ public final class ParquetWriter {
             let present = defs.reduce(0) { $0 + Int($1) }
             var body: [UInt8] = []
             if c.optional {
-                let levels = Self.hybrid(defs.map { UInt32($0) }, width: 1)
+                let levels = Self.hybrid(defs, width: 1)
                 var n = UInt32(levels.count).littleEndian
                 body += withUnsafeBytes(of: &n) { Array($0) }
                 body += levels
@@ -232,7 +286,7 @@ public final class ParquetWriter {
                 let ids = indices[value..<(value + present)]
                 let width = max(1, 32 - UInt32(max(1, dictionary.count) - 1).leadingZeroBitCount)
                 body.append(UInt8(width))
-                body += Self.hybrid(Array(ids), width: width)
+                body += Self.hybrid(ids, width: width)
             } else {
                 b.plain(values: value..<(value + present), into: &body)
             }
@@ -252,9 +306,11 @@ public final class ParquetWriter {
     }
 
     /// The RLE / bit-packing hybrid, written as bit-packed groups of 8 values (LSB first).
-    static func hybrid(_ values: [UInt32], width: Int) -> [UInt8] {
+    static func hybrid<C: RandomAccessCollection>(_ values: C, width: Int) -> [UInt8] where C.Element: BinaryInteger {
         var out: [UInt8] = []
         let groups = (values.count + 7) / 8
+        out.reserveCapacity(groups * width + 10)
+        let first = values.startIndex
         var t = ThriftWriter()
         t.varint(UInt64(groups) << 1 | 1)
         out += t.bytes
@@ -262,20 +318,13 @@ public final class ParquetWriter {
         for g in 0..<groups {
             for k in 0..<8 {
                 let i = g * 8 + k
-                acc |= UInt64(i < values.count ? values[i] : 0) << UInt64(bits)
+                acc |= (i < values.count ? UInt64(values[values.index(first, offsetBy: i)]) : 0) << UInt64(bits)
                 bits += width
                 while bits >= 8 { out.append(UInt8(truncatingIfNeeded: acc)); acc >>= 8; bits -= 8 }
             }
         }
         if bits > 0 { out.append(UInt8(truncatingIfNeeded: acc)) }
         return out
-    }
-
-    static func plainString(_ s: String, _ out: inout [UInt8]) {
-        var n = UInt32(s.utf8.count).littleEndian
-        withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
-        var s = s
-        s.withUTF8 { out.append(contentsOf: $0) }
     }
 
     // MARK: Footer
@@ -355,11 +404,27 @@ final class ColumnBuffer {
     var ints: [Int64] = []
     var doubles: [Double] = []
     var bools: [Bool] = []
-    var strings: [String] = []
+    /// Strings: their UTF-8 bytes one after another, and where each ends (no String per value).
+    var bytes: [UInt8] = []
+    var ends: [Int] = []
 
     init(kind: ParquetColumn.Kind) { self.kind = kind }
 
+    var stringCount: Int { ends.count }
+
     func appendNull() { defs.append(0); nulls += 1 }
+
+    func appendString(_ s: String) {
+        if s.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil { bytes.append(contentsOf: s.utf8) }
+        ends.append(bytes.count)
+        defs.append(1)
+    }
+
+    func appendBytes(_ b: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: b)
+        ends.append(bytes.count)
+        defs.append(1)
+    }
 
     func accepts(_ v: ParquetValue) -> Bool {
         switch (kind, v) {
@@ -376,10 +441,37 @@ final class ColumnBuffer {
         case (.double, .double(let x)): doubles.append(x)
         case (.double, .int(let x)): doubles.append(Double(x))
         case (.boolean, .bool(let x)): bools.append(x)
-        case (.string, .string(let x)): strings.append(x)
+        case (.string, .string(let x)): appendString(x); return
         default: preconditionFailure("append of a value the column does not accept")
         }
         defs.append(1)
+    }
+
+    /// Takes back every row after the first `rows` (a refused row).
+    func truncate(rows: Int) {
+        while defs.count > rows {
+            if defs.removeLast() == 0 { nulls -= 1; continue }
+            switch kind {
+            case .int64, .int32, .timestampMillis: ints.removeLast()
+            case .double: doubles.removeLast()
+            case .boolean: bools.removeLast()
+            case .string:
+                ends.removeLast()
+                bytes.removeSubrange((ends.last ?? 0)...)
+            }
+        }
+    }
+
+    /// The bytes of string value `i`.
+    @inline(__always)
+    func range(_ i: Int) -> Range<Int> { (i == 0 ? 0 : ends[i - 1])..<ends[i] }
+
+    /// PLAIN encoding of string value `i` (length, then the bytes).
+    func plainString(at i: Int, into out: inout [UInt8]) {
+        let r = range(i)
+        var n = UInt32(r.count).littleEndian
+        withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
+        out.append(contentsOf: bytes[r])
     }
 
     /// PLAIN encoding of the present values in `range`.
@@ -403,7 +495,63 @@ final class ColumnBuffer {
             }
             if n > 0 { out.append(byte) }
         case .string:
-            for s in strings[range] { ParquetWriter.plainString(s, &out) }
+            guard !range.isEmpty else { return }
+            let from = range.lowerBound == 0 ? 0 : ends[range.lowerBound - 1]
+            out.reserveCapacity(out.count + ends[range.upperBound - 1] - from + range.count * 4)
+            for i in range { plainString(at: i, into: &out) }
+        }
+    }
+
+    /// Dictionary encoding of a string column when it pays: the distinct values (as the index of
+    /// each one's first occurrence, in first-seen order) and every value's id. Empty when most
+    /// values are distinct (e.g. raw JSON) or the distinct values pass 1 MB.
+    func dictionary() -> (values: [Int32], ids: [UInt32]) {
+        let n = stringCount
+        guard n > 0 else { return ([], []) }
+        var distinct: [Int32] = []
+        var ids: [UInt32] = []
+        ids.reserveCapacity(n)
+        var slots = [Int32](repeating: -1, count: 256) // open addressing: an id in `distinct`, or -1
+        var mask = slots.count - 1
+        var size = 0
+        return bytes.withUnsafeBytes { all -> ([Int32], [UInt32]) in
+            func hash(_ r: Range<Int>) -> Int {
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                for i in r { h = (h ^ UInt64(all[i])) &* 0x100_0000_01b3 }
+                return Int(truncatingIfNeeded: h ^ (h >> 29))
+            }
+            func same(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
+                a.count == b.count && (a.isEmpty || memcmp(all.baseAddress! + a.lowerBound, all.baseAddress! + b.lowerBound, a.count) == 0)
+            }
+            for i in 0..<n {
+                let r = range(i)
+                var at = hash(r) & mask
+                while true {
+                    let d = slots[at]
+                    if d < 0 {
+                        let id = Int32(distinct.count)
+                        distinct.append(Int32(i))
+                        slots[at] = id
+                        ids.append(UInt32(id))
+                        size += r.count
+                        // Give up as soon as most values are distinct, or it grows large.
+                        if (distinct.count > 64 && distinct.count * 2 > ids.count) || size > 1 << 20 { return ([], []) }
+                        if distinct.count * 2 > slots.count {
+                            slots = [Int32](repeating: -1, count: slots.count * 4)
+                            mask = slots.count - 1
+                            for (k, first) in distinct.enumerated() {
+                                var j = hash(range(Int(first))) & mask
+                                while slots[j] >= 0 { j = (j + 1) & mask }
+                                slots[j] = Int32(k)
+                            }
+                        }
+                        break
+                    }
+                    if same(range(Int(distinct[Int(d)])), r) { ids.append(UInt32(d)); break }
+                    at = (at + 1) & mask
+                }
+            }
+            return (distinct, ids)
         }
     }
 
@@ -425,13 +573,23 @@ final class ColumnBuffer {
             guard !bools.isEmpty else { return (nil, nil) }
             return ([bools.contains(false) ? 0 : 1], [bools.contains(true) ? 1 : 0])
         case .string:
-            guard var lo = strings.first, var hi = strings.first else { return (nil, nil) }
-            for s in strings {
-                if s.utf8.count > 256 { return (nil, nil) }
-                if s.utf8.lexicographicallyPrecedes(lo.utf8) { lo = s }
-                if hi.utf8.lexicographicallyPrecedes(s.utf8) { hi = s }
+            guard stringCount > 0 else { return (nil, nil) }
+            return bytes.withUnsafeBytes { all -> ([UInt8]?, [UInt8]?) in
+                // Unsigned byte order (memcmp, then the shorter first) — UTF-8's code point order.
+                func less(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
+                    let m = min(a.count, b.count)
+                    let c = m == 0 ? 0 : memcmp(all.baseAddress! + a.lowerBound, all.baseAddress! + b.lowerBound, m)
+                    return c != 0 ? c < 0 : a.count < b.count
+                }
+                var lo = range(0), hi = lo
+                for i in 0..<stringCount {
+                    let r = range(i)
+                    if r.count > 256 { return (nil, nil) }
+                    if less(r, lo) { lo = r }
+                    if less(hi, r) { hi = r }
+                }
+                return (Array(bytes[lo]), Array(bytes[hi]))
             }
-            return (Array(lo.utf8), Array(hi.utf8))
         }
     }
 }
