@@ -6,8 +6,9 @@ import Operators
 /// Exactly-once Kafka output of one task (CONTRACT §3.5): derived events and dead letters reach
 /// `read_committed` consumers once each, whatever is killed and when.
 ///
-/// Postgres decides; Kafka follows. A checkpoint's records are written to `wakala.kafka_outbox` in
-/// the checkpoint's own Postgres transaction; after it commits they are published in one Kafka
+/// Postgres decides; Kafka follows. A checkpoint's records are written to the outbox
+/// (`wakala.kafka_outbox_batches`: one zstd-compressed row per checkpoint) in the checkpoint's own
+/// Postgres transaction; after it commits they are published in one Kafka
 /// transaction of the task's transactional producer (`transactional.id` = `<pipeline>-task-<n>`)
 /// together with a marker record (the checkpoint id) on the task's partition of the markers
 /// topic; then the outbox rows go. A crash between the two commits leaves the outbox rows: the
@@ -97,42 +98,54 @@ final class KafkaTransactions: CheckpointSink {
         }
     }
 
-    /// Writes a checkpoint's records to the outbox.
+    /// Writes a checkpoint's records to the outbox: one row, the records serialized and
+    /// compressed (zstd level 1: fast, and the records are repetitive JSON).
     func stage(_ records: [Record], checkpoint: Int64, _ db: PGConnection) throws {
         guard !records.isEmpty else { return }
-        var text: [UInt8] = []
-        text.reserveCapacity(records.count * 256)
-        for (seq, r) in records.enumerated() {
-            var h = SnapshotWriter()
-            h.write(r.headers.count)
-            for (k, v) in r.headers { h.write(k); h.write(v.count); h.writeBytes(v) }
-            text.append(contentsOf: "\(pipeline)\t\(task)\t\(checkpoint)\t\(seq)\t".utf8)
-            PGConnection.appendCopyEscaped(r.topic, to: &text)
-            text.append(contentsOf: "\t\(r.partition)\t\(r.startOffset)".utf8)
-            for b in [r.key, r.value, h.bytes] {
-                text.append(0x09)
-                text.append(contentsOf: "\\\\x".utf8)
-                Self.appendHex(b, to: &text)
-            }
-            text.append(0x0A)
+        var w = SnapshotWriter()
+        w.write(records.count)
+        for r in records {
+            w.write(r.topic); w.write(r.partition); w.write(r.startOffset)
+            w.write(r.key.count); w.writeBytes(r.key)
+            w.write(r.value.count); w.writeBytes(r.value)
+            w.write(r.headers.count)
+            for (k, v) in r.headers { w.write(k); w.write(v.count); w.writeBytes(v) }
         }
-        try db.copy(into: "wakala.kafka_outbox", columns: ["pipeline", "task", "checkpoint_id", "seq", "topic", "partition", "start_offset",
-                                                            "key", "value", "headers"],
-                    text: text)
+        let body = try Zstd.Compressor(level: 1).compress(w.bytes)
+        try db.query("INSERT INTO wakala.kafka_outbox_batches (pipeline, task, checkpoint_id, records, body) VALUES ($1, $2, $3, $4, decode($5, 'hex'))",
+                     [pipeline, String(task), String(checkpoint), String(records.count), Checkpointer.hex(body)])
     }
 
-    static func appendHex(_ b: [UInt8], to out: inout [UInt8]) {
-        let digits = Array("0123456789abcdef".utf8)
-        for x in b { out.append(digits[Int(x >> 4)]); out.append(digits[Int(x & 15)]) }
-    }
-
-    /// The outbox rows of checkpoints after `after`, in order.
+    /// The outbox's checkpoints after `after`, in order, with their records.
     func pending(after: Int64, _ db: PGConnection) throws -> [(checkpoint: Int64, records: [Record])] {
+        var out: [Int64: [Record]] = [:]
+        for r in try db.query("""
+            SELECT checkpoint_id, encode(body, 'hex') FROM wakala.kafka_outbox_batches
+            WHERE pipeline = $1 AND task = $2 AND checkpoint_id > $3 ORDER BY checkpoint_id
+            """, [pipeline, String(task), String(after)]).rows {
+            var rd = SnapshotReader(try Zstd.decompress(try Checkpointer.unhex(r[1] ?? "")))
+            var records: [Record] = []
+            for _ in 0..<(try rd.readInt()) {
+                let topic = try rd.readString(), partition = try rd.readInt(), start = try rd.readInt64()
+                let key = try rd.readBytes(count: try rd.readInt()), value = try rd.readBytes(count: try rd.readInt())
+                var headers: [(String, [UInt8])] = []
+                for _ in 0..<(try rd.readInt()) { headers.append((try rd.readString(), try rd.readBytes(count: try rd.readInt()))) }
+                records.append(Record(topic: topic, key: key, value: value, headers: headers, partition: partition, startOffset: start))
+            }
+            out[Int64(r[0]!)!] = records
+        }
+        // Rows of the per-record table an earlier version wrote (only ever before any batch).
+        for (id, records) in try legacyPending(after: after, db) { out[id, default: []] = records + out[id, default: []] }
+        return out.keys.sorted().map { ($0, out[$0]!) }
+    }
+
+    /// The per-record outbox rows of checkpoints after `after` (migration 4's table).
+    private func legacyPending(after: Int64, _ db: PGConnection) throws -> [(Int64, [Record])] {
         let rows = try db.query("""
             SELECT checkpoint_id, topic, encode(key, 'hex'), encode(value, 'hex'), encode(headers, 'hex'), partition, start_offset FROM wakala.kafka_outbox
             WHERE pipeline = $1 AND task = $2 AND checkpoint_id > $3 ORDER BY checkpoint_id, seq
             """, [pipeline, String(task), String(after)]).rows
-        var out: [(checkpoint: Int64, records: [Record])] = []
+        var out: [(Int64, [Record])] = []
         for r in rows {
             let id = Int64(r[0]!)!
             var hr = SnapshotReader(try Checkpointer.unhex(r[4] ?? ""))
@@ -140,15 +153,20 @@ final class KafkaTransactions: CheckpointSink {
             for _ in 0..<(try hr.readInt()) { headers.append((try hr.readString(), try hr.readBytes(count: try hr.readInt()))) }
             let rec = Record(topic: r[1]!, key: try Checkpointer.unhex(r[2] ?? ""), value: try Checkpointer.unhex(r[3] ?? ""), headers: headers,
                              partition: Int(r[5]!)!, startOffset: Int64(r[6]!)!)
-            if out.last?.checkpoint == id { out[out.count - 1].records.append(rec) } else { out.append((id, [rec])) }
+            if out.last?.0 == id { out[out.count - 1].1.append(rec) } else { out.append((id, [rec])) }
         }
         return out
     }
 
-    /// Removes the outbox rows of checkpoints up to `id` (published).
-    func clear(upTo id: Int64, _ db: PGConnection) throws {
-        try db.query("DELETE FROM wakala.kafka_outbox WHERE pipeline = $1 AND task = $2 AND checkpoint_id <= $3",
+    /// Removes the outbox rows of checkpoints up to `id` (published); `legacy`: the old
+    /// per-record table's too (on recovery).
+    func clear(upTo id: Int64, legacy: Bool = false, _ db: PGConnection) throws {
+        try db.query("DELETE FROM wakala.kafka_outbox_batches WHERE pipeline = $1 AND task = $2 AND checkpoint_id <= $3",
                      [pipeline, String(task), String(id)])
+        if legacy {
+            try db.query("DELETE FROM wakala.kafka_outbox WHERE pipeline = $1 AND task = $2 AND checkpoint_id <= $3",
+                         [pipeline, String(task), String(id)])
+        }
     }
 
     // MARK: publishing
@@ -227,7 +245,7 @@ final class KafkaTransactions: CheckpointSink {
             log("republishing checkpoint \(c.checkpoint) to Kafka: its transaction had not committed (\(missing.count) of \(c.records.count) records are not readable)")
             try publish(missing, checkpoint: c.checkpoint)
         }
-        try clear(upTo: committed, db)
+        try clear(upTo: committed, legacy: true, db)
     }
 
     /// The values a `read_committed` consumer reads in each of these records' partitions from

@@ -87,6 +87,17 @@ public enum Migrations {
                 pipeline text NOT NULL, partition int NOT NULL, operator text NOT NULL, key text NOT NULL, value bytea NOT NULL,
                 PRIMARY KEY (pipeline, partition, operator, key));
             """),
+        // One row per checkpoint instead of one per record: the records are only ever written,
+        // read and deleted a checkpoint at a time, and as one zstd-compressed body they cost
+        // Postgres a fraction of the rows (16 tasks × a 1 M-record run spent 6.2 s of server CPU
+        // in the per-record COPY). Rows of the old table (written by an earlier version and not
+        // yet published) are still read and republished on recovery.
+        Migration(version: 7, name: "the Kafka outbox: one compressed batch per checkpoint", sql: """
+            CREATE TABLE wakala.kafka_outbox_batches (
+                pipeline text NOT NULL, task int NOT NULL, checkpoint_id bigint NOT NULL, records int NOT NULL, body bytea NOT NULL,
+                PRIMARY KEY (pipeline, task, checkpoint_id));
+            ALTER TABLE wakala.kafka_outbox_batches ALTER COLUMN body SET STORAGE EXTERNAL;
+            """),
     ]
 
     /// Applies the migrations not applied yet; returns their versions.
