@@ -6,7 +6,9 @@ import Sinks
 
 /// `wakala bench kafka`: the whole production path against the raw ceiling, in the same run —
 /// `wakala run --until-end` (every operator and sink: Postgres read models, Parquet, derived
-/// events and dead letters exactly once to Kafka) vs kcat consuming the same topics to /dev/null.
+/// events and dead letters exactly once to Kafka) vs kcat consuming the same topics to /dev/null —
+/// and against a Python stream processor from PyPI (bytewax, scripts/bench/bytewax_rollup.py)
+/// computing only the hourly order rollup from the same broker.
 struct KafkaBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "kafka",
         abstract: "wakala run --until-end with every sink vs kcat reading the same topics (embedded broker, private Postgres).")
@@ -16,6 +18,7 @@ struct KafkaBench: ParsableCommand {
     @Option(help: "Partitions per topic (the mock cluster keeps ~5 MB per partition: enough to hold the stream).") var partitions: Int = 16
     @Option(help: "Rounds (kcat, then a run with a fresh group and database, each round).") var rounds: Int = 2
     @Option(help: "Records per poll for the run.") var batch: Int = 4096
+    @Option(help: "Processes for the bytewax peer (0: skip it).") var bytewaxProcesses: Int = 2
 
     func run() throws {
         let kcat = "/usr/bin/kcat"
@@ -56,10 +59,41 @@ struct KafkaBench: ParsableCommand {
                          round, k.seconds, Double(count) / k.seconds, r.seconds, Double(count) / r.seconds, k.seconds / r.seconds))
             try? FileManager.default.removeItem(atPath: work + "/data-\(round)")
         }
-        withExtendedLifetime(broker) {} // the cluster lives until every round is done
         let best = rows.map { $0.kcat / $0.ours }.max() ?? 0
         print(String(format: "records: %d (%d tenants × %d days, %d partitions); best ratio %.2fx kcat's rate (target 0.8)",
                      count, tenants, days, partitions, best))
+        if bytewaxProcesses > 0 { try bytewax(bootstrap: bootstrap, records: count, ours: rows.map(\.ours).min() ?? 0) }
+        withExtendedLifetime(broker) {} // the cluster lives until every round is done
+    }
+
+    /// The Python peer: bytewax reading the same broker and computing the hourly rollup of
+    /// order.created (count and cents per tenant and UTC hour), once from the one topic the rollup
+    /// needs and once from every input topic (the records ours reads); both must find the same
+    /// groups. Ours (`ours` seconds) runs every operator and sink.
+    func bytewax(bootstrap: String, records: Int, ours: Double) throws {
+        let script = URL(fileURLWithPath: "scripts/bench/bytewax_rollup.py").standardizedFileURL
+        guard FileManager.default.fileExists(atPath: script.path) else { throw RuntimeFailure("run from the repository root (scripts/bench/bytewax_rollup.py)") }
+        let version = (try? capture(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", "import importlib.metadata as m; print(m.version('bytewax'))"]))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let version else { throw RuntimeFailure("bytewax is not installed (pip install bytewax==0.21.1, or scripts/setup --bench); --bytewax-processes 0 skips it") }
+        var groups: [String: Set<String>] = [:]
+        for (label, topics) in [("orders only", ["orders"]), ("every input topic", Topics.inputs)] {
+            let out = NSTemporaryDirectory() + "wakala-bench-bytewax-\(getpid()).out"
+            let files = (0..<bytewaxProcesses).map { "\(out).\($0)" }
+            defer { for f in files { try? FileManager.default.removeItem(atPath: f) } }
+            let env = "WAKALA_BENCH_BROKERS=\(bootstrap) WAKALA_BENCH_TOPICS=\(topics.joined(separator: ",")) WAKALA_BENCH_OUT=\(out)"
+            let r = try timed("/bin/sh", ["-c", "cd \(script.deletingLastPathComponent().path) && \(env) exec python3 -m bytewax.testing bytewax_rollup:flow -p \(bytewaxProcesses)"])
+            guard r.status == 0 else { throw RuntimeFailure("bytewax failed:\n\(r.stderr)") }
+            // `tenant|hour count cents` per group, one file per worker.
+            let lines = files.flatMap { ((try? String(contentsOfFile: $0, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+            groups[label] = Set(lines)
+            let read = topics.count == 1 ? "the orders topic" : "\(records) records"
+            print(String(format: "bytewax %@ (%d processes), hourly rollup from %@ (%@): %.2f s, %d groups; wakala run (every operator and sink) %.2f s: %.2fx bytewax's rate",
+                         version, bytewaxProcesses, label, read, r.seconds, lines.count, ours, r.seconds / ours))
+        }
+        guard let a = groups["orders only"], let b = groups["every input topic"], !a.isEmpty, a == b else {
+            throw RuntimeFailure("bytewax found different rollups from the orders topic and from every topic")
+        }
     }
 
     /// Runs a program to its end; its wall time, exit status and standard error.
