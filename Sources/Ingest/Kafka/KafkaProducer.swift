@@ -121,6 +121,25 @@ public final class KafkaProducer {
         return (low, high)
     }
 
+    /// The end offsets (next to be written) of many partitions at once: one ListOffsets request
+    /// per broker (`rd_kafka_offsets_for_times` with the "latest" timestamp), not a round trip
+    /// per partition.
+    public func endOffsets(_ parts: Set<TopicPartition>, timeoutMs: Int = 10_000) throws -> [TopicPartition: Int64] {
+        guard !parts.isEmpty else { return [:] }
+        let list = KafkaConsumer.makeList(parts.map { ($0, Int64(-1)) }) // -1: RD_KAFKA_OFFSET_END, the latest
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_offsets_for_times(rk, list, Int32(timeoutMs))
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("end offsets of \(parts.count) partitions", err) }
+        var out: [TopicPartition: Int64] = [:]
+        for i in 0..<Int(list.pointee.cnt) {
+            let e = list.pointee.elems[i]
+            let tp = TopicPartition(String(cString: e.topic), Int(e.partition))
+            if e.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("end offset of \(tp)", e.err) }
+            out[tp] = e.offset
+        }
+        return out
+    }
+
     /// Creates `topic` with `partitions` partitions (replication 1 on a one-broker cluster, else
     /// the broker default); an existing topic is fine.
     public func createTopic(_ topic: String, partitions: Int, timeoutMs: Int = 15_000) throws {

@@ -4,30 +4,48 @@ import Domain
 /// (ties: `event_id`) — the order every domain operator applies events in, whatever the arrival
 /// order, batching or partitioning.
 public struct HeldEvents {
-    var events: [Timestamped<Event>] = []
+    private(set) var events: [Timestamped<Event>] = []
+    /// Whether `events` is in event order (arrivals mostly are: then ``takeDue(_:)`` need not sort).
+    private var sorted = true
 
     public init() {}
 
     public var isEmpty: Bool { events.isEmpty }
     public var count: Int { events.count }
 
-    public mutating func append(_ r: Timestamped<Event>) { events.append(r) }
+    public mutating func append(_ r: Timestamped<Event>) {
+        if sorted, let last = events.last, r.time < last.time || (r.time == last.time && r.value.eventID < last.value.eventID) {
+            sorted = false
+        }
+        events.append(r)
+    }
 
     /// The earliest held event (after the last ``takeDue(_:)``, which leaves them sorted).
     public var first: Timestamped<Event>? { events.first }
 
     /// Removes the events at or before `watermark` and hands them back to be taken in (time,
-    /// event_id) order. The due events leave in the buffer they are in; only the few not yet due
-    /// (those within the out-of-orderness bound) are copied to a new one.
+    /// event_id) order. Called on every watermark advance (each poll, for every task), so it costs
+    /// nothing when nothing is due, and otherwise copies the smaller side: the due events, or
+    /// the not-yet-due ones (those within the out-of-orderness bound).
     public mutating func takeDue(_ watermark: EpochMillis) -> DueEvents {
-        // Ascending: arrivals are mostly in order, and the sort runs on ascending runs (sorting
-        // latest first measured three times slower).
-        events.sortInEventOrder()
+        guard let head = events.first else { return DueEvents(latestFirst: []) }
+        if sorted, head.time > watermark { return DueEvents(latestFirst: []) }
+        if !sorted {
+            // Ascending: arrivals are mostly in order, and the sort runs on ascending runs (sorting
+            // latest first measured three times slower).
+            events.sortInEventOrder()
+            sorted = true
+        }
         let due = events.partitionPoint { $0.time > watermark }
         var taken: [Timestamped<Event>]
-        if due == events.count {
+        if due == 0 {
+            return DueEvents(latestFirst: [])
+        } else if due == events.count {
             taken = events
             events = []
+        } else if due <= events.count - due {
+            taken = Array(events[..<due])
+            events.removeFirst(due) // moves the rest down: no reference counting
         } else {
             taken = Array(events[due...])
             events.removeLast(events.count - due)

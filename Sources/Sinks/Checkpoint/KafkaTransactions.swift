@@ -85,16 +85,21 @@ final class KafkaTransactions: CheckpointSink {
     private var partitionCounts: [String: Int] = [:]
 
     /// Gives each record its partition and the partition's current end offset (where anything
-    /// this checkpoint's publishing writes can start).
+    /// this checkpoint's publishing writes can start), the end offsets asked for all at once.
     func place(_ records: inout [Record]) throws {
-        var starts: [String: [Int: Int64]] = [:]
+        var parts = Set<TopicPartition>()
         for i in records.indices {
             let topic = records[i].topic
             if partitionCounts[topic] == nil { partitionCounts[topic] = try producer.partitionCount(topic) }
-            let p = KafkaPartitioner.partition(String(decoding: records[i].key, as: UTF8.self), count: partitionCounts[topic]!)
-            if starts[topic]?[p] == nil { starts[topic, default: [:]][p] = try producer.watermarks(topic, p).high }
-            records[i].partition = p
-            records[i].startOffset = starts[topic]![p]!
+            records[i].partition = KafkaPartitioner.partition(String(decoding: records[i].key, as: UTF8.self), count: partitionCounts[topic]!)
+            parts.insert(TopicPartition(topic, records[i].partition))
+        }
+        let ends = try producer.endOffsets(parts)
+        for i in records.indices {
+            guard let end = ends[TopicPartition(records[i].topic, records[i].partition)] else {
+                throw KafkaError("no end offset for \(records[i].topic)[\(records[i].partition)]")
+            }
+            records[i].startOffset = end
         }
     }
 
