@@ -65,6 +65,12 @@ public struct DerivedEvent: Equatable, Sendable {
     public var jsonBytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(320)
+        appendJSON(to: &out)
+        return out
+    }
+
+    /// Appends ``json``'s bytes to `out` (part files build one buffer of many).
+    public func appendJSON(to out: inout [UInt8]) {
         func key(_ k: StaticString) { out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)) }
         key("{\"event_id\":"); JSONWriter.appendEscaped(eventID, to: &out)
         key(",\"event_type\":"); JSONWriter.appendEscaped(type, to: &out)
@@ -80,7 +86,6 @@ public struct DerivedEvent: Equatable, Sendable {
             f.1.appendJSON(to: &out)
         }
         key("}}")
-        return out
     }
 
     public static func == (a: DerivedEvent, b: DerivedEvent) -> Bool { a.row == b.row }

@@ -288,7 +288,17 @@ public final class Checkpointer: @unchecked Sendable {
             return try body()
         }
         defer { Self.metrics(cut, files: files, sinks: sinks, spent: spent) }
-        for sink in sinks { files += try timed(sink) { try sink.prepare(cut) } }
+        // The sinks prepare side by side (Parquet files finished, part files written or records
+        // sent: independent work), so the last checkpoint after the input ends uses both cores.
+        let prepared = try sideBySide(sinks.count) { i -> ([ParquetTables.File], UInt64) in
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let f = try sinks[i].prepare(cut)
+            return (f, DispatchTime.now().uptimeNanoseconds - t0)
+        }
+        for (sink, (f, ns)) in zip(sinks, prepared) {
+            files += f
+            spent[ObjectIdentifier(sink), default: 0] += ns
+        }
         let previous = id - 1
         try withDatabase("checkpoint \(id)") { db in
             try db.transaction {

@@ -113,14 +113,16 @@ public enum ParquetTables {
             }
         }
 
-        /// Finishes every file (in path order) and returns them.
+        /// Finishes every file (their last row groups encoded and compressed on the cores side
+        /// by side) and returns them in path order.
         public func close() throws -> [File] {
-            var files: [File] = []
-            for path in open.keys.sorted() {
-                let (table, w) = open[path]!
+            let paths = open.keys.sorted()
+            let list = paths.map { open[$0]! }
+            let files = try sideBySide(list.count) { i -> File in
+                let (table, w) = list[i]
                 let rows = w.rows
                 let bytes = try w.close()
-                files.append(File(path: path, table: table, rows: rows, bytes: bytes))
+                return File(path: paths[i], table: table, rows: rows, bytes: bytes)
             }
             open = [:]
             return files
