@@ -77,7 +77,14 @@ public struct OutputRow: Equatable, Sendable {
 
     /// Compact JSON, fields in order.
     public var json: String {
-        var out: [UInt8] = [UInt8(ascii: "{")]
+        var out: [UInt8] = []
+        appendJSON(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends ``json``'s bytes to `out` (output files build one buffer of many rows).
+    public func appendJSON(to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
         for (i, f) in fields.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             JSONWriter.appendEscaped(f.0, to: &out)
@@ -85,7 +92,6 @@ public struct OutputRow: Equatable, Sendable {
             f.1.appendJSON(to: &out)
         }
         out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     public static func == (a: OutputRow, b: OutputRow) -> Bool {
