@@ -22,8 +22,10 @@ import Operators
 /// with exponential backoff, each failure logged, until it commits; a failure that cannot heal
 /// (a failed statement, a full disk, a fenced task) is thrown.
 public final class Checkpointer: @unchecked Sendable {
-    // Thread use: `checkpoint`/`finish`/`resume` on the caller's thread; `write` (and everything
-    // it touches: `db`, the sinks, the retry counts) on the writer queue, never two at once (`idle`).
+    // Thread use: `checkpoint`/`finish`/`resume` on the caller's thread; `prepare` (the sinks'
+    // prepare: files, at-least-once sends) on the preparer queue; `commit` (and everything it
+    // touches: `db`, the sinks' commit and finish, the retry counts) on the writer queue. Each
+    // queue runs one checkpoint at a time, in order; at most two are in flight (`idle`).
     public struct Settings: Sendable {
         public var pipeline: String
         public var postgresURL: String
@@ -199,16 +201,23 @@ public final class Checkpointer: @unchecked Sendable {
         var entries: [(operator: String, entries: [StateEntry])]
     }
 
+    /// Two stages, each a serial queue: the preparer finishes a checkpoint's files (Parquet
+    /// footers, part files, at-least-once Kafka sends), the writer commits it (one Postgres
+    /// transaction) and finishes it (the Kafka transaction). Checkpoint n+1 prepares while n
+    /// commits; both queues take checkpoints in order, so commits stay in order.
+    private let preparer = DispatchQueue(label: "wakala.checkpoint-preparer")
     private let writer = DispatchQueue(label: "wakala.checkpoint-writer")
-    private let idle = DispatchSemaphore(value: 1)
+    /// At most two checkpoints in flight (one preparing, one committing): memory stays bounded.
+    private static let slots = 2
+    private let idle = DispatchSemaphore(value: Checkpointer.slots)
     private let failureLock = NSLock()
     nonisolated(unsafe) private var failure: Error?
+    nonisolated(unsafe) private var pending = 0
 
     /// Takes a checkpoint of the runner (its outputs since the last one, its state, `offset` —
-    /// the last source offset processed) and writes and commits it on a writer thread while the
-    /// input goes on; the next checkpoint (or ``finish()``) waits for this one first, so at most
-    /// one is in flight and commits stay in order. A failure that retrying cannot mend is
-    /// thrown by the next call.
+    /// the last source offset processed) and prepares, writes and commits it on other threads
+    /// while the input goes on. At most two are in flight (the next call waits while two are),
+    /// and commits stay in order. A failure that retrying cannot mend is thrown by the next call.
     public func checkpoint(_ runner: PipelineRunner, offset: Int64, positions: [String: Int64] = [:]) throws {
         try absorb(runner)
         idle.wait()
@@ -222,15 +231,34 @@ public final class Checkpointer: @unchecked Sendable {
                       state: try runner.snapshot(), entries: runner.changedEntries())
         lastEntries = job.entries.reduce(0) { $0 + $1.entries.count }
         lastStateBytes = job.state.count + job.entries.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) } }
-        writer.async { [self] in
-            do { try write(job) } catch {
-                failureLock.lock(); failure = error; failureLock.unlock()
+        failureLock.lock(); pending += 1; failureLock.unlock()
+        preparer.async { [self] in
+            // Nothing after a failed checkpoint is prepared or committed (its commit would be
+            // refused anyway: the task's row is not at the checkpoint before it).
+            let prepared = hasFailed ? nil : record { try prepare(job) }
+            writer.async { [self] in
+                if let prepared, !hasFailed { record { try commit(job, prepared) } }
+                // The cut's memory was allocated on other threads and freed here: hand the free
+                // pages back, or RSS creeps with history though the live state does not (a few ms).
+                _ = wakala_trim_malloc()
+                failureLock.lock(); pending -= 1; failureLock.unlock()
+                idle.signal()
             }
-            // The cut's memory was allocated on other threads and freed here: hand the free pages
-            // back, or RSS creeps with history though the live state does not (a few ms).
-            _ = wakala_trim_malloc()
-            idle.signal()
         }
+    }
+
+    /// Runs `body`; a failure is kept for the caller's next call.
+    private func record<T>(_ body: () throws -> T) -> T? {
+        do { return try body() } catch {
+            failureLock.lock(); if failure == nil { failure = error }; failureLock.unlock()
+            return nil
+        }
+    }
+
+    private var hasFailed: Bool {
+        failureLock.lock()
+        defer { failureLock.unlock() }
+        return failure != nil
     }
 
     /// Streams what the runner's last batches gave the sinks that write as they go (the Parquet
@@ -242,12 +270,12 @@ public final class Checkpointer: @unchecked Sendable {
         try parquetSink?.absorb(tapped, checkpoint: checkpointID + 1)
     }
 
-    /// Whether a checkpoint is being written now (the next ``checkpoint(_:offset:positions:)``
-    /// would wait for it): the Kafka driver pauses the task's partitions meanwhile.
+    /// Whether a checkpoint is being prepared or written now: the Kafka driver pauses the task's
+    /// partitions meanwhile (and takes its next checkpoint only once none is).
     public var inFlight: Bool {
-        if idle.wait(timeout: .now()) == .timedOut { return true }
-        idle.signal()
-        return false
+        failureLock.lock()
+        defer { failureLock.unlock() }
+        return pending > 0
     }
 
     private let committedLock = NSLock()
@@ -261,10 +289,10 @@ public final class Checkpointer: @unchecked Sendable {
         return committedState
     }
 
-    /// Waits for the checkpoint in flight; throws if it failed.
+    /// Waits for the checkpoints in flight; throws if one failed.
     public func finish() throws {
-        idle.wait()
-        defer { idle.signal() }
+        for _ in 0..<Self.slots { idle.wait() }
+        defer { for _ in 0..<Self.slots { idle.signal() } }
         if let e = takeFailure() { throw e }
     }
 
@@ -275,30 +303,41 @@ public final class Checkpointer: @unchecked Sendable {
         return failure
     }
 
-    /// Writes one checkpoint: each sink prepares (files renamed into place, records delivered),
-    /// then ONE Postgres transaction holds every sink's part, the manifest of the new files, the
-    /// positions and the state; then each sink finishes (on the writer thread).
-    private func write(_ job: Job) throws {
-        let id = job.id, cut = job.cut
+    /// What a checkpoint's sinks prepared: the files its manifest names, the time each sink took.
+    struct Prepared: @unchecked Sendable {
         var files: [ParquetTables.File] = []
         var spent: [ObjectIdentifier: UInt64] = [:]
+    }
+
+    /// Prepares one checkpoint (on the preparer queue): the sinks side by side (Parquet files
+    /// finished, part files written or records sent: independent work).
+    private func prepare(_ job: Job) throws -> Prepared {
+        var p = Prepared()
+        let prepared = try sideBySide(sinks.count) { i -> ([ParquetTables.File], UInt64) in
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let f = try sinks[i].prepare(job.cut)
+            return (f, DispatchTime.now().uptimeNanoseconds - t0)
+        }
+        for (sink, (f, ns)) in zip(sinks, prepared) {
+            p.files += f
+            p.spent[ObjectIdentifier(sink), default: 0] += ns
+        }
+        return p
+    }
+
+    /// Commits one prepared checkpoint (on the writer queue): ONE Postgres transaction holds every
+    /// sink's part, the manifest of the new files, the positions and the state; then each sink
+    /// finishes.
+    private func commit(_ job: Job, _ prepared: Prepared) throws {
+        let id = job.id, cut = job.cut
+        let files = prepared.files
+        var spent = prepared.spent
         func timed<T>(_ sink: any CheckpointSink, _ body: () throws -> T) rethrows -> T {
             let t0 = DispatchTime.now().uptimeNanoseconds
             defer { spent[ObjectIdentifier(sink), default: 0] += DispatchTime.now().uptimeNanoseconds - t0 }
             return try body()
         }
         defer { Self.metrics(cut, files: files, sinks: sinks, spent: spent) }
-        // The sinks prepare side by side (Parquet files finished, part files written or records
-        // sent: independent work), so the last checkpoint after the input ends uses both cores.
-        let prepared = try sideBySide(sinks.count) { i -> ([ParquetTables.File], UInt64) in
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            let f = try sinks[i].prepare(cut)
-            return (f, DispatchTime.now().uptimeNanoseconds - t0)
-        }
-        for (sink, (f, ns)) in zip(sinks, prepared) {
-            files += f
-            spent[ObjectIdentifier(sink), default: 0] += ns
-        }
         let previous = id - 1
         try withDatabase("checkpoint \(id)") { db in
             try db.transaction {
