@@ -213,14 +213,23 @@ public final class KafkaConsumer {
 
     /// The offsets committed to the group for these partitions (-1001 when none).
     public func committed(_ parts: [TopicPartition], timeoutMs: Int = 10_000) throws -> [TopicPartition: Int64] {
-        let list = Self.makeList(parts.map { ($0, Int64(-1001)) })
+        try Self.offsets(parts, initial: -1001, what: "read committed offsets", checkEach: false) { rd_kafka_committed(rk, $0, Int32(timeoutMs)) }
+    }
+
+    /// A partition list of `parts` with `initial` offsets, filled in by `call` (one librdkafka
+    /// request for them all), read back; `checkEach`: a partition's own error throws too.
+    static func offsets(_ parts: some Collection<TopicPartition>, initial: Int64, what: String, checkEach: Bool,
+                        _ call: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> rd_kafka_resp_err_t) throws -> [TopicPartition: Int64] {
+        let list = makeList(parts.map { ($0, initial) })
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_committed(rk, list, Int32(timeoutMs))
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("read committed offsets", err) }
+        let err = call(list)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(what, err) }
         var out: [TopicPartition: Int64] = [:]
         for i in 0..<Int(list.pointee.cnt) {
             let e = list.pointee.elems[i]
-            out[TopicPartition(String(cString: e.topic), Int(e.partition))] = e.offset
+            let tp = TopicPartition(String(cString: e.topic), Int(e.partition))
+            if checkEach, e.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("\(what): \(tp)", e.err) }
+            out[tp] = e.offset
         }
         return out
     }

@@ -126,18 +126,10 @@ public final class KafkaProducer {
     /// per partition.
     public func endOffsets(_ parts: Set<TopicPartition>, timeoutMs: Int = 10_000) throws -> [TopicPartition: Int64] {
         guard !parts.isEmpty else { return [:] }
-        let list = KafkaConsumer.makeList(parts.map { ($0, Int64(-1)) }) // -1: RD_KAFKA_OFFSET_END, the latest
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_offsets_for_times(rk, list, Int32(timeoutMs))
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("end offsets of \(parts.count) partitions", err) }
-        var out: [TopicPartition: Int64] = [:]
-        for i in 0..<Int(list.pointee.cnt) {
-            let e = list.pointee.elems[i]
-            let tp = TopicPartition(String(cString: e.topic), Int(e.partition))
-            if e.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("end offset of \(tp)", e.err) }
-            out[tp] = e.offset
+        // -1 (RD_KAFKA_OFFSET_END) as the timestamp asks for the latest offset.
+        return try KafkaConsumer.offsets(parts, initial: -1, what: "end offsets of \(parts.count) partitions", checkEach: true) {
+            rd_kafka_offsets_for_times(rk, $0, Int32(timeoutMs))
         }
-        return out
     }
 
     /// Creates `topic` with `partitions` partitions (replication 1 on a one-broker cluster, else
