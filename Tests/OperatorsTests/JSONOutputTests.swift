@@ -54,4 +54,29 @@ import Testing
         let plain = DerivedEvent(type: "x", time: 0, tenantID: "t", causationID: "c", correlationID: nil, data: [])
         #expect(!plain.json.contains("correlation_id"))
     }
+
+    /// Replay's output files write each result straight to JSON (``StageResult/appendRowJSON(to:)``):
+    /// the same bytes as the row's JSON, for every result of the default pipeline over a generated
+    /// stream and for a derived event with hostile strings in every field.
+    @Test func resultsWrittenDirectlyEqualTheirRows() throws {
+        let runner = try DomainDeterminismTests.run(DomainDeterminismTests.stream.map { (arrival: $0.arrival, rec: $0) }, partitions: 1, batch: 512)
+        var checked = 0, events = 0
+        for results in runner.outputs {
+            for r in results {
+                var direct: [UInt8] = []
+                r.appendRowJSON(to: &direct)
+                #expect(String(decoding: direct, as: UTF8.self) == r.row.json)
+                checked += 1
+                if case .event = r { events += 1 }
+            }
+        }
+        #expect(checked > 1_000 && events > 500)
+        let d = DerivedEvent(type: Self.hostile, time: 1_772_323_200_123, tenantID: Self.hostile, causationID: Self.hostile,
+                             correlationID: Self.hostile, data: [(Self.hostile, .string(Self.hostile)), ("n", .int(3)), ("none", .null)])
+        var direct: [UInt8] = []
+        StageResult.event(d).appendRowJSON(to: &direct)
+        #expect(String(decoding: direct, as: UTF8.self) == d.row.json)
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(direct)) as? [String: Any])
+        #expect(doc["data." + Self.hostile] as? String == Self.hostile)
+    }
 }

@@ -27,6 +27,20 @@ public struct JSONWriter {
     /// copied whole.
     public static func appendEscaped(_ s: String, to out: inout [UInt8]) {
         out.append(34)
+        appendEscapedContent(s, to: &out)
+        out.append(34)
+    }
+
+    /// `prefix` + `s` as one JSON string literal (`prefix`: plain text that needs no escape), e.g.
+    /// a result row's `"data.<field>"` key without building the joined string.
+    public static func appendEscaped(_ s: String, after prefix: StaticString, to out: inout [UInt8]) {
+        out.append(34)
+        out.append(contentsOf: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+        appendEscapedContent(s, to: &out)
+        out.append(34)
+    }
+
+    private static func appendEscapedContent(_ s: String, to out: inout [UInt8]) {
         var s = s
         s.withUTF8 { b in
             var start = 0
@@ -50,7 +64,6 @@ public struct JSONWriter {
             }
             if start < b.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start...])) }
         }
-        out.append(34)
     }
 
     /// `{` — as a top-level value or an array element.

@@ -119,6 +119,14 @@ public enum StageResult: Sendable {
         case .event(let d): return d.row
         }
     }
+
+    /// ``row``'s JSON appended to `out` (a derived event written without building its row).
+    public func appendRowJSON(to out: inout [UInt8]) {
+        switch self {
+        case .row(let r): r.appendJSON(to: &out)
+        case .event(let d): d.appendRowJSON(to: &out)
+        }
+    }
 }
 
 /// One operator of a pipeline, built from its `operators:` entry. The runner calls it once per

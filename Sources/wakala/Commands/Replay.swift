@@ -64,8 +64,8 @@ struct Replay: ParsableCommand {
 
     func writeOutputs(_ runner: PipelineRunner, config: PipelineConfig) throws {
         let dir = out ?? env("WAKALA_DATA_DIR")
-        let rows = runner.rows
         guard let dir else {
+            let rows = runner.rows
             for op in config.operators {
                 for row in rows[op.name] ?? [] {
                     print("{\"operator\":\(OutputValue.string(op.name).json),\(row.json.dropFirst())")
@@ -76,7 +76,8 @@ struct Replay: ParsableCommand {
         try FileManager.default.createDirectory(atPath: dir + "/dlq", withIntermediateDirectories: true)
         // Each operator's file on its own thread (they are independent; the input has ended and
         // the cores are free), rows formatted straight into a buffer flushed every megabyte.
-        let ops = config.operators.map(\.name).filter { !(rows[$0] ?? []).isEmpty }
+        let results = Dictionary(uniqueKeysWithValues: zip(runner.stageNames, runner.outputs))
+        let ops = config.operators.map(\.name).filter { !(results[$0] ?? []).isEmpty }
         let failures = UncheckedBox([Error?](repeating: nil, count: ops.count))
         let lock = NSLock()
         DispatchQueue.concurrentPerform(iterations: ops.count) { i in
@@ -84,8 +85,8 @@ struct Replay: ParsableCommand {
                 let w = try FileWriter(path: "\(dir)/\(ops[i]).ndjson")
                 var buffer: [UInt8] = []
                 buffer.reserveCapacity(1 << 20 + 4096)
-                for row in rows[ops[i]]! {
-                    row.appendJSON(to: &buffer)
+                for result in results[ops[i]]! {
+                    result.appendRowJSON(to: &buffer)
                     buffer.append(0x0A)
                     if buffer.count >= 1 << 20 { try w.write(buffer); buffer.removeAll(keepingCapacity: true) }
                 }
