@@ -16,11 +16,13 @@ final class GatewayFixture: @unchecked Sendable {
     let bootstrap: String
     let gateway: Process
     let port: Int
+    let dir: String
 
     init() throws {
         broker = try Daemon(try wakalaBinary(), ["broker", "--partitions", "2"])
         bootstrap = try broker.waitForLine(prefix: "bootstrap: ")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-gw-\(UUID().uuidString)").path
+        self.dir = dir
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try "# phone_number_id → tenant\n\"106540352242922\": t-0001\n\"209876543210\": t-0002\n".write(toFile: dir + "/tenants.yaml", atomically: true, encoding: .utf8)
         let p = Process()
@@ -51,6 +53,7 @@ final class GatewayFixture: @unchecked Sendable {
         if gateway.isRunning { kill(gateway.processIdentifier, SIGTERM) }
         gateway.waitUntilExit()
         broker.stop()
+        try? FileManager.default.removeItem(atPath: dir)
     }
 
     func post(_ path: String, _ body: [UInt8], headers: [String: String]) throws -> HTTPReply {

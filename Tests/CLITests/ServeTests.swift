@@ -66,18 +66,22 @@ final class ServeFixture: @unchecked Sendable {
             let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening: ") }),
                let port = Int(line.split(separator: ":").last ?? "") {
+                // The server keeps its (now nameless) output file; nothing is left in /tmp.
+                try? FileManager.default.removeItem(atPath: out)
                 return (p, port)
             }
-            guard p.isRunning else { throw Failure("serve exited: \(p.terminationStatus)") }
+            guard p.isRunning else { try? FileManager.default.removeItem(atPath: out); throw Failure("serve exited: \(p.terminationStatus)") }
             Thread.sleep(forTimeInterval: 0.05)
         }
         p.terminate()
+        try? FileManager.default.removeItem(atPath: out)
         throw Failure("serve did not print its port within 30 s")
     }
 
     func stop() {
         if server.isRunning { kill(server.processIdentifier, SIGTERM) }
         server.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: keyDir) // the generated stream, its Parquet files, the keys
     }
 
     func token(_ tenant: String?, role: String? = nil, alg: String = "HS256", expIn: Int = 3600, extra: [String] = []) throws -> String {
