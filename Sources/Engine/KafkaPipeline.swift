@@ -568,7 +568,7 @@ public final class KafkaPipeline {
 }
 
 /// A value handed to other threads where the code guarantees it is safe (said at each use).
-public final class UncheckedBox<T>: @unchecked Sendable {
-    public var value: T
-    public init(_ value: T) { self.value = value }
+final class UncheckedBox<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
 }

@@ -31,11 +31,17 @@ public struct JSONWriter {
         out.append(34)
     }
 
+    /// Bytes of JSON text written by hand (keys and punctuation), appended as they are.
+    @inline(__always)
+    public static func appendLiteral(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
     /// `prefix` + `s` as one JSON string literal (`prefix`: plain text that needs no escape), e.g.
     /// a result row's `"data.<field>"` key without building the joined string.
     public static func appendEscaped(_ s: String, after prefix: StaticString, to out: inout [UInt8]) {
         out.append(34)
-        out.append(contentsOf: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+        appendLiteral(prefix, to: &out)
         appendEscapedContent(s, to: &out)
         out.append(34)
     }

@@ -51,7 +51,7 @@ public struct DerivedEvent: Equatable, Sendable {
     /// ``row``'s JSON appended to `out`, written straight from the event (no row built: replay's
     /// output files format ~100 k of these at the end of a week).
     public func appendRowJSON(to out: inout [UInt8]) {
-        func key(_ k: StaticString) { out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)) }
+        func key(_ k: StaticString) { JSONWriter.appendLiteral(k, to: &out) }
         key("{\"event_id\":"); JSONWriter.appendEscaped(eventID, to: &out)
         key(",\"event_type\":"); JSONWriter.appendEscaped(type, to: &out)
         key(",\"timestamp\":"); OutputValue.time(time).appendJSON(to: &out)
@@ -90,7 +90,7 @@ public struct DerivedEvent: Equatable, Sendable {
 
     /// Appends ``json``'s bytes to `out` (part files build one buffer of many).
     public func appendJSON(to out: inout [UInt8]) {
-        func key(_ k: StaticString) { out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)) }
+        func key(_ k: StaticString) { JSONWriter.appendLiteral(k, to: &out) }
         key("{\"event_id\":"); JSONWriter.appendEscaped(eventID, to: &out)
         key(",\"event_type\":"); JSONWriter.appendEscaped(type, to: &out)
         key(",\"version\":\"1.0\",\"timestamp\":"); OutputValue.time(time).appendJSON(to: &out)

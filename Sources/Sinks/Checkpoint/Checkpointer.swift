@@ -210,7 +210,8 @@ public final class Checkpointer: @unchecked Sendable {
     /// At most two checkpoints in flight (one preparing, one committing): memory stays bounded.
     private static let slots = 2
     private let idle = DispatchSemaphore(value: Checkpointer.slots)
-    private let failureLock = NSLock()
+    /// Guards `failure` and `pending` (the checkpoints handed over and not yet written).
+    private let flightLock = NSLock()
     nonisolated(unsafe) private var failure: Error?
     nonisolated(unsafe) private var pending = 0
 
@@ -231,7 +232,7 @@ public final class Checkpointer: @unchecked Sendable {
                       state: try runner.snapshot(), entries: runner.changedEntries())
         lastEntries = job.entries.reduce(0) { $0 + $1.entries.count }
         lastStateBytes = job.state.count + job.entries.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) } }
-        failureLock.lock(); pending += 1; failureLock.unlock()
+        flightLock.lock(); pending += 1; flightLock.unlock()
         preparer.async { [self] in
             // Nothing after a failed checkpoint is prepared or committed (its commit would be
             // refused anyway: the task's row is not at the checkpoint before it).
@@ -241,7 +242,7 @@ public final class Checkpointer: @unchecked Sendable {
                 // The cut's memory was allocated on other threads and freed here: hand the free
                 // pages back, or RSS creeps with history though the live state does not (a few ms).
                 _ = wakala_trim_malloc()
-                failureLock.lock(); pending -= 1; failureLock.unlock()
+                flightLock.lock(); pending -= 1; flightLock.unlock()
                 idle.signal()
             }
         }
@@ -250,14 +251,14 @@ public final class Checkpointer: @unchecked Sendable {
     /// Runs `body`; a failure is kept for the caller's next call.
     private func record<T>(_ body: () throws -> T) -> T? {
         do { return try body() } catch {
-            failureLock.lock(); if failure == nil { failure = error }; failureLock.unlock()
+            flightLock.lock(); if failure == nil { failure = error }; flightLock.unlock()
             return nil
         }
     }
 
     private var hasFailed: Bool {
-        failureLock.lock()
-        defer { failureLock.unlock() }
+        flightLock.lock()
+        defer { flightLock.unlock() }
         return failure != nil
     }
 
@@ -273,8 +274,8 @@ public final class Checkpointer: @unchecked Sendable {
     /// Whether a checkpoint is being prepared or written now: the Kafka driver pauses the task's
     /// partitions meanwhile (and takes its next checkpoint only once none is).
     public var inFlight: Bool {
-        failureLock.lock()
-        defer { failureLock.unlock() }
+        flightLock.lock()
+        defer { flightLock.unlock() }
         return pending > 0
     }
 
@@ -297,8 +298,8 @@ public final class Checkpointer: @unchecked Sendable {
     }
 
     private func takeFailure() -> Error? {
-        failureLock.lock()
-        defer { failureLock.unlock() }
+        flightLock.lock()
+        defer { flightLock.unlock() }
         defer { failure = nil }
         return failure
     }

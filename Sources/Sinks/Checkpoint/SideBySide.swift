@@ -2,9 +2,9 @@ import Foundation
 
 /// Runs `body(0..<count)` on the cores side by side (`concurrentPerform`) and returns the results
 /// in index order; the first error by index is thrown once all are done. For independent CPU
-/// work of a checkpoint (sinks preparing, Parquet files finishing) that would otherwise leave a
-/// core idle while the input has ended and only the writer is working.
-func sideBySide<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
+/// work after the input has ended (sinks preparing, Parquet files finishing, replay's output
+/// files) that would otherwise leave a core idle.
+public func sideBySide<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
     if count == 1 { return [try body(0)] }
     let results = ResultSlots<T>(count)
     withoutActuallyEscaping(body) { body in

@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Ingest
+import Sinks
 
 // Child processes and async work for the benchmarks that drive servers (bench serve, bench gateway).
 
@@ -76,3 +77,24 @@ func produceGenerated(_ config: GeneratorConfig, to broker: EmbeddedBroker, part
     return count
 }
 
+
+/// A benchmark's scratch folder (`wakala-bench-<name>-<pid>` in the temporary directory) with a
+/// private Postgres cluster in its `pg/`. ``remove()`` stops the cluster and deletes the folder.
+struct BenchScratch {
+    let dir: String
+    let pg: LocalPostgres
+
+    init(_ name: String) throws {
+        dir = NSTemporaryDirectory() + "wakala-bench-\(name)-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        do { pg = try LocalPostgres(directory: URL(fileURLWithPath: dir + "/pg")) } catch {
+            try? FileManager.default.removeItem(atPath: dir)
+            throw error
+        }
+    }
+
+    func remove() {
+        try? pg.remove()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}

@@ -27,11 +27,9 @@ struct CheckpointBench: ParsableCommand {
 
     func run() throws {
         limitMallocArenas()
-        let dir = NSTemporaryDirectory() + "wakala-bench-checkpoint-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let pg = try LocalPostgres(directory: URL(fileURLWithPath: dir + "/pg"))
-        defer { try? pg.remove() }
+        let scratch = try BenchScratch("checkpoint")
+        defer { scratch.remove() }
+        let dir = scratch.dir, pg = scratch.pg
         let url = try pg.createDatabase("bench")
         let config = try loadPipeline("Pipelines/analytics.yaml")
 

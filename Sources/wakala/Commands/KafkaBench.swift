@@ -37,11 +37,9 @@ struct KafkaBench: ParsableCommand {
         let count = try produceGenerated(config, to: broker, partitions: partitions)
         note(String(format: "bench kafka: produced %d records in %.1f s to %d partitions per topic", count, monotonicSeconds() - t0, partitions))
 
-        let work = NSTemporaryDirectory() + "wakala-bench-kafka-\(getpid())"
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let pg = try LocalPostgres(directory: URL(fileURLWithPath: work + "/pg"))
-        defer { try? pg.remove() }
+        let scratch = try BenchScratch("kafka")
+        defer { scratch.remove() }
+        let work = scratch.dir, pg = scratch.pg
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
         var rows: [(kcat: Double, ours: Double)] = []
         for round in 1...rounds {

@@ -48,11 +48,9 @@ struct PipelineBench: ParsableCommand {
 
     func run() throws {
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
-        let dir = NSTemporaryDirectory() + "wakala-bench-pipeline-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let pg = try LocalPostgres(directory: URL(fileURLWithPath: dir + "/pg"))
-        defer { try? pg.remove() }
+        let scratch = try BenchScratch("pipeline")
+        defer { scratch.remove() }
+        let dir = scratch.dir, pg = scratch.pg
 
         let input = dir + "/stream.ndjson"
         _ = try Self.timed([me, "generate", "--seed", "7", "--tenants", String(tenants), "--days", String(days), "--disorder", "20s",

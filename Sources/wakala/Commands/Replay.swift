@@ -81,25 +81,18 @@ struct Replay: ParsableCommand {
         // the cores are free), rows formatted straight into a buffer flushed every megabyte.
         let results = Dictionary(uniqueKeysWithValues: zip(runner.stageNames, runner.outputs))
         let ops = config.operators.map(\.name).filter { !(results[$0] ?? []).isEmpty }
-        let failures = UncheckedBox([Error?](repeating: nil, count: ops.count))
-        let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: ops.count) { i in
-            do {
-                let w = try FileWriter(path: "\(dir)/\(ops[i]).ndjson")
-                var buffer: [UInt8] = []
-                buffer.reserveCapacity(1 << 20 + 4096)
-                for result in results[ops[i]]! {
-                    result.appendRowJSON(to: &buffer)
-                    buffer.append(0x0A)
-                    if buffer.count >= 1 << 20 { try w.write(buffer); buffer.removeAll(keepingCapacity: true) }
-                }
-                try w.write(buffer)
-                try w.close()
-            } catch {
-                lock.lock(); failures.value[i] = error; lock.unlock()
+        _ = try sideBySide(ops.count) { i in
+            let w = try FileWriter(path: "\(dir)/\(ops[i]).ndjson")
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(1 << 20 + 4096)
+            for result in results[ops[i]]! {
+                result.appendRowJSON(to: &buffer)
+                buffer.append(0x0A)
+                if buffer.count >= 1 << 20 { try w.write(buffer); buffer.removeAll(keepingCapacity: true) }
             }
+            try w.write(buffer)
+            try w.close()
         }
-        if let e = failures.value.compactMap({ $0 }).first { throw e }
         let w = try FileWriter(path: "\(dir)/dlq/dead-letters.ndjson")
         for d in runner.deadLetters { try w.write(Array((d.json + "\n").utf8)) }
         try w.close()

@@ -20,11 +20,9 @@ struct ScalingBench: ParsableCommand {
 
     func run() throws {
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
-        let work = NSTemporaryDirectory() + "wakala-bench-scaling-\(getpid())"
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let pg = try LocalPostgres(directory: URL(fileURLWithPath: work + "/pg"))
-        defer { try? pg.remove() }
+        let scratch = try BenchScratch("scaling")
+        defer { scratch.remove() }
+        let work = scratch.dir, pg = scratch.pg
         var lines: [String] = []
         var n = 0
 
