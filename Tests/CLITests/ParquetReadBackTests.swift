@@ -31,9 +31,11 @@ import Testing
         let columns = [
             ParquetColumn("id", .int64), ParquetColumn("n", .int32, optional: true), ParquetColumn("x", .double, optional: true),
             ParquetColumn("ok", .boolean), ParquetColumn("tenant", .string), ParquetColumn("note", .string, optional: true),
-            ParquetColumn("at", .timestampMillis),
+            ParquetColumn("at", .timestampMillis), ParquetColumn("raw", .string, streamed: true),
         ]
-        // 2,500 rows in row groups of 1,000 (three groups), pages of 300 values.
+        // 2,500 rows in row groups of 1,000 (three groups), pages of 300 values. `raw` is streamed
+        // (its pages compressed as they fill); the last group has values over 256 bytes, so no
+        // statistics for that chunk.
         var expected: [[String: Any?]] = []
         let w = try ParquetWriter(path: path, columns: columns, rowGroupRows: 1_000, pageRows: 300)
         for i in 0..<2_500 {
@@ -42,17 +44,21 @@ import Testing
             let tenant = "t-\(i % 5)"                                   // few distinct: dictionary
             let note: String? = i % 3 == 0 ? nil : "note \(i) ünïcødé \"q\"\n" // all distinct: PLAIN
             let at = Int64(1_772_323_200_000) + Int64(i) * 61_000
+            let raw = "{\"i\":\(i),\"s\":\"ü\"}" + (i >= 2_000 && i % 97 == 0 ? String(repeating: "x", count: 300) : "")
             try w.append([.int(Int64(i) * 1_000_000_007), n.map { .int($0) } ?? .null, x.map { .double($0) } ?? .null,
-                          .bool(i % 2 == 0), .string(tenant), note.map { .string($0) } ?? .null, .int(at)])
-            expected.append(["id": Int64(i) * 1_000_000_007, "n": n, "x": x, "ok": i % 2 == 0, "tenant": tenant, "note": note, "at": at])
+                          .bool(i % 2 == 0), .string(tenant), note.map { .string($0) } ?? .null, .int(at), .string(raw)])
+            expected.append(["id": Int64(i) * 1_000_000_007, "n": n, "x": x, "ok": i % 2 == 0, "tenant": tenant, "note": note, "at": at,
+                             "raw": raw])
         }
         try w.close()
         #expect(!FileManager.default.fileExists(atPath: dir + "/t/date=2026-03-01/.tmp-part-1-0.parquet-\(getpid())"))
         let doc = try Self.read(path)
         #expect(doc["row_groups"] as? Int == 3)
         #expect(doc["schema"] as? [String] == ["id:int64:required", "n:int32:optional", "x:double:optional", "ok:bool:required",
-                                               "tenant:string:required", "note:string:optional", "at:timestamp[ms, tz=UTC]:required"])
-        #expect(doc["duckdb_types"] as? [String] == ["BIGINT", "INTEGER", "DOUBLE", "BOOLEAN", "VARCHAR", "VARCHAR", "TIMESTAMP WITH TIME ZONE"])
+                                               "tenant:string:required", "note:string:optional", "at:timestamp[ms, tz=UTC]:required",
+                                               "raw:string:required"])
+        #expect(doc["duckdb_types"] as? [String] == ["BIGINT", "INTEGER", "DOUBLE", "BOOLEAN", "VARCHAR", "VARCHAR", "TIMESTAMP WITH TIME ZONE",
+                                                     "VARCHAR"])
         for reader in ["pyarrow", "duckdb"] {
             let rows = doc[reader] as? [[String: Any]] ?? []
             #expect(rows.count == expected.count, "\(reader)")
@@ -90,6 +96,24 @@ import Testing
         #expect(n0?["min"] as? String == "-50" && n0?["max"] as? String == "49")
         let t0 = chunks.first { ($0["column"] as? String) == "tenant" && $0["row_group"] as? Int == 0 }
         #expect(t0?["min"] as? String == "t-0" && t0?["max"] as? String == "t-4")
+        // The streamed column: PLAIN pages, statistics merged over its pages, none past 256 bytes.
+        let raw = chunks.filter { ($0["column"] as? String) == "raw" }
+        #expect(raw.count == 3 && raw.allSatisfy { $0["dictionary"] as? Bool == false })
+        let raw0 = raw.first { $0["row_group"] as? Int == 0 }, raw2 = raw.first { $0["row_group"] as? Int == 2 }
+        let firstGroup = (0..<1_000).map { "{\"i\":\($0),\"s\":\"ü\"}" }
+        #expect(raw0?["min"] as? String == firstGroup.min(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }))
+        #expect(raw0?["max"] as? String == firstGroup.max(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }))
+        #expect(raw2?["min"] is NSNull && raw2?["max"] is NSNull)
+    }
+
+    @Test func onlyRequiredTextCanBeStreamed() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(throws: ParquetError.self) { try ParquetWriter(path: dir + "/a.parquet", columns: [ParquetColumn("a", .int64, streamed: true)]) }
+        #expect(throws: ParquetError.self) {
+            try ParquetWriter(path: dir + "/b.parquet", columns: [ParquetColumn("b", .string, optional: true, streamed: true)])
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
     }
 
     @Test func aMillionRowFile() throws {
@@ -138,7 +162,8 @@ import Testing
         let seed: UInt64 = 20261201
         var rng = SplitMix64(seed: seed)
         let columns = [ParquetColumn("id", .int64), ParquetColumn("n", .int32, optional: true), ParquetColumn("s", .string),
-                       ParquetColumn("o", .string, optional: true), ParquetColumn("at", .timestampMillis)]
+                       ParquetColumn("o", .string, optional: true), ParquetColumn("at", .timestampMillis),
+                       ParquetColumn("j", .string, streamed: true)]
         // Strings: empty ones, Unicode, a few hundred distinct values (the dictionary grows its
         // table), some over 256 bytes (no statistics for that row group).
         var rows: [[ParquetValue]] = []
@@ -147,7 +172,9 @@ import Testing
             let s = pick == 0 ? "" : pick == 1 ? String(repeating: "ž", count: 200) : "v-\(pick)-ü"
             let o: String? = i % 5 == 0 ? nil : (i % 7 == 0 ? "" : "raw \(i) \(Int.random(in: 0..<1_000_000, using: &rng))")
             let n: Int64? = i % 3 == 0 ? nil : Int64.random(in: -1_000...1_000, using: &rng)
-            rows.append([.int(Int64(i)), n.map { .int($0) } ?? .null, .string(s), o.map { .string($0) } ?? .null, .int(1_772_323_200_000 + Int64(i))])
+            let j = "{\"j\":\(Int.random(in: 0..<1_000_000, using: &rng))}"
+            rows.append([.int(Int64(i)), n.map { .int($0) } ?? .null, .string(s), o.map { .string($0) } ?? .null, .int(1_772_323_200_000 + Int64(i)),
+                         .string(j)])
         }
         let a = try ParquetWriter(path: dir + "/a.parquet", columns: columns, rowGroupRows: 700, pageRows: 250)
         for r in rows { try a.append(r) }
@@ -155,7 +182,7 @@ import Testing
         let b = try ParquetWriter(path: dir + "/b.parquet", columns: columns, rowGroupRows: 700, pageRows: 250)
         for (i, r) in rows.enumerated() {
             if i % 97 == 0 { // a refused row first: each way of getting a row wrong
-                b.put(0, Int64(1)); b.put(1, Int64(1)); b.put(2, "x"); b.put(3, "y")
+                b.put(0, Int64(1)); b.put(1, Int64(1)); b.put(2, "x"); b.put(3, "y"); b.put(5, "refused")
                 switch (i / 97) % 4 {
                 case 0: b.putNull(4)                       // required column given null
                 case 1: b.put(4, "text")                   // wrong kind
@@ -163,7 +190,7 @@ import Testing
                 default: b.put(4, Int64(1)); b.put(4, Int64(2)) // a column given twice
                 }
                 #expect(throws: ParquetError.self, "seed \(seed), row \(i)") { try b.endRow() }
-                b.put(0, Int64(1)); b.put(1, Int64(Int32.max) + 1); b.put(2, "x"); b.putNull(3); b.put(4, Int64(1))
+                b.put(0, Int64(1)); b.put(1, Int64(Int32.max) + 1); b.put(2, "x"); b.putNull(3); b.put(4, Int64(1)); b.put(5, "refused")
                 #expect(throws: ParquetError.self, "seed \(seed), row \(i)") { try b.endRow() } // int32 out of range
             }
             for (c, v) in r.enumerated() {
@@ -185,6 +212,9 @@ import Testing
         #expect(got.count == rows.count, "seed \(seed)")
         for (g, r) in zip(got, rows) where !(g["s"] as? String == { if case .string(let s) = r[2] { return s }; return nil }()) {
             Issue.record("seed \(seed): s \(String(describing: g["s"])) vs \(r[2])"); break
+        }
+        for (g, r) in zip(got, rows) where !(g["j"] as? String == { if case .string(let s) = r[5] { return s }; return nil }()) {
+            Issue.record("seed \(seed): j \(String(describing: g["j"])) vs \(r[5])"); break
         }
         // String statistics are byte-ordered: "" sorts first; the 400-byte value leaves a row group without them.
         let chunks = (doc["chunks"] as? [[String: Any]] ?? []).filter { ($0["column"] as? String) == "s" }

@@ -158,22 +158,31 @@ public enum Zstd {
     /// creating and zeroing a context per page.
     public final class Compressor {
         private let cctx: OpaquePointer
+        /// The last frame's room, kept for the next one (no fresh pages per frame).
+        private var out: UnsafeMutableRawBufferPointer
         public init(level: Int32 = 3) {
             cctx = ZSTD_createCCtx()! // nil only when out of memory
             ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
+            out = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
         }
-        deinit { ZSTD_freeCCtx(cctx) }
+        deinit { ZSTD_freeCCtx(cctx); out.deallocate() }
 
         /// Compresses `bytes` into one frame.
         public func compress(_ bytes: [UInt8]) throws -> [UInt8] {
+            try bytes.withUnsafeBytes { try compress($0) { Array($0) } }
+        }
+
+        /// Compresses `bytes` into one frame and hands it to `use`; the frame's bytes are valid
+        /// only inside `use` (the buffer is reused by the next call).
+        public func compress<R>(_ bytes: UnsafeRawBufferPointer, _ use: (UnsafeRawBufferPointer) throws -> R) throws -> R {
             let bound = ZSTD_compressBound(bytes.count)
-            var failure = 0
-            let out = [UInt8](unsafeUninitializedCapacity: bound) { o, count in
-                let n = bytes.withUnsafeBytes { i in ZSTD_compress2(cctx, o.baseAddress, bound, i.baseAddress, bytes.count) }
-                if ZSTD_isError(n) != 0 { failure = n; count = 0 } else { count = n }
+            if out.count < bound {
+                out.deallocate()
+                out = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bound, out.count * 3 / 2), alignment: 16)
             }
-            if failure != 0 { throw IOError("zstd: \(String(cString: ZSTD_getErrorName(failure)))") }
-            return out
+            let n = ZSTD_compress2(cctx, out.baseAddress, out.count, bytes.baseAddress, bytes.count)
+            if ZSTD_isError(n) != 0 { throw IOError("zstd: \(String(cString: ZSTD_getErrorName(n)))") }
+            return try use(UnsafeRawBufferPointer(rebasing: out[0..<n]))
         }
     }
 

@@ -241,7 +241,7 @@ public final class Checkpointer: @unchecked Sendable {
                 if let prepared, !hasFailed { record { try commit(job, prepared) } }
                 // The cut's memory was allocated on other threads and freed here: hand the free
                 // pages back, or RSS creeps with history though the live state does not (a few ms).
-                _ = wakala_trim_malloc()
+                if getenv("WAKALA_NO_TRIM") == nil { _ = wakala_trim_malloc() }
                 flightLock.lock(); pending -= 1; flightLock.unlock()
                 idle.signal()
             }

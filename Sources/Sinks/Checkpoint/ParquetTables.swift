@@ -14,7 +14,7 @@ public enum ParquetTables {
         ParquetColumn("order_id", .string, optional: true), ParquetColumn("payment_id", .string, optional: true),
         ParquetColumn("delivery_id", .string, optional: true), ParquetColumn("driver_id", .string, optional: true),
         ParquetColumn("customer_id", .string, optional: true), ParquetColumn("amount_cents", .int64, optional: true),
-        ParquetColumn("raw", .string),
+        ParquetColumn("raw", .string, streamed: true),
     ]
 
     public static let orderFacts: [ParquetColumn] = [
