@@ -42,6 +42,34 @@ import Testing
         #expect(throws: PGError.self) { try ReadModelSink.writeReadModels([ReadModelRow("no_such_table", [("a", .int(1))])], db) }
     }
 
+    /// Append-only tables take a checkpoint's rows by a straight COPY; a row that is there already
+    /// (exactly-once checkpoints do not produce one, but it must not fail the checkpoint) sends
+    /// that table's rows to the upsert, and the transaction goes on with the next table.
+    @Test func appendOnlyRowsCopyInAndARowThereAlreadyFallsBackToTheUpsert() throws {
+        let db = try PGConnection(url: try TestDatabase.fresh("append_only"))
+        try Migrations.run(db)
+        func step(_ order: String, _ seq: Int64, _ from: String?, _ to: String) -> ReadModelRow {
+            ReadModelRow("order_status_history", [
+                ("tenant_id", .string("t-1")), ("order_id", .string(order)), ("seq", .int(seq)), ("from_status", from.map { .string($0) } ?? .null),
+                ("to_status", .string(to)), ("event_id", .string("e-\(order)-\(seq)")), ("at", .time(1_772_323_200_000 + seq))])
+        }
+        let usage = ReadModelRow("tenant_usage", [("tenant_id", .string("t-1")), ("resource", .string("api_calls")),
+                                                  ("used", .number("5")), ("limit", .int(1000)), ("status", .string("ok"))])
+        try db.transaction { try ReadModelSink.writeReadModels([step("o-1", 1, nil, "pending"), step("o-1", 2, "pending", "confirmed")], db) }
+        // o-1's second step again, a new row given twice, then another table in the same transaction.
+        try db.transaction {
+            try ReadModelSink.writeReadModels([step("o-1", 2, "pending", "confirmed"), step("o-2", 1, nil, "pending"),
+                                               step("o-2", 1, nil, "pending"), usage], db)
+        }
+        let rows = try db.query("SELECT order_id, seq::text, coalesce(from_status, '-'), to_status FROM wakala.order_status_history ORDER BY 1, 2").rows
+        #expect(rows == [["o-1", "1", "-", "pending"], ["o-1", "2", "pending", "confirmed"], ["o-2", "1", "-", "pending"]])
+        #expect(try db.query("SELECT used::text FROM wakala.tenant_usage").rows == [["5"]])
+        // A failure that is not a repeated row still fails the checkpoint.
+        #expect(throws: PGError.self) {
+            try db.transaction { try ReadModelSink.writeReadModels([ReadModelRow("order_status_history", [("tenant_id", .null)])], db) }
+        }
+    }
+
     /// An instant kept as milliseconds by the operators lands as that instant in a timestamptz.
     @Test func instantsLandAsTimestamps() throws {
         let db = try PGConnection(url: try TestDatabase.fresh("instants"))

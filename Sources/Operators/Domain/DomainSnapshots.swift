@@ -31,6 +31,7 @@ extension OrderLifecycle {
             guard let to = try status(try r.readString()) else { throw SnapshotError.corrupt("history") }
             o.history.append(HistoryEntry(from: from, to: to, eventID: try r.readString(), at: try r.readInt64()))
         }
+        o.historyWritten = o.history.count
         for _ in 0..<(try r.readInt()) { o.pending.append(try r.read(Timestamped<Event>.self)) }
         return o
     }

@@ -46,6 +46,10 @@ public struct OrderLifecycle {
         public var totalCents: Int64 = 0
         public var createdAt: EpochMillis?
         public var history: [HistoryEntry] = []
+        /// History entries already handed to the read model (the history only grows, so a drain
+        /// writes the entries after these). Not in snapshots: a checkpoint drains before it
+        /// snapshots, so a restored order's whole history has been written.
+        var historyWritten = 0
         /// Events waiting for the watermark (or for the order to be created).
         var pending: [Timestamped<Event>] = []
         /// Decision time of the last applied event (monotonic per order).
@@ -291,7 +295,9 @@ public struct OrderLifecycle {
         defer { dirty.removeAll(); retire() }
         var out: [ReadModelRow] = []
         for k in dirty.sorted() {
-            guard let o = orders[k], let status = o.status else { continue } // not created (yet)
+            guard let i = orders.index(forKey: k), let status = orders.values[i].status else { continue } // not created (yet)
+            let o = orders.values[i]
+            orders.values[i].historyWritten = o.history.count
             out.append(ReadModelRow("orders", [
                 ("tenant_id", .string(o.tenantID)), ("order_id", .string(o.orderID)), ("status", .string(status.rawValue)),
                 ("payment_status", o.paymentStatus.map { .string($0.rawValue) } ?? .null),
@@ -301,7 +307,7 @@ public struct OrderLifecycle {
                 ("created_at", o.createdAt.map { .time($0) } ?? .null),
                 ("updated_at", .time(o.history.last?.at ?? o.createdAt ?? 0)),
             ]))
-            for (i, h) in o.history.enumerated() {
+            for (i, h) in o.history.enumerated().dropFirst(o.historyWritten) {
                 out.append(ReadModelRow("order_status_history", [
                     ("tenant_id", .string(o.tenantID)), ("order_id", .string(o.orderID)), ("seq", .int(Int64(i + 1))),
                     ("from_status", h.from.map { .string($0.rawValue) } ?? .null), ("to_status", .string(h.to.rawValue)),

@@ -35,9 +35,15 @@ public final class ReadModelSink: CheckpointSink {
         return "{\"*\":\(earliest.values.min()!)}"
     }
 
+    /// Tables whose rows are only ever added (a transition, a rejection: keyed by what happened,
+    /// never rewritten). A checkpoint COPYs their rows straight in; a row that is there already
+    /// (which exactly-once checkpoints do not produce) sends that table back to the upsert.
+    public static let appendOnly: Set<String> = ["order_status_history", "order_transition_rejections"]
+
     /// Rows per table, tables in first-seen order, the last row per primary key kept (a batch
-    /// may not touch one row twice in an upsert).
-    public static func grouped(_ rows: [ReadModelRow]) throws -> [(table: String, columns: [String], rows: [OutputRow])] {
+    /// may not touch one row twice in an upsert); append-only tables' rows kept as they are
+    /// unless `dedupeAll`.
+    public static func grouped(_ rows: [ReadModelRow], dedupeAll: Bool = true) throws -> [(table: String, columns: [String], rows: [OutputRow])] {
         var byTable: [String: [OutputRow]] = [:]
         var order: [String] = []
         for r in rows {
@@ -47,6 +53,7 @@ public final class ReadModelSink: CheckpointSink {
         return try order.map { table in
             guard let keys = Migrations.primaryKeys[table] else { throw PGError("no read-model table \(table)") }
             let list = byTable[table]!
+            if !dedupeAll && appendOnly.contains(table) { return (table, list[0].fields.map(\.0), list) }
             var last: [[String?]: Int] = [:]
             for (i, r) in list.enumerated() { last[keys.map { k in r[k].flatMap(text) }] = i }
             let kept = list.enumerated().filter { e in last[keys.map { k in e.element[k].flatMap(text) }] == e.offset }.map(\.element)
@@ -82,21 +89,40 @@ public final class ReadModelSink: CheckpointSink {
     }
 
     /// Per table: COPY into a temporary staging table, then one INSERT … ON CONFLICT DO UPDATE
-    /// (rows carry current values, so a row written twice is harmless). Inside the caller's
-    /// transaction.
+    /// (rows carry current values, so a row written twice is harmless) — or, for an append-only
+    /// table, COPY straight into it under a savepoint, the upsert only if a row was there
+    /// already. Inside the caller's transaction.
     public static func writeReadModels(_ rows: [ReadModelRow], _ db: PGConnection) throws {
-        for g in try grouped(rows) {
-            let keys = Migrations.primaryKeys[g.table]!
-            let quoted = g.columns.map { "\"\($0)\"" }.joined(separator: ", ")
-            let stage = "stage_\(g.table)"
-            try db.execute("CREATE TEMP TABLE \(stage) (LIKE wakala.\(g.table)) ON COMMIT DROP")
-            try db.copy(into: stage, columns: g.columns.map { "\"\($0)\"" }, text: copyBytes(g.rows))
-            let updates = g.columns.filter { !keys.contains($0) }.map { "\"\($0)\" = EXCLUDED.\"\($0)\"" }
-            try db.execute("""
-                INSERT INTO wakala.\(g.table) (\(quoted)) SELECT \(quoted) FROM \(stage)
-                ON CONFLICT (\(keys.joined(separator: ", "))) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
-                """)
+        for g in try grouped(rows, dedupeAll: false) {
+            let columns = g.columns.map { "\"\($0)\"" }
+            if appendOnly.contains(g.table) {
+                try db.execute("SAVEPOINT wakala_append")
+                do {
+                    _ = try db.copy(into: "wakala.\(g.table)", columns: columns, text: copyBytes(g.rows))
+                    try db.execute("RELEASE SAVEPOINT wakala_append")
+                    continue
+                } catch let e as PGError where e.sqlState == "23505" { // unique_violation
+                    try db.execute("ROLLBACK TO SAVEPOINT wakala_append")
+                }
+                try upsert(g.table, columns, try grouped(g.rows.map { ReadModelRow(table: g.table, row: $0) })[0].rows, db)
+            } else {
+                try upsert(g.table, columns, g.rows, db)
+            }
         }
+    }
+
+    /// COPY into a temporary staging table, then one INSERT … ON CONFLICT DO UPDATE.
+    private static func upsert(_ table: String, _ columns: [String], _ rows: [OutputRow], _ db: PGConnection) throws {
+        let keys = Migrations.primaryKeys[table]!
+        let quoted = columns.joined(separator: ", ")
+        let stage = "stage_\(table)"
+        try db.execute("CREATE TEMP TABLE \(stage) (LIKE wakala.\(table)) ON COMMIT DROP")
+        _ = try db.copy(into: stage, columns: columns, text: copyBytes(rows))
+        let updates = columns.filter { !keys.contains(String($0.dropFirst().dropLast())) }.map { "\($0) = EXCLUDED.\($0)" }
+        try db.execute("""
+            INSERT INTO wakala.\(table) (\(quoted)) SELECT \(quoted) FROM \(stage)
+            ON CONFLICT (\(keys.joined(separator: ", "))) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
+            """)
     }
 
     /// A value as Postgres text (nil = NULL).

@@ -164,11 +164,15 @@ public final class PGConnection {
             throw PGError("COPY into \(table) failed: \(String(cString: PQerrorMessage(conn)))")
         }
         var copied = 0
-        while let res = PQgetResult(conn) {
-            let checked = try check(res, sql)
-            copied += Int(String(cString: PQcmdTuples(checked))) ?? 0
-            PQclear(checked)
+        var failure: Error?
+        while let res = PQgetResult(conn) { // every result read, so the connection is ready for the next statement
+            do {
+                let checked = try check(res, sql)
+                copied += Int(String(cString: PQcmdTuples(checked))) ?? 0
+                PQclear(checked)
+            } catch { failure = failure ?? error }
         }
+        if let failure { throw failure }
         return copied
     }
 
