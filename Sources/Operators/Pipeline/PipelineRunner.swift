@@ -431,7 +431,7 @@ public final class PipelineRunner {
     private var raw = RawRecords()
 
     public func drainTapped() -> (events: [String: [Timestamped<Event>]], raw: RawRecords) {
-        defer { tapped = [:]; raw = RawRecords() }
+        defer { tapped = [:]; raw = RawRecords(reservingRecords: raw.count, bytes: raw.byteCount) }
         return (tapped, raw)
     }
 

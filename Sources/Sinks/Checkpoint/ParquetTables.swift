@@ -73,6 +73,7 @@ public enum ParquetTables {
             var lastDay = Int64.min
             var date: Substring = ""
             var eventsFile: ParquetWriter?, factsFile: ParquetWriter?, itemsFile: ParquetWriter?
+            var reader = raw.reader
             for t in events {
                 let e = t.value
                 let day = floorDiv(t.time, 86_400_000).quotient
@@ -89,7 +90,7 @@ public enum ParquetTables {
                 w.put(4, ParquetTables.version(e.minorVersion)); w.put(5, e.correlationID); w.put(6, e.causationID)
                 w.put(7, e.orderID); w.put(8, ids.payment); w.put(9, ids.delivery); w.put(10, ids.driver)
                 w.put(11, ids.customer); w.put(12, ids.amount)
-                raw.withRecord(e.eventID) { w.put(13, utf8: $0) }
+                reader.withRecord(e.eventID) { w.put(13, utf8: $0) }
                 try w.endRow()
                 rows += 1
                 guard case .orderCreated(let o) = e.payload else { continue }
