@@ -14,41 +14,79 @@ final class PartFileSink: CheckpointSink {
     init(dataDir: String, worker: Int) { self.dataDir = dataDir; self.worker = worker }
 
     func prepare(_ cut: CheckpointCut) throws -> [ParquetTables.File] {
-        // The lines formatted straight into the file's bytes (no String per line, no join).
-        var derived: [UInt8] = [], count = 0
+        // The lines formatted straight into the file's bytes (no String per line, no join), a
+        // megabyte at a time: no buffer the size of the cut (12 MB a week's checkpoint, grown by
+        // doubling and faulted in afresh every time).
+        let derivedFile = LineFile(dir: dataDir + "/derived", id: cut.id, worker: worker, kind: "derived")
+        defer { derivedFile.abandon() }
         for (_, results) in cut.outputs {
             for case .event(let d) in results {
-                d.appendJSON(to: &derived)
-                derived.append(0x0A)
-                count += 1
+                try derivedFile.line { d.appendJSON(to: &$0) }
             }
         }
-        var dead: [UInt8] = []
-        for d in cut.dead { dead.append(contentsOf: d.json.utf8); dead.append(0x0A) }
-        var files: [ParquetTables.File] = []
-        if let f = try writeLines(derived, count: count, dir: dataDir + "/derived", id: cut.id, kind: "derived") { files.append(f) }
-        if let f = try writeLines(dead, count: cut.dead.count, dir: dataDir + "/dlq", id: cut.id, kind: "dlq") { files.append(f) }
-        return files
+        let deadFile = LineFile(dir: dataDir + "/dlq", id: cut.id, worker: worker, kind: "dlq")
+        defer { deadFile.abandon() }
+        for d in cut.dead { try deadFile.line { $0.append(contentsOf: d.json.utf8) } }
+        return [try derivedFile.finish(), try deadFile.finish()].compactMap { $0 }
+    }
+}
+
+/// One part file of NDJSON lines, created with its first line under a temporary name, written a
+/// megabyte at a time, then synced and renamed by ``finish()``; nothing appears for no lines.
+final class LineFile {
+    let dir: String, path: String, temp: String, kind: String
+    private var fd: Int32 = -1
+    private var buffer: [UInt8] = []
+    private var count = 0, bytes = 0
+
+    init(dir: String, id: Int64, worker: Int, kind: String) {
+        self.dir = dir
+        self.kind = kind
+        path = "\(dir)/part-\(id)-\(worker).ndjson"
+        temp = "\(dir)/.tmp-part-\(id)-\(worker)-\(getpid())"
     }
 
-    /// One part file of `count` lines (`bytes`, each line ending in a newline), written under a
-    /// temporary name, synced and renamed.
-    func writeLines(_ bytes: [UInt8], count: Int, dir: String, id: Int64, kind: String) throws -> ParquetTables.File? {
-        guard count > 0 else { return nil }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let path = "\(dir)/part-\(id)-\(worker).ndjson"
-        let temp = "\(dir)/.tmp-part-\(id)-\(worker)-\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ParquetError("cannot create \(temp): \(String(cString: strerror(errno)))") }
+    /// Adds a line: `fill` appends its bytes (the newline is added here).
+    func line(_ fill: (inout [UInt8]) -> Void) throws {
+        if fd < 0 {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw ParquetError("cannot create \(temp): \(String(cString: strerror(errno)))") }
+            buffer.reserveCapacity(1 << 20 + 64 << 10)
+        }
+        fill(&buffer)
+        buffer.append(0x0A)
+        count += 1
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    private func flush() throws {
         var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
-            guard n > 0 else { Glibc.close(fd); throw ParquetError("write \(temp): \(String(cString: strerror(errno)))") }
+        while done < buffer.count {
+            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, buffer.count - done) }
+            guard n > 0 else { throw ParquetError("write \(temp): \(String(cString: strerror(errno)))") }
             done += n
         }
-        guard fsync(fd) == 0 else { Glibc.close(fd); throw ParquetError("fsync \(temp)") }
+        bytes += buffer.count
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes what is left, syncs and renames; nil when no line was added.
+    func finish() throws -> ParquetTables.File? {
+        guard fd >= 0 else { return nil }
+        try flush()
+        guard fsync(fd) == 0 else { throw ParquetError("fsync \(temp)") }
         Glibc.close(fd)
+        fd = -1
         guard rename(temp, path) == 0 else { throw ParquetError("rename to \(path): \(String(cString: strerror(errno)))") }
-        return ParquetTables.File(path: path, table: kind, rows: Int64(count), bytes: Int64(bytes.count))
+        return ParquetTables.File(path: path, table: kind, rows: Int64(count), bytes: Int64(bytes))
+    }
+
+    /// Gives up (after a failure): the temporary file goes. A no-op once finished.
+    func abandon() {
+        guard fd >= 0 else { return }
+        Glibc.close(fd)
+        fd = -1
+        unlink(temp)
     }
 }
