@@ -142,6 +142,30 @@ import Testing
         }
     }
 
+    /// A finished file's column buffers serve the next file of the same columns (a process-wide
+    /// pool): the next file holds its own rows only, whatever the one before held.
+    @Test func reusedColumnBuffersCarryNothingOver() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let columns = [ParquetColumn("id", .int64), ParquetColumn("s", .string, optional: true), ParquetColumn("raw", .string, streamed: true)]
+        for (name, rows) in [("big", 30_000), ("small", 7), ("mid", 1_234)] {
+            let w = try ParquetWriter(path: "\(dir)/\(name).parquet", columns: columns, rowGroupRows: 10_000, pageRows: 3_000)
+            for i in 0..<rows {
+                try w.append([.int(Int64(i)), i % 4 == 0 ? .null : .string("\(name)-\(i)"), .string("{\"\(name)\":\(i)}")])
+            }
+            try w.close()
+        }
+        for (name, rows) in [("small", 7), ("mid", 1_234)] {
+            let got = try Self.read("\(dir)/\(name).parquet")["duckdb"] as? [[String: Any]] ?? []
+            #expect(got.count == rows, "\(name)")
+            let bad = got.enumerated().filter { i, r in
+                (r["id"] as? NSNumber)?.intValue != i || r["raw"] as? String != "{\"\(name)\":\(i)}"
+                    || (i % 4 == 0 ? !(r["s"] is NSNull) : r["s"] as? String != "\(name)-\(i)")
+            }
+            #expect(bad.isEmpty, "\(name): \(bad.prefix(3))")
+        }
+    }
+
     @Test func badRowsAreRefusedAndAnAbandonedFileLeavesNothing() throws {
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
