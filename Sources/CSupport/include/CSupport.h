@@ -21,3 +21,7 @@ int wakala_limit_malloc_arenas(int arenas);
 
 /// Returns freed heap memory to the system (glibc malloc_trim(0)); 1 when some was released.
 int wakala_trim_malloc(void);
+
+/// Bytes the program has allocated and not freed (glibc mallinfo2: in use in the arenas plus
+/// mmapped blocks) — live memory, unlike RSS, which also counts the freed memory glibc keeps.
+size_t wakala_heap_in_use(void);

@@ -94,7 +94,9 @@ struct PipelineBench: ParsableCommand {
             let db = try pg.createDatabase("rss\(d)")
             let r = try Self.timed([me, "replay", "--pipeline", "Pipelines/analytics.yaml", "--input", file, "--sinks", "--postgres", db, "--data", dir + "/rss-\(d)"])
             let n = r.stderr.split(separator: "\n").first { $0.hasPrefix("replayed ") }.flatMap { $0.split(separator: " ").dropFirst().first }.map(String.init) ?? "?"
-            print(String(format: "  %3d days: %@ records, %.1f s, peak RSS %.0f MB", d, n, r.seconds, Double(r.rssKB) / 1024))
+            let heap = r.stderr.split(separator: "\n").first { $0.contains("heap in use at most ") }
+                .flatMap { $0.split(separator: " ").drop { $0 != "most" }.dropFirst().first }.map(String.init) ?? "?"
+            print(String(format: "  %3d days: %@ records, %.1f s, peak RSS %.0f MB, live heap at most %@ MB", d, n, r.seconds, Double(r.rssKB) / 1024, heap))
             try? FileManager.default.removeItem(atPath: file)
             try? FileManager.default.removeItem(atPath: dir + "/rss-\(d)")
         }

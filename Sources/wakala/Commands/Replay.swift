@@ -1,3 +1,4 @@
+import CSupport
 import ArgumentParser
 import Domain
 import Engine
@@ -147,8 +148,13 @@ extension Replay {
         ShutdownSignal.install()
         let began = monotonicSeconds()
         let progress = ReplayProgress(size: source.size)
+        // Live heap (allocated, not freed), sampled: RSS also counts the freed memory glibc keeps,
+        // which swings with each checkpoint cycle; this says whether the live part grows.
+        var heapPeak = 0, heapSampled = 0.0
         let summary = try replay.run(now: nowMillis, shouldStop: { ShutdownSignal.requested }) { read in
             progress.update(records: runner.recordsIn, watermark: runner.tracker.current, read: read)
+            let t = monotonicSeconds()
+            if t - heapSampled >= 0.25 { heapSampled = t; heapPeak = max(heapPeak, wakala_heap_in_use()) }
         }
         progress.done()
         if summary.stoppedBySignal {
@@ -160,7 +166,7 @@ extension Replay {
                     runner.recordsIn, seconds, Double(runner.recordsIn) / max(seconds, 0.001), summary.resumedAfter, runner.accepted,
                     runner.deadLetterCount, summary.checkpointID,
                     summary.retries > 0 ? " (after \(summary.retries) retries)" : ""))
-        note("  largest state snapshot: \(summary.largestStateBytes) bytes; held at the end of the input: "
+        note("  heap in use at most \(heapPeak >> 20) MB (sampled every 0.25 s); largest state snapshot: \(summary.largestStateBytes) bytes; held at the end of the input: "
              + summary.countersAtEnd.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
     }
 }
