@@ -16,12 +16,13 @@ static inline void wakala_sincos(double x, double *s, double *c) { __builtin_sin
 
 #endif
 
-/// Limits glibc's malloc arenas (mallopt M_ARENA_MAX); 0 when it refused.
-int wakala_limit_malloc_arenas(int arenas);
+/// Tunes the allocator (jemalloc) for long runs: freed pages returned within a second, by its
+/// background thread. 1 when it took the settings. Call before the pipeline's threads start.
+int wakala_tune_malloc(void);
 
-/// Returns freed heap memory to the system (glibc malloc_trim(0)); 1 when some was released.
+/// Hands freed pages back to the system now (jemalloc: every arena purged); 1 when it did.
 int wakala_trim_malloc(void);
 
-/// Bytes the program has allocated and not freed (glibc mallinfo2: in use in the arenas plus
-/// mmapped blocks) — live memory, unlike RSS, which also counts the freed memory glibc keeps.
+/// Bytes the program has allocated and not freed (jemalloc's stats.allocated) — live memory,
+/// unlike RSS, which also counts freed pages the allocator has not returned yet.
 size_t wakala_heap_in_use(void);

@@ -482,11 +482,9 @@ public final class Checkpointer: @unchecked Sendable {
     }
 }
 
-/// glibc keeps freed pages in its arenas; `malloc_trim` hands them back. It walks every arena and
-/// madvises every free run, and the pages it returns are faulted in again by the next cut, so
-/// it runs at most once per `interval` in the process: 16 tasks ending together trimmed 16 times
-/// in a row (madvise was 8 % of the samples of a bounded `run`'s final phase). A replay, one
-/// checkpoint a second or so, still trims after about every checkpoint.
+/// Freed pages handed back to the system after a checkpoint (jemalloc: every arena purged, on
+/// top of its one-second decay), at most once per `interval` in the process: 16 tasks ending a
+/// bounded run together would purge 16 times in a row.
 enum FreePages {
     static let interval: UInt64 = 1_000_000_000 // ns
     nonisolated(unsafe) private static var last: UInt64 = 0

@@ -26,7 +26,7 @@ struct CheckpointBench: ParsableCommand {
     @Option(help: "Orders added between the last two checkpoints.") var changed: Int = 10_000
 
     func run() throws {
-        limitMallocArenas()
+        tuneMalloc()
         let scratch = try BenchScratch("checkpoint")
         defer { scratch.remove() }
         let dir = scratch.dir, pg = scratch.pg

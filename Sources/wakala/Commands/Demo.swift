@@ -50,7 +50,7 @@ struct Demo: ParsableCommand {
     }
 
     func run() throws {
-        limitMallocArenas()
+        tuneMalloc()
         let dir = data ?? env("WAKALA_DATA_DIR") ?? ".wakala"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let statePath = dir + "/demo.json"

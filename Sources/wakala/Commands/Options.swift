@@ -36,11 +36,10 @@ func monotonicSeconds() -> Double {
     Double(DispatchTime.now().uptimeNanoseconds) / 1e9
 }
 
-/// glibc keeps up to 8 malloc arenas per core; memory one thread frees (a checkpoint's cut, freed
-/// by the writer thread) stays in the arena that allocated it, so a long run's RSS creeps up
-/// with history though the live state does not. Two arenas (one run each: 60 days vs 30 days of
-/// the same stream 1.09× peak RSS with, 1.13× without; later runs vary 1.10–1.16×, see
-/// docs/decisions.md). Called before any thread starts, by the commands that run a pipeline.
-func limitMallocArenas() {
-    _ = wakala_limit_malloc_arenas(2)
+/// The allocator (jemalloc) tuned for a pipeline that runs for months: freed pages go back to
+/// the system within a second, by jemalloc's background thread, so RSS follows the live state
+/// (what a checkpoint's cut frees is returned, not kept for a later peak). Called before any
+/// thread starts, by the commands that run a pipeline.
+func tuneMalloc() {
+    _ = wakala_tune_malloc()
 }

@@ -38,7 +38,7 @@ struct Replay: ParsableCommand {
     }
 
     func run() throws {
-        limitMallocArenas()
+        tuneMalloc()
         if let data { setenv("WAKALA_DATA_DIR", data, 1) }
         let config = try loadPipeline(pipeline)
         guard FileManager.default.fileExists(atPath: input) else { throw ValidationError("no such file: \(input)") }
@@ -148,8 +148,9 @@ extension Replay {
         ShutdownSignal.install()
         let began = monotonicSeconds()
         let progress = ReplayProgress(size: source.size)
-        // Live heap (allocated, not freed), sampled: RSS also counts the freed memory glibc keeps,
-        // which swings with each checkpoint cycle; this says whether the live part grows.
+        // Live heap (allocated, not freed), sampled: RSS also counts freed pages the allocator has
+        // not returned yet, which swing with each checkpoint cycle; this says whether the live
+        // part grows.
         var heapPeak = 0, heapSampled = 0.0
         let summary = try replay.run(now: nowMillis, shouldStop: { ShutdownSignal.requested }) { read in
             progress.update(records: runner.recordsIn, watermark: runner.tracker.current, read: read)

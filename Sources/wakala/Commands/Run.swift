@@ -52,7 +52,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        limitMallocArenas()
+        tuneMalloc()
         if let data { setenv("WAKALA_DATA_DIR", data, 1) }
         if let brokers { setenv("WAKALA_KAFKA_BROKERS", brokers, 1) }
         let config = try loadPipeline(pipeline)
