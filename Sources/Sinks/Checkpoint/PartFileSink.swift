@@ -61,12 +61,7 @@ final class LineFile {
     }
 
     private func flush() throws {
-        var done = 0
-        while done < buffer.count {
-            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, buffer.count - done) }
-            guard n > 0 else { throw ParquetError("write \(temp): \(String(cString: strerror(errno)))") }
-            done += n
-        }
+        try buffer.withUnsafeBytes { try writeAll(fd, $0, name: temp) }
         bytes += buffer.count
         buffer.removeAll(keepingCapacity: true)
     }

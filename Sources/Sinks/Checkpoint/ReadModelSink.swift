@@ -53,12 +53,15 @@ public final class ReadModelSink: CheckpointSink {
         return try order.map { table in
             guard let keys = Migrations.primaryKeys[table] else { throw PGError("no read-model table \(table)") }
             let list = byTable[table]!
-            if !dedupeAll && appendOnly.contains(table) { return (table, list[0].fields.map(\.0), list) }
-            var last: [[String?]: Int] = [:]
-            for (i, r) in list.enumerated() { last[keys.map { k in r[k].flatMap(text) }] = i }
-            let kept = list.enumerated().filter { e in last[keys.map { k in e.element[k].flatMap(text) }] == e.offset }.map(\.element)
-            return (table, list[0].fields.map(\.0), kept)
+            return (table, list[0].fields.map(\.0), !dedupeAll && appendOnly.contains(table) ? list : lastPerKey(list, keys: keys))
         }
+    }
+
+    /// The last row per primary key, in the order of those last rows.
+    static func lastPerKey(_ list: [OutputRow], keys: [String]) -> [OutputRow] {
+        var last: [[String?]: Int] = [:]
+        for (i, r) in list.enumerated() { last[keys.map { k in r[k].flatMap(text) }] = i }
+        return list.enumerated().filter { e in last[keys.map { k in e.element[k].flatMap(text) }] == e.offset }.map(\.element)
     }
 
     /// COPY text of each table's rows.
@@ -94,31 +97,31 @@ public final class ReadModelSink: CheckpointSink {
     /// already. Inside the caller's transaction.
     public static func writeReadModels(_ rows: [ReadModelRow], _ db: PGConnection) throws {
         for g in try grouped(rows, dedupeAll: false) {
-            let columns = g.columns.map { "\"\($0)\"" }
             if appendOnly.contains(g.table) {
                 try db.execute("SAVEPOINT wakala_append")
                 do {
-                    _ = try db.copy(into: "wakala.\(g.table)", columns: columns, text: copyBytes(g.rows))
+                    _ = try db.copy(into: "wakala.\(g.table)", columns: g.columns.map { "\"\($0)\"" }, text: copyBytes(g.rows))
                     try db.execute("RELEASE SAVEPOINT wakala_append")
                     continue
                 } catch let e as PGError where e.sqlState == "23505" { // unique_violation
                     try db.execute("ROLLBACK TO SAVEPOINT wakala_append")
                 }
-                try upsert(g.table, columns, try grouped(g.rows.map { ReadModelRow(table: g.table, row: $0) })[0].rows, db)
+                try upsert(g.table, g.columns, lastPerKey(g.rows, keys: Migrations.primaryKeys[g.table]!), db)
             } else {
-                try upsert(g.table, columns, g.rows, db)
+                try upsert(g.table, g.columns, g.rows, db)
             }
         }
     }
 
     /// COPY into a temporary staging table, then one INSERT … ON CONFLICT DO UPDATE.
-    private static func upsert(_ table: String, _ columns: [String], _ rows: [OutputRow], _ db: PGConnection) throws {
+    private static func upsert(_ table: String, _ names: [String], _ rows: [OutputRow], _ db: PGConnection) throws {
         let keys = Migrations.primaryKeys[table]!
+        let columns = names.map { "\"\($0)\"" }
         let quoted = columns.joined(separator: ", ")
         let stage = "stage_\(table)"
         try db.execute("CREATE TEMP TABLE \(stage) (LIKE wakala.\(table)) ON COMMIT DROP")
         _ = try db.copy(into: stage, columns: columns, text: copyBytes(rows))
-        let updates = columns.filter { !keys.contains(String($0.dropFirst().dropLast())) }.map { "\($0) = EXCLUDED.\($0)" }
+        let updates = names.filter { !keys.contains($0) }.map { "\"\($0)\" = EXCLUDED.\"\($0)\"" }
         try db.execute("""
             INSERT INTO wakala.\(table) (\(quoted)) SELECT \(quoted) FROM \(stage)
             ON CONFLICT (\(keys.joined(separator: ", "))) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))

@@ -227,12 +227,7 @@ public final class ParquetWriter {
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            guard n > 0 else { throw ParquetError("write \(tempPath): \(String(cString: strerror(errno)))") }
-            done += n
-        }
+        try writeAll(fd, bytes, name: tempPath)
         offset += Int64(bytes.count)
     }
 
@@ -277,6 +272,17 @@ public final class ParquetWriter {
     }
 
     private func page(type: Int32, body: UnsafeRawBufferPointer, header: (inout ThriftWriter) -> Void) throws -> (uncompressed: Int64, compressed: Int64) {
+        try compressedPage(type: type, body: body, header: header) { head, packed in
+            try write(head)
+            try write(packed)
+            return (Int64(head.count + body.count), Int64(head.count + packed.count))
+        }
+    }
+
+    /// Compresses a page body and hands its header (type, sizes, then `header`'s fields) and the
+    /// compressed bytes to `use` (valid only inside it).
+    private func compressedPage<R>(type: Int32, body: UnsafeRawBufferPointer, header: (inout ThriftWriter) -> Void,
+                                   _ use: ([UInt8], UnsafeRawBufferPointer) throws -> R) throws -> R {
         try compressor.compress(body) { packed in
             var t = ThriftWriter()
             t.structBody { w in
@@ -285,9 +291,19 @@ public final class ParquetWriter {
                 w.i32(3, Int32(packed.count))
                 header(&w)
             }
-            try write(t.bytes)
-            try write(packed)
-            return (Int64(t.bytes.count + body.count), Int64(t.bytes.count + packed.count))
+            return try use(t.bytes, packed)
+        }
+    }
+
+    /// A v1 data page's header fields: its values, PLAIN or RLE_DICTIONARY, RLE levels.
+    private static func dataPageHeader(values: Int, dictionary: Bool) -> (inout ThriftWriter) -> Void {
+        { w in
+            w.struct(5) { d in
+                d.i32(1, Int32(values))
+                d.i32(2, dictionary ? 8 : 0)
+                d.i32(3, 3) // RLE definition levels
+                d.i32(4, 3) // RLE repetition levels (none written: flat schema)
+            }
         }
     }
 
@@ -300,15 +316,8 @@ public final class ParquetWriter {
         let (lo, hi) = b.statistics()
         try b.bytes.withUnsafeBytes { all in
             let body = UnsafeRawBufferPointer(rebasing: all[b.plainSlice(0..<n)])
-            try compressor.compress(body) { packed in
-                var t = ThriftWriter()
-                t.structBody { w in
-                    w.i32(1, 0)
-                    w.i32(2, Int32(body.count))
-                    w.i32(3, Int32(packed.count))
-                    w.struct(5) { d in d.i32(1, Int32(n)); d.i32(2, 0); d.i32(3, 3); d.i32(4, 3) } // PLAIN, RLE levels
-                }
-                streams[i]!.add(header: t.bytes, packed: packed, uncompressed: body.count, values: n, min: lo, max: hi)
+            try compressedPage(type: 0, body: body, header: Self.dataPageHeader(values: n, dictionary: false)) { head, packed in
+                streams[i]!.add(header: head, packed: packed, uncompressed: body.count, values: n, min: lo, max: hi)
             }
         }
         b.reset()
@@ -351,14 +360,7 @@ public final class ParquetWriter {
             let end = min(b.defs.count, row + pageRows)
             let defs = b.defs[row..<end]
             let present = defs.reduce(0) { $0 + Int($1) }
-            let header = { (w: inout ThriftWriter) in
-                w.struct(5) { d in
-                    d.i32(1, Int32(end - row))
-                    d.i32(2, useDictionary ? 8 : 0)
-                    d.i32(3, 3) // RLE definition levels
-                    d.i32(4, 3) // RLE repetition levels (none written: flat schema)
-                }
-            }
+            let header = Self.dataPageHeader(values: end - row, dictionary: useDictionary)
             if c.kind == .string, !c.optional, !useDictionary {
                 // Required PLAIN text: the buffer already holds the page body, compressed in place.
                 let (u, z) = try b.bytes.withUnsafeBytes { all in
@@ -754,5 +756,15 @@ struct StreamedChunk {
     mutating func reset() {
         pages.removeAll(keepingCapacity: true)
         values = 0; uncompressed = 0; min = nil; max = nil; statisticsValid = true
+    }
+}
+
+/// Writes all of `bytes` to `fd` (a write may take part of them); `name` is for the error.
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, name: String) throws {
+    var done = 0
+    while done < bytes.count {
+        let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+        guard n > 0 else { throw ParquetError("write \(name): \(String(cString: strerror(errno)))") }
+        done += n
     }
 }
