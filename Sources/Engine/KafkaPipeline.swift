@@ -255,7 +255,13 @@ public final class KafkaPipeline {
                      (ids.isEmpty ? "" : " (restored: \(ids.compactMap { tasks[$0] }.map { "\($0.id)@\($0.checkpointer.checkpointID)" }.joined(separator: " ")))") +
                      String(format: " in %.1f s", Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9))
         for tp in parts {
-            guard var n = tasks[tp.partition]?.next[tp.topic] ?? internalStarts[tp] else { continue }
+            // An input partition this task has no position for yet starts at offset 0, not at the
+            // logical "beginning": librdkafka resolves that with an offset lookup per partition
+            // first (0.6 s before the first fetch on the mock cluster). Were offset 0 gone
+            // (retention), the fetch is out of range and `auto.offset.reset=earliest` takes the
+            // log's start: the same records either way.
+            let fresh: Int64? = inputIndex[tp.topic] != nil ? 0 : nil
+            guard var n = tasks[tp.partition]?.next[tp.topic] ?? internalStarts[tp] ?? fresh else { continue }
             // An internal topic behind its recorded position was made anew (a new cluster, e.g. the
             // demo's embedded broker after a restart): drained at every checkpoint, nothing of it
             // was pending; read it from its start.

@@ -89,14 +89,7 @@ public final class KafkaConsumer {
             ("log_level", "3"),
         ]
         all += settings
-        // librdkafka settings from the environment (`key=value,key=value`), for operators tuning a
-        // cluster without a rebuild.
-        if let extra = ProcessInfo.processInfo.environment["WAKALA_KAFKA_CONSUMER_SETTINGS"] {
-            for kv in extra.split(separator: ",") {
-                let p = kv.split(separator: "=", maxSplits: 1).map(String.init)
-                if p.count == 2 { all.append((p[0], p[1])) }
-            }
-        }
+        all += kafkaSettings(fromEnvironment: "WAKALA_KAFKA_CONSUMER_SETTINGS")
         let conf = try makeKafkaConf(all)
         box = CallbackBox()
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(box).toOpaque())

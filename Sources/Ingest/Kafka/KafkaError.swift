@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 
 /// A failure reported by librdkafka, with its message.
 public struct KafkaError: Error, CustomStringConvertible, Sendable {
@@ -6,6 +7,16 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
     public init(_ d: String) { description = d }
     init(_ what: String, _ err: rd_kafka_resp_err_t) {
         description = "\(what): \(String(cString: rd_kafka_err2str(err)))"
+    }
+}
+
+/// librdkafka settings from an environment variable (`key=value,key=value`), for operators tuning
+/// a cluster (or turning on librdkafka's debug log) without a rebuild.
+func kafkaSettings(fromEnvironment name: String) -> [(String, String)] {
+    guard let extra = ProcessInfo.processInfo.environment[name] else { return [] }
+    return extra.split(separator: ",").compactMap { kv in
+        let p = kv.split(separator: "=", maxSplits: 1).map(String.init)
+        return p.count == 2 ? (p[0], p[1]) : nil
     }
 }
 

@@ -26,6 +26,7 @@ public final class KafkaProducer {
             ("compression.type", "zstd"),
         ]
         all += settings
+        all += kafkaSettings(fromEnvironment: "WAKALA_KAFKA_PRODUCER_SETTINGS")
         let conf = try makeKafkaConf(all)
         stats = DeliveryStats()
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(stats).toOpaque())
@@ -57,6 +58,14 @@ public final class KafkaProducer {
         let t = rd_kafka_topic_new(rk, name, nil)!
         topics[name] = t
         return t
+    }
+
+    /// Looks `name` up now and keeps it known: librdkafka holds a message for a topic it has no
+    /// metadata for until its next topic scan (once a second), so the first record of a new topic
+    /// would otherwise wait up to a second — in a transaction's commit, for instance.
+    public func learn(topic name: String) throws {
+        _ = topic(name)
+        _ = try partitionCount(name)
     }
 
     /// Queues one message; waits (polling delivery reports) while librdkafka's queue is full.
