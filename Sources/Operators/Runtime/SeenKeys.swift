@@ -213,7 +213,6 @@ public struct SeenKeys {
             count -= 1
         }
 
-        func filter(_ keep: (Entry) -> Bool) -> [Entry] { (0..<count).map { self[$0] }.filter(keep) }
     }
 
     /// Slots in the index (for tests: memory follows live keys, not keys ever seen).
@@ -227,13 +226,26 @@ public struct SeenKeys {
         return (entry + slot * 2)...(entry + slot * 8)
     }
 
-    /// Versioned, compressed bytes of every key, value and expiry (in key order, so the same
-    /// state always gives the same bytes).
+    /// Versioned, compressed bytes of every key, value and expiry, in (expiry, key) order — a
+    /// total order on the live keys (each is held once), so the same state always gives the same
+    /// bytes. The log is in arrival order, which is nearly expiry order (arrival follows event
+    /// time up to the disorder bound): the sort finds long sorted runs and compares keys only
+    /// on equal expiries. (Key order sorted ~100,000 strings at every checkpoint: a tenth of the
+    /// worker's time when checkpoints are frequent.)
     public func snapshot() throws -> [UInt8] {
         var w = SnapshotWriter()
-        let held = log.filter { !$0.dead }.sorted { $0.key < $1.key }
-        w.write(held.count)
-        for s in held { w.write(s.key); w.write(s.value); w.write(s.expiresAt) }
+        var order: [(expiresAt: Int64, index: Int32)] = []
+        order.reserveCapacity(count)
+        for i in 0..<log.count {
+            let e = log[i]
+            if !e.dead { order.append((e.expiresAt, Int32(i))) }
+        }
+        order.sort { a, b in a.expiresAt != b.expiresAt ? a.expiresAt < b.expiresAt : log[Int(a.index)].key < log[Int(b.index)].key }
+        w.write(order.count)
+        for o in order {
+            let e = log[Int(o.index)]
+            w.write(e.key); w.write(e.value); w.write(e.expiresAt)
+        }
         return try SnapshotEnvelope.seal(operator: name, w.bytes)
     }
 
