@@ -495,8 +495,8 @@ public final class PipelineRunner {
 
     /// Per operator keeping entries: those changed since the last call (taken at the same cut as
     /// ``snapshot()``).
-    public func changedEntries() -> [(operator: String, entries: [StateEntry])] {
-        stages.compactMap { s in (s as? any IncrementalStage).map { (s.name, $0.changedEntries()) } }
+    public func changedEntries() throws -> [(operator: String, entries: [StateEntry])] {
+        try stages.compactMap { s in try (s as? any IncrementalStage).map { (s.name, try $0.changedEntries()) } }
     }
 
     /// Restores ``snapshot()``'s bytes, then each operator's entries (by operator name).

@@ -49,6 +49,10 @@ public struct SeenKeys {
     /// Live keys.
     public private(set) var count = 0
     public let name: String
+    /// Incremental checkpoints (``changedSegments()``): the log positions up to which entries were
+    /// handed out as segments, and the segments handed out that eviction has not passed yet.
+    private var written = 0
+    private var segments: [(start: Int, end: Int)] = []
 
     public init(name: String, capacity: Int = 1024) {
         self.name = name
@@ -249,8 +253,105 @@ public struct SeenKeys {
         return try SnapshotEnvelope.seal(operator: name, w.bytes)
     }
 
-    /// Replaces the state with a snapshot's.
+    // MARK: incremental checkpoints
+
+    /// The format of a segment's bytes.
+    static let segmentVersion = 1
+
+    /// The envelope name of ``headSnapshot()``'s bytes.
+    private var headName: String { name + "/log" }
+
+    /// Incremental checkpoints: the log goes out in segments (``changedSegments()``) and the
+    /// snapshot holds only where the log starts — what a checkpoint writes follows the keys
+    /// that arrived since the last one, not every live key (a day of event ids in production).
+    public func headSnapshot() throws -> [UInt8] {
+        var w = SnapshotWriter()
+        w.write(head)
+        return try SnapshotEnvelope.seal(operator: headName, w.bytes)
+    }
+
+    /// The log's entries appended since the last call, as one segment (keyed by its first log
+    /// position), and the removal of every segment eviction has passed. Taken at the same cut as
+    /// ``headSnapshot()``; a key set again is a new entry in a later segment, which supersedes
+    /// the earlier one on restore as it did here.
+    public mutating func changedSegments() throws -> [StateEntry] {
+        var out: [StateEntry] = []
+        while let first = segments.first, first.end <= head {
+            out.append(StateEntry(key: String(first.start), value: nil))
+            segments.removeFirst()
+        }
+        let end = head + log.count, start = max(written, head)
+        if end > start {
+            var w = SnapshotWriter()
+            w.write(Self.segmentVersion)
+            w.write(end - start)
+            for p in start..<end {
+                let e = log[p - head]
+                w.write(e.key); w.write(e.value); w.write(e.expiresAt)
+            }
+            out.append(StateEntry(key: String(start), value: try SnapshotEnvelope.seal(operator: name + "/segment", w.bytes)))
+            segments.append((start, end))
+        }
+        written = end
+        return out
+    }
+
+    /// After ``restore(_:)`` of a ``headSnapshot()``: the segments of the same checkpoint, replayed
+    /// into the log in order at their own positions (entries before the head were evicted).
+    public mutating func restoreSegments(_ entries: [StateEntry]) throws {
+        var decoded: [(start: Int, items: [(key: String, value: Int64, expiresAt: Int64)])] = []
+        for e in entries {
+            guard let start = Int(e.key), let bytes = e.value else { throw SnapshotError.corrupt("dedupe segment \(e.key)") }
+            var r = SnapshotReader(try SnapshotEnvelope.open(operator: name + "/segment", bytes))
+            let v = try r.readInt()
+            guard v == Self.segmentVersion else { throw SnapshotError.unsupportedVersion(v) }
+            let n = try r.readInt()
+            guard n >= 0 else { throw SnapshotError.corrupt("negative segment length") }
+            var items: [(key: String, value: Int64, expiresAt: Int64)] = []
+            items.reserveCapacity(n)
+            for _ in 0..<n { items.append((try r.readString(), try r.readInt64(), try r.readInt64())) }
+            guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes in a dedupe segment") }
+            decoded.append((start, items))
+        }
+        decoded.sort { $0.start < $1.start }
+        segments = []
+        for (start, items) in decoded {
+            let end = start + items.count
+            guard end > head else { continue } // wholly evicted
+            guard start <= head + log.count else {
+                throw SnapshotError.corrupt("dedupe segments leave a gap at log position \(head + log.count) (next starts at \(start))")
+            }
+            for (i, it) in items.enumerated() where start + i >= head + log.count {
+                appendEntry(it.key, it.value, expiresAt: it.expiresAt)
+            }
+            segments.append((start, end))
+        }
+        written = head + log.count
+    }
+
+    /// Appends an entry as the log had it: a key already held has its earlier entry superseded.
+    private mutating func appendEntry(_ key: String, _ value: Int64, expiresAt: Int64) {
+        let hash = Self.fingerprint(key)
+        let r = find(key, hash)
+        guard r.found else { return add(key, hash, value, expiresAt, at: r.index, empty: r.empty) }
+        log[Self.logIndex(slots[r.index], head: head)].dead = true
+        slots[r.index] = Self.tag(hash) | UInt64(UInt32(truncatingIfNeeded: head + log.count))
+        log.append(Entry(key: key, value: value, expiresAt: expiresAt))
+    }
+
+    /// Replaces the state with a snapshot's: every key (``snapshot()``), or an empty log starting
+    /// where ``headSnapshot()`` says, to be filled by ``restoreSegments(_:)``.
     public mutating func restore(_ bytes: [UInt8]) throws {
+        if SnapshotEnvelope.operatorName(of: bytes) == headName {
+            var r = SnapshotReader(try SnapshotEnvelope.open(operator: headName, bytes))
+            let h = try r.readInt()
+            guard h >= 0, r.isAtEnd else { throw SnapshotError.corrupt("dedupe log head") }
+            self = SeenKeys(name: name)
+            head = h
+            rebuiltAt = h
+            written = h
+            return
+        }
         var r = SnapshotReader(try SnapshotEnvelope.open(operator: name, bytes))
         let n = try r.readInt()
         guard n >= 0 else { throw SnapshotError.corrupt("negative key count") }

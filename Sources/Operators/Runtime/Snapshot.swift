@@ -130,6 +130,14 @@ public enum SnapshotEnvelope {
         return magic + w.bytes + (try Zstd.compress(body))
     }
 
+    /// The operator name in an envelope's header (nil when the bytes are not an envelope).
+    public static func operatorName(of bytes: [UInt8]) -> String? {
+        guard bytes.count > magic.count, Array(bytes[0..<magic.count]) == magic else { return nil }
+        var r = SnapshotReader(Array(bytes[magic.count..<min(bytes.count, magic.count + 16 + 512)])) // version, name
+        guard (try? r.readInt()) != nil else { return nil }
+        return try? r.readString()
+    }
+
     /// Unwraps an operator's state, checking the version and that it belongs to `name`.
     public static func open(operator name: String, _ bytes: [UInt8]) throws -> [UInt8] {
         guard bytes.count > magic.count, Array(bytes[0..<magic.count]) == magic else { throw SnapshotError.badMagic }

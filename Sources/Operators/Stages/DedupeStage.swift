@@ -3,7 +3,11 @@ import Domain
 /// Dedupe (CONTRACT §2.1): an event whose key was seen within the last TTL of event time is a
 /// duplicate, dropped and counted. State is bounded: keys older than watermark − TTL are evicted.
 /// Events of other types than `events` (when given), or without the key field, pass through.
-public final class DedupeStage: Stage {
+///
+/// Incremental checkpoints: the keys go out as segments of the arrival-order log (those that
+/// arrived since the last checkpoint), a segment removed once eviction passes its end; the
+/// snapshot keeps the count of duplicates and where the log starts.
+public final class DedupeStage: IncrementalStage {
     public let name: String
     let key: EventField
     let ttl: Int64
@@ -80,13 +84,21 @@ public final class DedupeStage: Stage {
 
     public var counters: [(String, Int)] { [("duplicates", duplicates), ("keys", seen.count)] }
 
+    /// Keys as log segments (``SeenKeys/changedSegments()``) instead of in every snapshot.
+    private var segmented = false, fullSnapshot = false
+
     public func snapshot() throws -> [UInt8] {
         var w = SnapshotWriter()
         w.write(duplicates)
-        let state = try seen.snapshot()
+        let state = segmented && !fullSnapshot ? try seen.headSnapshot() : try seen.snapshot()
         w.write(state.count)
         return w.bytes + state
     }
+
+    public func trackEntries() { segmented = true }
+    public func includeEntriesInSnapshot(_ on: Bool) { fullSnapshot = on }
+    public func changedEntries() throws -> [StateEntry] { segmented ? try seen.changedSegments() : [] }
+    public func restoreEntries(_ entries: [StateEntry]) throws { try seen.restoreSegments(entries) }
 
     public func restore(_ bytes: [UInt8]) throws {
         var r = SnapshotReader(bytes)

@@ -168,7 +168,7 @@ public struct StateEntry: Sendable, Equatable {
 /// leaves those keys out and ``changedEntries()`` gives the keys changed since its last call.
 public protocol IncrementalStage: Stage {
     func trackEntries()
-    func changedEntries() -> [StateEntry]
+    func changedEntries() throws -> [StateEntry]
     /// After ``Stage/restore(_:)``: the entries of the last checkpoint.
     func restoreEntries(_ entries: [StateEntry]) throws
     /// While true, ``Stage/snapshot()`` holds every key (a full snapshot, for comparison).

@@ -229,7 +229,7 @@ public final class Checkpointer: @unchecked Sendable {
         let cut = CheckpointCut(id: checkpointID, readModels: runner.drainReadModels(), outputs: runner.drainOutputs(),
                                 parquet: files, dead: runner.drainDeadLetters())
         let job = Job(id: checkpointID, offset: offset, positions: positions, watermark: runner.tracker.current, cut: cut,
-                      state: try runner.snapshot(), entries: runner.changedEntries())
+                      state: try runner.snapshot(), entries: try runner.changedEntries())
         lastEntries = job.entries.reduce(0) { $0 + $1.entries.count }
         lastStateBytes = job.state.count + job.entries.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) } }
         flightLock.lock(); pending += 1; flightLock.unlock()
