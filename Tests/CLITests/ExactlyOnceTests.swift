@@ -1,4 +1,5 @@
 import Foundation
+import Ingest
 import Sinks
 import Testing
 import TestSupport
@@ -71,9 +72,17 @@ import TestSupport
         let a = try runProcess(try wakalaBinary(), args(urlA, dirA), timeout: 900)
         #expect(a.status == 0, "\(a.stderr)")
 
-        // The interrupted one: SIGKILL after a random delay, restart, until it finishes by itself.
+        // The interrupted one: SIGKILL at a random point, restart, until it finishes by itself.
         let urlB = try TestDatabase.fresh("eo_b"), dirB = work + "/b"
-        var rng = SystemRandomNumberGenerator()
+        let seed = UInt64(ProcessInfo.processInfo.environment["WAKALA_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...1_000_000)
+        var rng = SplitMix64(seed: seed)
+        var db: PGConnection?
+        /// The last committed checkpoint of run B (0 before its first; reconnects after errors).
+        func committed() -> Int {
+            if db == nil { db = try? PGConnection(url: urlB) }
+            guard let r = try? db?.query("SELECT checkpoint_id FROM wakala.checkpoints") else { db = nil; return 0 }
+            return r.rows.first?[0].flatMap { Int($0) } ?? 0
+        }
         var kills = 0, runs = 0
         var finished = false
         while !finished && runs < 200 {
@@ -85,9 +94,14 @@ import TestSupport
             p.standardError = FileHandle.nullDevice
             try p.run()
             if kills < 6 {
-                // A kill point: 50 ms to 1.5 s into the run (a checkpoint every 1,024 records).
-                let deadline = Date().addingTimeInterval(Double.random(in: 0.05...1.5, using: &rng))
-                while p.isRunning && Date() < deadline { usleep(5_000) }
+                // A kill point by progress, not by the clock (the whole run takes about a second,
+                // less on a faster build or after a restart): 1 to 4 checkpoints past where this
+                // run started (one every 1,024 records), then 0–20 ms more, so kills land between
+                // checkpoints and in the middle of one.
+                let target = committed() + Int.random(in: 1...4, using: &rng)
+                let deadline = Date().addingTimeInterval(300)
+                while p.isRunning && committed() < target && Date() < deadline { usleep(2_000) }
+                usleep(UInt32.random(in: 0...20_000, using: &rng))
                 if p.isRunning {
                     kill(p.processIdentifier, SIGKILL)
                     kills += 1
@@ -95,17 +109,17 @@ import TestSupport
             }
             p.waitUntilExit()
             finished = p.terminationReason == .exit && p.terminationStatus == 0
-            if p.terminationReason == .exit && p.terminationStatus != 0 { Issue.record("run \(runs) failed with \(p.terminationStatus)"); break }
+            if p.terminationReason == .exit && p.terminationStatus != 0 { Issue.record("run \(runs) failed with \(p.terminationStatus) (seed \(seed))"); break }
         }
-        #expect(finished)
-        #expect(kills >= 5, "only \(kills) kills landed while the process ran")
+        #expect(finished, "seed \(seed)")
+        #expect(kills >= 5, "only \(kills) kills landed while the process ran (seed \(seed))")
 
         let modelsA = try Self.readModels(urlA), modelsB = try Self.readModels(urlB)
         for t in Self.readModelTables {
             let ra = modelsA[t]!, rb = modelsB[t]!
             let same = ra == rb
             let first = zip(ra, rb).first { $0 != $1 }.map { "\($0) vs \($1)" } ?? "counts \(ra.count) vs \(rb.count)"
-            #expect(same, "read model \(t) differs: \(first)")
+            #expect(same, "read model \(t) differs (seed \(seed)): \(first)")
         }
         #expect(modelsA["orders"]!.count > 50 && modelsA["rollup_hourly"]!.count > 50 && modelsA["order_status_history"]!.count > 200)
         let sa = try Self.sinkState(dirA), sb = try Self.sinkState(dirB)
