@@ -280,8 +280,14 @@ public final class KafkaPipeline {
         let ids = Set(parts.map(\.partition)).sorted()
         let going = ids.compactMap { tasks[$0] }
         // Each checkpointed before it goes (written side by side, all committed before returning).
+        // A revocation can come in the middle of a poll: records this poll already gave a task
+        // are processed first — its positions count them, and the next owner starts after them.
         for t in going where !closing && !t.finished && !t.finishing {
-            do { try checkpoint(t, wait: false) } catch { failure = failure ?? error }
+            do {
+                t.process(inputs: inputs, now: now())
+                try t.checkpointer.absorb(t.runner)
+                try checkpoint(t, wait: false)
+            } catch { failure = failure ?? error }
         }
         for t in going {
             do { try t.checkpointer.finish() } catch { failure = failure ?? error }
