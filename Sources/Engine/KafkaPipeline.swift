@@ -453,15 +453,25 @@ public final class KafkaPipeline {
         var touched = Set<Int>()
         let t0 = DispatchTime.now().uptimeNanoseconds
         defer { summary.processNanos += DispatchTime.now().uptimeNanoseconds - t0 }
+        // Where the last record's topic and partition go, looked up once per run of records from
+        // one partition (librdkafka hands them over a fetched batch at a time) instead of four
+        // hashed lookups per record.
+        var last: (topic: String, partition: Int, task: PipelineTask?, op: String?, input: Int?, end: Int64)?
         let polled = try consumer.poll(max: settings.batch, timeoutMs: 100) { r in
-            guard let task = tasks[r.partition], !task.finished else { return }
-            if let op = operatorOfTopic[r.topic] {
+            if last == nil || last!.partition != r.partition || last!.topic != r.topic {
+                let task = tasks[r.partition]
+                let op = operatorOfTopic[r.topic]
+                let end = untilEnd ? endOffsets[TopicPartition(r.topic, r.partition)] ?? .max : .max
+                last = (r.topic, r.partition, task, op, op == nil ? inputIndex[r.topic] : nil, end)
+                if let task, !task.finished { touched.insert(r.partition) }
+            }
+            guard let task = last!.task, !task.finished else { return }
+            if let op = last!.op {
                 try task.append(internal: r, operator: op)
-            } else if let i = inputIndex[r.topic] {
-                if untilEnd, r.offset >= endOffsets[TopicPartition(r.topic, r.partition)] ?? .max { return }
+            } else if let i = last!.input {
+                if r.offset >= last!.end { return }
                 task.append(input: i, r)
             }
-            touched.insert(r.partition)
         }
         if polled == 0 { summary.emptyPolls += 1 }
         summary.pollNanos += DispatchTime.now().uptimeNanoseconds - t0

@@ -69,12 +69,11 @@ final class PipelineTask {
         return out
     }
 
-    /// Takes one input record of topic number `input`.
+    /// Takes one input record of topic number `input` (its position moves on in ``process``).
     func append(input: Int, _ r: ConsumedRecord) {
         unpublished[input] += 1
         spans[input].append((arena.count..<(arena.count + r.value.count), r.offset))
         arena.append(contentsOf: r.value)
-        next[r.topic] = r.offset + 1
         sinceCheckpoint += 1
     }
 
@@ -94,6 +93,7 @@ final class PipelineTask {
                 for (i, list) in spans.enumerated() where !list.isEmpty {
                     let views = list.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) }
                     runner.process(partition: i, records: views, now: now, source: topics[i])
+                    next[topics[i]] = list[list.count - 1].offset + 1
                 }
             }
             arena.removeAll(keepingCapacity: true)
