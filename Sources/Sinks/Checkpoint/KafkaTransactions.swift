@@ -28,7 +28,7 @@ final class KafkaTransactions: CheckpointSink {
         var startOffset: Int64 = 0
     }
 
-    let producer: KafkaProducer
+    private(set) var producer: KafkaProducer
     let brokers: String
     let pipeline: String
     let task: Int
@@ -39,6 +39,8 @@ final class KafkaTransactions: CheckpointSink {
     private var staged: (id: Int64, records: [Record]) = (0, [])
     /// Markers and failed publishes are retried with this backoff (seconds), doubling.
     var backoff = 0.2, maxBackoff = 10.0
+    /// How long an abort may take before the producer is taken for stuck and replaced.
+    var abortTimeoutMs = 20_000
     let log: (String) -> Void
 
     init(brokers: String, pipeline: String, task: Int, markerTopic: String, derivedTopics: [String: String], deadLetterTopic: String,
@@ -50,13 +52,21 @@ final class KafkaTransactions: CheckpointSink {
         self.task = task
         self.markerTopic = markerTopic
         self.log = log
-        producer = try KafkaProducer(brokers: brokers, settings: [("transactional.id", "\(pipeline)-task-\(task)"),
-                                                                 ("transaction.timeout.ms", "60000")])
-        try producer.initTransactions()
-        // Every topic a checkpoint's transaction writes, known before the first one: the marker
-        // comes last, just before the commit, which would otherwise wait for librdkafka's next
-        // topic scan (the final checkpoints of a bounded run ended in one-second waves).
-        for topic in Set([markerTopic, deadLetterTopic] + derivedTopics.values) { try producer.learn(topic: topic) }
+        producer = try Self.makeProducer(brokers: brokers, pipeline: pipeline, task: task,
+                                         topics: Set([markerTopic, deadLetterTopic] + derivedTopics.values))
+    }
+
+    /// The task's transactional producer, registered — which fences any older producer with the
+    /// id and aborts the transaction it left open — and knowing every topic a checkpoint's
+    /// transaction writes before the first one: the marker comes last, just before the commit,
+    /// which would otherwise wait for librdkafka's next topic scan (the final checkpoints of a
+    /// bounded run ended in one-second waves).
+    static func makeProducer(brokers: String, pipeline: String, task: Int, topics: Set<String>) throws -> KafkaProducer {
+        let p = try KafkaProducer(brokers: brokers, settings: [("transactional.id", "\(pipeline)-task-\(task)"),
+                                                              ("transaction.timeout.ms", "60000")])
+        try p.initTransactions()
+        for topic in topics { try p.learn(topic: topic) }
+        return p
     }
 
     // MARK: as a checkpoint sink
@@ -185,10 +195,11 @@ final class KafkaTransactions: CheckpointSink {
     /// producer (another process owns the task now) is thrown.
     func publish(_ records: [Record], checkpoint: Int64) throws {
         var delay = backoff
+        var todo = records
         while true {
             do {
                 try producer.beginTransaction()
-                for r in records {
+                for r in todo {
                     try r.value.withUnsafeBytes { v in
                         try producer.produce(topic: r.topic, partition: r.partition, key: r.key, value: v, headers: r.headers)
                     }
@@ -206,7 +217,31 @@ final class KafkaTransactions: CheckpointSink {
                 throw e
             } catch {
                 log("publishing checkpoint \(checkpoint) to Kafka failed (\(error)); aborting the transaction, retrying in \(String(format: "%.1f", delay)) s")
-                do { try producer.abortTransaction() } catch let e as KafkaProducer.TransactionError where e.fatal { throw e } catch {}
+                var stuck = false
+                do { try producer.abortTransaction(timeoutMs: abortTimeoutMs) } catch let e as KafkaProducer.TransactionError where e.fatal { throw e } catch {
+                    stuck = true
+                    log("aborting the transaction of checkpoint \(checkpoint) failed (\(error))")
+                }
+                if stuck {
+                    // A producer that cannot abort cannot begin again either (librdkafka: "conflicting
+                    // abort_transaction API call is already in progress", for good — seen once on the
+                    // mock cluster, whose coordinator no longer knew the producer's id). A new producer
+                    // with the same transactional id fences it (the coordinator aborts what it left
+                    // open), then the checkpoint goes again, less what `read_committed` consumers can
+                    // already read (as after a crash: ``recover(committed:_:)``).
+                    do {
+                        log("task \(task): a new transactional producer in place of one that cannot abort")
+                        producer = try Self.makeProducer(brokers: brokers, pipeline: pipeline, task: task,
+                                                         topics: Set([markerTopic, deadLetterTopic] + derivedTopics.values))
+                        if try lastPublished() >= checkpoint { return }
+                        let visible = try readable(records)
+                        todo = records.filter { !(visible[TopicPartition($0.topic, $0.partition)]?.contains($0.value) ?? false) }
+                    } catch let e as KafkaProducer.TransactionError where e.fatal {
+                        throw e
+                    } catch {
+                        log("task \(task): replacing the transactional producer failed (\(error)); retrying")
+                    }
+                }
                 Thread.sleep(forTimeInterval: delay)
                 delay = min(maxBackoff, delay * 2)
             }
