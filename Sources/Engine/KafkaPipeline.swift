@@ -220,7 +220,11 @@ public final class KafkaPipeline {
         return task
     }
 
+    /// Rebalance callbacks so far (the poll loop's per-partition lookups go stale at each).
+    var rebalances = 0
+
     func assigned(_ parts: [TopicPartition]) -> [TopicPartition: Int64] {
+        rebalances += 1
         var starts: [TopicPartition: Int64] = [:]
         let began = DispatchTime.now().uptimeNanoseconds
         let ids = Set(parts.map(\.partition)).sorted()
@@ -277,6 +281,7 @@ public final class KafkaPipeline {
     }
 
     func revoked(_ parts: [TopicPartition]) {
+        rebalances += 1
         let ids = Set(parts.map(\.partition)).sorted()
         let going = ids.compactMap { tasks[$0] }
         // Each checkpointed before it goes (written side by side, all committed before returning).
@@ -456,13 +461,15 @@ public final class KafkaPipeline {
         // Where the last record's topic and partition go, looked up once per run of records from
         // one partition (librdkafka hands them over a fetched batch at a time) instead of four
         // hashed lookups per record.
-        var last: (topic: String, partition: Int, task: PipelineTask?, op: String?, input: Int?, end: Int64)?
+        // A rebalance inside the poll (its callbacks run between records) replaces tasks: looked
+        // up again after one.
+        var last: (topic: String, partition: Int, task: PipelineTask?, op: String?, input: Int?, end: Int64, rebalance: Int)?
         let polled = try consumer.poll(max: settings.batch, timeoutMs: 100) { r in
-            if last == nil || last!.partition != r.partition || last!.topic != r.topic {
+            if last == nil || last!.partition != r.partition || last!.topic != r.topic || last!.rebalance != rebalances {
                 let task = tasks[r.partition]
                 let op = operatorOfTopic[r.topic]
                 let end = untilEnd ? endOffsets[TopicPartition(r.topic, r.partition)] ?? .max : .max
-                last = (r.topic, r.partition, task, op, op == nil ? inputIndex[r.topic] : nil, end)
+                last = (r.topic, r.partition, task, op, op == nil ? inputIndex[r.topic] : nil, end, rebalances)
                 if let task, !task.finished { touched.insert(r.partition) }
             }
             guard let task = last!.task, !task.finished else { return }
