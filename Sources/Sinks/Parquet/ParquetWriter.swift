@@ -68,10 +68,6 @@ public final class ParquetWriter {
     private let kinds: [ParquetColumn.Kind]
     /// Streamed columns' pages so far in this row group (nil for the other columns).
     private var streams: [StreamedChunk?]
-    /// Values each column already has in streamed pages of this row group (0 for the others):
-    /// read for every column at every row, so kept apart from the chunks (reading a chunk copied
-    /// its arrays — three retains and releases per column and row).
-    private var streamedValues: [Int]
     private let streamedColumns: [Int]
 
     /// `level` is zstd's; 1 is pyarrow's default, about 1.5× as fast as 3 for JSON-heavy columns
@@ -96,7 +92,6 @@ public final class ParquetWriter {
         kinds = columns.map(\.kind)
         buffers = ColumnPool.shared.take(kinds)
         streams = columns.map { $0.streamed ? StreamedChunk() : nil }
-        streamedValues = Array(repeating: 0, count: columns.count)
         streamedColumns = columns.indices.filter { columns[$0].streamed }
         try write(Array("PAR1".utf8))
     }
@@ -186,16 +181,8 @@ public final class ParquetWriter {
     /// Ends the row the `put` calls filled.
     public func endRow() throws {
         let want = buffered + 1
-        if rowFault == nil {
-            var short = -1
-            buffers.withUnsafeBufferPointer { b in
-                streamedValues.withUnsafeBufferPointer { s in
-                    for i in 0..<b.count where b[i].defs.count + s[i] != want { short = i; break }
-                }
-            }
-            if short >= 0 {
-                rowFault = "column \(columns[short].name) was given \(buffers[short].defs.count + streamedRows(short) - buffered) values for one row"
-            }
+        if rowFault == nil, let c = buffers.indices.first(where: { buffers[$0].defs.count + streamedRows($0) != want }) {
+            rowFault = "column \(columns[c].name) was given \(buffers[c].defs.count + streamedRows(c) - buffered) values for one row"
         }
         if let fault = rowFault {
             rowFault = nil
@@ -207,7 +194,7 @@ public final class ParquetWriter {
 
     /// Rows of column `i` already encoded into pages in this row group.
     @inline(__always)
-    private func streamedRows(_ i: Int) -> Int { streamedValues[i] }
+    private func streamedRows(_ i: Int) -> Int { streams[i]?.values ?? 0 }
 
     /// Writes what is buffered and the footer, syncs, and renames the file into place.
     @discardableResult
@@ -333,7 +320,6 @@ public final class ParquetWriter {
                 streams[i]!.add(header: head, packed: packed, uncompressed: body.count, values: n, min: lo, max: hi)
             }
         }
-        streamedValues[i] += n
         b.reset()
     }
 
@@ -345,7 +331,6 @@ public final class ParquetWriter {
                              min: s.statisticsValid ? s.min : nil, max: s.statisticsValid ? s.max : nil)
         try write(s.pages)
         streams[i]!.reset()
-        streamedValues[i] = 0
         return meta
     }
 
