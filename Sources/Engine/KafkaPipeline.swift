@@ -453,6 +453,9 @@ public final class KafkaPipeline {
         summary.deadLetters += t.runner.deadLetterCount
     }
 
+    /// An internal topic's record before its task's position came again (logged once).
+    var warnedRewind = false
+
     /// One poll: records to their tasks, then each task processes its share.
     func pollRound() throws {
         var touched = Set<Int>()
@@ -474,7 +477,10 @@ public final class KafkaPipeline {
             }
             guard let task = last!.task, !task.finished else { return }
             if let op = last!.op {
-                try task.append(internal: r, operator: op)
+                if try !task.append(internal: r, operator: op), !warnedRewind {
+                    warnedRewind = true
+                    settings.log("\(r.topic) [\(r.partition)] delivered offset \(r.offset) again (the task is past it): skipped")
+                }
             } else if let i = last!.input {
                 if r.offset >= last!.end { return }
                 task.append(input: i, r)
@@ -560,9 +566,13 @@ public final class KafkaPipeline {
         let internals = internalTopics.values.sorted().map { TopicPartition($0, task.id) }
         guard !internals.isEmpty else { return }
         let inputs = self.inputs.map { TopicPartition($0, task.id) }
+        // Inputs held, internal topics read (they are paused too while a checkpoint of the
+        // task is in flight); afterwards as before.
         consumer.pause(inputs)
         consumer.pause(internals, resume: true)
-        defer { consumer.pause(inputs, resume: true) }
+        defer {
+            if task.paused { consumer.pause(internals) } else { consumer.pause(inputs, resume: true) }
+        }
         let deadline = DispatchTime.now().uptimeNanoseconds + 60_000_000_000
         while true {
             var behind = false

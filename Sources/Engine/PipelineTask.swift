@@ -78,11 +78,14 @@ final class PipelineTask {
     }
 
     /// Takes one internal-topic record (an event routed here, or an upstream task's watermark).
-    func append(internal r: ConsumedRecord, operator name: String) throws {
+    /// Returns false for a record before the task's position: taken already, not again.
+    func append(internal r: ConsumedRecord, operator name: String) throws -> Bool {
+        if let n = next[r.topic], r.offset < n { return false }
         unpublishedInternal[r.topic, default: 0] += 1
         next[r.topic] = r.offset + 1
         sinceCheckpoint += 1
         inbound.append(try ExchangeRecord.decode(r.value, operator: name))
+        return true
     }
 
     /// Runs this round's records through the operators: input topics first (one batch each),
