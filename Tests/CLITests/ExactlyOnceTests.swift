@@ -76,13 +76,8 @@ import TestSupport
         let urlB = try TestDatabase.fresh("eo_b"), dirB = work + "/b"
         let seed = UInt64(ProcessInfo.processInfo.environment["WAKALA_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...1_000_000)
         var rng = SplitMix64(seed: seed)
-        var db: PGConnection?
-        /// The last committed checkpoint of run B (0 before its first; reconnects after errors).
-        func committed() -> Int {
-            if db == nil { db = try? PGConnection(url: urlB) }
-            guard let r = try? db?.query("SELECT checkpoint_id FROM wakala.checkpoints") else { db = nil; return 0 }
-            return r.rows.first?[0].flatMap { Int($0) } ?? 0
-        }
+        let watch = CheckpointWatch(urlB)
+        func committed() -> Int { watch.id() ?? 0 }
         var kills = 0, runs = 0
         var finished = false
         while !finished && runs < 200 {
@@ -163,11 +158,8 @@ import TestSupport
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         p.standardOutput = FileHandle.nullDevice
         try p.run()
-        func checkpointID() -> Int {
-            guard let db = try? PGConnection(url: urlB),
-                  let r = try? db.query("SELECT checkpoint_id FROM wakala.checkpoints") else { return -1 }
-            return r.rows.first?[0].flatMap { Int($0) } ?? 0
-        }
+        let watch = CheckpointWatch(urlB)
+        func checkpointID() -> Int { watch.id() ?? -1 }
         func waitFor(_ what: String, timeout: Double, _ condition: () -> Bool) -> Bool {
             let end = Date().addingTimeInterval(timeout)
             while Date() < end { if condition() { return true }; usleep(20_000) }
@@ -275,9 +267,8 @@ import TestSupport
         try p.run()
         // After the first committed checkpoint, ask it to stop.
         let end = Date().addingTimeInterval(120)
-        func committed() -> Int {
-            (try? PGConnection(url: urlB).query("SELECT checkpoint_id FROM wakala.checkpoints").rows.first?[0]).flatMap { $0.flatMap { Int($0) } } ?? 0
-        }
+        let watch = CheckpointWatch(urlB)
+        func committed() -> Int { watch.id() ?? 0 }
         while p.isRunning && committed() < 1 && Date() < end { usleep(20_000) }
         try #require(p.isRunning, "the run ended before it could be stopped")
         kill(p.processIdentifier, SIGTERM)
@@ -316,5 +307,20 @@ import TestSupport
         #expect(!r.stderr.contains("retrying"), "a failed statement is not retried: \(r.stderr.suffix(500))")
         let committed = try db.query("SELECT count(*) FROM wakala.checkpoints").rows[0][0]
         #expect(committed == "0")
+    }
+}
+
+/// A run's last committed checkpoint, read from its database over one connection (opened again
+/// after an error: the database may not exist yet, or a query may fail while the run starts).
+final class CheckpointWatch {
+    let url: String
+    private var db: PGConnection?
+    init(_ url: String) { self.url = url }
+
+    /// The checkpoint id (0 before the first), or nil when the database cannot be read now.
+    func id() -> Int? {
+        if db == nil { db = try? PGConnection(url: url) }
+        guard let r = try? db?.query("SELECT checkpoint_id FROM wakala.checkpoints") else { db = nil; return nil }
+        return r.rows.first?[0].flatMap { Int($0) } ?? 0
     }
 }

@@ -128,12 +128,17 @@ public struct SeenKeys {
     }
 
     /// Sets `key` to `value`, expiring when the watermark reaches `expiresAt`.
-    public mutating func set(_ key: String, _ value: Int64, expiresAt: Int64) {
+    public mutating func set(_ key: String, _ value: Int64, expiresAt: Int64) { set(key, value, expiresAt: expiresAt, inPlace: true) }
+
+    /// `inPlace`: a key set again with the same expiry keeps its log position (live updates);
+    /// otherwise it always moves to the log's end (a restore replaying the log as it was).
+    @inline(__always)
+    private mutating func set(_ key: String, _ value: Int64, expiresAt: Int64, inPlace: Bool) {
         let hash = Self.fingerprint(key)
         let r = find(key, hash)
         guard r.found else { return add(key, hash, value, expiresAt, at: r.index, empty: r.empty) }
         let j = Self.logIndex(slots[r.index], head: head)
-        if log[j].expiresAt == expiresAt { log[j].value = value; return }
+        if inPlace, log[j].expiresAt == expiresAt { log[j].value = value; return }
         // A new entry at the end; the old one is passed over when eviction reaches it.
         log[j].dead = true
         slots[r.index] = Self.tag(hash) | UInt64(UInt32(truncatingIfNeeded: head + log.count))
@@ -322,22 +327,14 @@ public struct SeenKeys {
                 throw SnapshotError.corrupt("dedupe segments leave a gap at log position \(head + log.count) (next starts at \(start))")
             }
             for (i, it) in items.enumerated() where start + i >= head + log.count {
-                appendEntry(it.key, it.value, expiresAt: it.expiresAt)
+                // As the log had it: a key already held has its earlier entry superseded.
+                set(it.key, it.value, expiresAt: it.expiresAt, inPlace: false)
             }
             segments.append((start, end))
         }
         written = head + log.count
     }
 
-    /// Appends an entry as the log had it: a key already held has its earlier entry superseded.
-    private mutating func appendEntry(_ key: String, _ value: Int64, expiresAt: Int64) {
-        let hash = Self.fingerprint(key)
-        let r = find(key, hash)
-        guard r.found else { return add(key, hash, value, expiresAt, at: r.index, empty: r.empty) }
-        log[Self.logIndex(slots[r.index], head: head)].dead = true
-        slots[r.index] = Self.tag(hash) | UInt64(UInt32(truncatingIfNeeded: head + log.count))
-        log.append(Entry(key: key, value: value, expiresAt: expiresAt))
-    }
 
     /// Replaces the state with a snapshot's: every key (``snapshot()``), or an empty log starting
     /// where ``headSnapshot()`` says, to be filled by ``restoreSegments(_:)``.

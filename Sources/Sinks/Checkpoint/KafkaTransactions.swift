@@ -35,6 +35,8 @@ final class KafkaTransactions: CheckpointSink {
     let markerTopic: String
     let derivedTopics: [String: String]
     let deadLetterTopic: String
+    /// Every topic a checkpoint's transaction writes (its producer learns them when made).
+    let topics: Set<String>
     /// The records of the checkpoint being written (staged in `commit`, published in `finish`).
     private var staged: (id: Int64, records: [Record]) = (0, [])
     /// Markers and failed publishes are retried with this backoff (seconds), doubling.
@@ -52,8 +54,8 @@ final class KafkaTransactions: CheckpointSink {
         self.task = task
         self.markerTopic = markerTopic
         self.log = log
-        producer = try Self.makeProducer(brokers: brokers, pipeline: pipeline, task: task,
-                                         topics: Set([markerTopic, deadLetterTopic] + derivedTopics.values))
+        topics = Set([markerTopic, deadLetterTopic] + derivedTopics.values)
+        producer = try Self.makeProducer(brokers: brokers, pipeline: pipeline, task: task, topics: topics)
     }
 
     /// The task's transactional producer, registered — which fences any older producer with the
@@ -231,8 +233,7 @@ final class KafkaTransactions: CheckpointSink {
                     // already read (as after a crash: ``recover(committed:_:)``).
                     do {
                         log("task \(task): a new transactional producer in place of one that cannot abort")
-                        producer = try Self.makeProducer(brokers: brokers, pipeline: pipeline, task: task,
-                                                         topics: Set([markerTopic, deadLetterTopic] + derivedTopics.values))
+                        producer = try Self.makeProducer(brokers: brokers, pipeline: pipeline, task: task, topics: topics)
                         if try lastPublished() >= checkpoint { return }
                         let visible = try readable(records)
                         todo = records.filter { !(visible[TopicPartition($0.topic, $0.partition)]?.contains($0.value) ?? false) }
