@@ -359,7 +359,7 @@ public final class Checkpointer: @unchecked Sendable {
                     // Fenced (again, as a guard): the row moves only from the previous checkpoint.
                     try db.prepare("wakala_checkpoint", """
                         INSERT INTO wakala.checkpoints (pipeline, partition, checkpoint_id, source_offset, watermark, state, positions, written_at)
-                        VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), $7::jsonb, now())
+                        VALUES ($1, $2, $3, $4, $5, $6::bytea, $7::jsonb, now())
                         ON CONFLICT (pipeline, partition) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id,
                           source_offset = EXCLUDED.source_offset, watermark = EXCLUDED.watermark, state = EXCLUDED.state,
                           positions = EXCLUDED.positions, written_at = now()
@@ -370,9 +370,10 @@ public final class Checkpointer: @unchecked Sendable {
                 for f in files {
                     try db.execute(prepared: "wakala_manifest", [settings.pipeline, f.path, String(id), f.table, String(f.rows), String(f.bytes)])
                 }
+                // The state goes as binary (a few MB would be twice that as hex, encoded and decoded).
                 let n = try db.execute(prepared: "wakala_checkpoint", [settings.pipeline, String(settings.partition), String(id), String(job.offset),
-                                                                       String(job.watermark), Self.hex(job.state), Self.positionsJSON(job.positions),
-                                                                       String(previous)])
+                                                                       String(job.watermark), nil, Self.positionsJSON(job.positions),
+                                                                       String(previous)], binary: (5, job.state))
                 if n != 1 { throw Fenced(task: settings.partition, expected: previous) }
             }
         }
@@ -457,13 +458,6 @@ public final class Checkpointer: @unchecked Sendable {
 
     /// A SQL string literal (COPY takes no parameters): quotes doubled.
     static func literal(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
-
-    static func hex(_ b: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: 0, count: b.count * 2)
-        for (i, x) in b.enumerated() { out[2 * i] = digits[Int(x >> 4)]; out[2 * i + 1] = digits[Int(x & 15)] }
-        return String(decoding: out, as: UTF8.self)
-    }
 
     static func unhex(_ s: String) throws -> [UInt8] {
         let u = Array(s.utf8)

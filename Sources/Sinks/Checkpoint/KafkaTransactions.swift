@@ -133,8 +133,8 @@ final class KafkaTransactions: CheckpointSink {
             for (k, v) in r.headers { w.write(k); w.write(v.count); w.writeBytes(v) }
         }
         let body = try Zstd.Compressor(level: 1).compress(w.bytes)
-        try db.query("INSERT INTO wakala.kafka_outbox_batches (pipeline, task, checkpoint_id, records, body) VALUES ($1, $2, $3, $4, decode($5, 'hex'))",
-                     [pipeline, String(task), String(checkpoint), String(records.count), Checkpointer.hex(body)])
+        try db.execute("INSERT INTO wakala.kafka_outbox_batches (pipeline, task, checkpoint_id, records, body) VALUES ($1, $2, $3, $4, $5::bytea)",
+                       [pipeline, String(task), String(checkpoint), String(records.count), nil], binary: (4, body))
     }
 
     /// The outbox's checkpoints after `after`, in order, with their records.

@@ -145,6 +145,39 @@ public final class PGConnection {
         return Int(String(cString: PQcmdTuples(res))) ?? 0
     }
 
+    /// Runs a prepared statement whose parameter `binary.index` goes in binary format (its bytes
+    /// as they are: a `bytea` without hex-encoding it here and decoding it there), the others as
+    /// text; returns rows affected.
+    @discardableResult
+    public func execute(prepared name: String, _ params: [String?], binary: (index: Int, bytes: [UInt8])) throws -> Int {
+        try withBinary(params, binary) { v, l, f in try check(PQexecPrepared(conn, name, Int32(params.count), v, l, f, 0), name) }
+    }
+
+    /// Runs one statement with text parameters but `binary.index`, which goes in binary format
+    /// (as ``execute(prepared:_:binary:)``); returns rows affected.
+    @discardableResult
+    public func execute(_ sql: String, _ params: [String?], binary: (index: Int, bytes: [UInt8])) throws -> Int {
+        try withBinary(params, binary) { v, l, f in try check(PQexecParams(conn, sql, Int32(params.count), nil, v, l, f, 0), sql) }
+    }
+
+    private func withBinary(_ params: [String?], _ binary: (index: Int, bytes: [UInt8]),
+                            _ run: ([UnsafePointer<CChar>?], [Int32], [Int32]) throws -> OpaquePointer) throws -> Int {
+        let res = try withCStrings(params) { ptrs in
+            // A pointer even for no bytes (a nil value would be SQL NULL).
+            try (binary.bytes.isEmpty ? [0] : binary.bytes).withUnsafeBufferPointer { raw in
+                var values = ptrs
+                var lengths = [Int32](repeating: 0, count: params.count)
+                var formats = [Int32](repeating: 0, count: params.count)
+                values[binary.index] = UnsafeRawPointer(raw.baseAddress!).assumingMemoryBound(to: CChar.self)
+                lengths[binary.index] = Int32(binary.bytes.count)
+                formats[binary.index] = 1
+                return try run(values, lengths, formats)
+            }
+        }
+        defer { PQclear(res) }
+        return Int(String(cString: PQcmdTuples(res))) ?? 0
+    }
+
     /// Streams rows into `table` with `COPY … FROM STDIN` (text format); `rows` must already be
     /// COPY text (use ``copyEscape(_:)``), one row per line. Returns the rows copied.
     @discardableResult
