@@ -1,4 +1,5 @@
 import Domain
+import Ingest
 import Testing
 @testable import Operators
 
@@ -91,5 +92,102 @@ enum D {
     @Test func arrivalOrderDoesNotMatter() {
         let events = [D.assigned(0), D.loc(10, 0, -0.01), D.pickedUp(20), D.loc(30, 0.02, 0.05), D.loc(40, 0, 0.0999), D.completed(50)]
         #expect(D.run(events) == D.run(events.reversed()))
+    }
+}
+
+/// Incremental checkpoints of the tracker's held events (``DeliveryTracker/changedSegments()``).
+@Suite struct DeliveryTrackerSegmentTests {
+    /// A seeded stream of 8 drivers' deliveries and locations, in arrival order: each event late
+    /// by up to 90 s, so some arrive after the watermark has passed them (held until the next
+    /// advance: the snapshot's own list, not a segment).
+    static func stream(_ rng: inout SplitMix64) -> [Timestamped<Event>] {
+        var events: [Timestamped<Event>] = []
+        for i in 0..<60 {
+            let driver = "drv\(i % 8)", id = "d\(i)", start = i * 150 + Int.random(in: 0...100, using: &rng)
+            events.append(D.assigned(start, id: id, driver: driver))
+            events.append(D.pickedUp(start + 300, id: id))
+            events.append(D.completed(start + 900 + Int.random(in: 0...600, using: &rng), id: id))
+        }
+        for s in stride(from: 0, to: 10_500, by: 7) {
+            let d = s % 8
+            events.append(D.e("l\(s)", s, .driverLocationUpdated, .driverLocationUpdated(DriverLocationUpdated(
+                driverID: "drv\(d)", location: GeoPoint(lat: 0.001 * Double(d), lng: 0.00001 * Double(s)), speedMps: 8)), tenant: "platform"))
+        }
+        // Arrival order: time plus a delay of up to 90 s.
+        return events.map { ($0, $0.time + Int64.random(in: 0...90_000, using: &rng)) }.sorted { $0.1 < $1.1 }.map(\.0)
+    }
+
+    static func id(_ r: ReadModelRow) -> String { r.row.fields.first { $0.0 == "delivery_id" }!.1.description }
+
+    static func held(_ t: DeliveryTracker) -> [String] { t.pending.events.map(\.value.eventID).sorted() }
+
+    /// Restored at every checkpoint from its snapshot and the segments written so far, the tracker
+    /// holds the same events and goes on to the same ETAs, geofences and read models as the one
+    /// never stopped; segments the watermark passed are removed.
+    @Test func segmentsRestoreTheHeldEventsAtEveryCheckpoint() throws {
+        for seed in [UInt64(3), 41, 977] {
+            var rng = SplitMix64(seed: seed)
+            let events = Self.stream(&rng)
+            var live = DeliveryTracker()
+            live.segmented = true
+            var store: [String: [UInt8]] = [:] // what Postgres would hold
+            var table: [String: ReadModelRow] = [:]
+            var removed = 0, passedHeld = 0, checkpoints = 0
+            var seen: EpochMillis = .min
+            var i = 0
+            while i < events.count {
+                let batch = Array(events[i..<min(events.count, i + Int.random(in: 1...40, using: &rng))])
+                i += batch.count
+                live.process(batch)
+                seen = max(seen, batch.map(\.time).max()!)
+                if Int.random(in: 0..<4, using: &rng) > 0 { _ = live.advance(to: seen - 30_000) }
+                if Int.random(in: 0..<3, using: &rng) > 0 { continue }
+                // A checkpoint: the snapshot and the segments, at one cut.
+                checkpoints += 1
+                passedHeld += live.pending.events.filter { $0.time <= live.watermark }.count
+                for r in live.drainReadModel() { table[Self.id(r)] = r } // drained before the snapshot, as a checkpoint does
+                let head = try live.snapshot(full: false)
+                for e in try live.changedSegments() {
+                    if let v = e.value { store[e.key] = v } else { store[e.key] = nil; removed += 1 }
+                }
+                var restored = DeliveryTracker()
+                restored.segmented = true
+                try restored.restore(head)
+                try restored.restoreSegments(store.map { StateEntry(key: $0.key, value: $0.value) })
+                #expect(Self.held(restored) == Self.held(live), "seed \(seed), checkpoint \(checkpoints)")
+                // Both go on alike over the rest of the stream.
+                var a = live, b = restored
+                let rest = Array(events[i...])
+                a.process(rest); b.process(rest)
+                let outA = a.advance(to: WatermarkTracker.end), outB = b.advance(to: WatermarkTracker.end)
+                #expect(outA == outB, "seed \(seed), checkpoint \(checkpoints): \(outA.count) vs \(outB.count) derived events")
+                // The `deliveries` table each ends with (a restored tracker writes its active
+                // deliveries' rows again: the same values).
+                var ta = table, tb = table
+                for r in a.drainReadModel() { ta[Self.id(r)] = r }
+                for r in b.drainReadModel() { tb[Self.id(r)] = r }
+                #expect(ta == tb, "seed \(seed), checkpoint \(checkpoints)")
+            }
+            #expect(checkpoints > 10 && removed > 0, "seed \(seed): \(checkpoints) checkpoints, \(removed) segments removed")
+            #expect(passedHeld > 0, "seed \(seed): no checkpoint held an event the watermark had passed")
+            #expect(store.count < checkpoints / 2, "seed \(seed): \(store.count) segments kept of \(checkpoints)")
+        }
+    }
+
+    /// What a checkpoint writes follows the events that arrived since the last one: 100,000 held
+    /// locations and 1,000 new ones write about 1 % of a full snapshot's bytes.
+    @Test func aCheckpointWritesTheNewHeldEventsNotEveryOne() throws {
+        var t = DeliveryTracker()
+        t.segmented = true
+        func locations(_ r: Range<Int>) -> [Timestamped<Event>] {
+            r.map { D.e("l\($0)", $0, .driverLocationUpdated, .driverLocationUpdated(DriverLocationUpdated(
+                driverID: "drv\($0 % 50)", location: GeoPoint(lat: 0.001, lng: 0.00001 * Double($0)), speedMps: 8)), tenant: "platform") }
+        }
+        t.process(locations(0..<100_000))
+        _ = try t.changedSegments()
+        t.process(locations(100_000..<101_000))
+        let written = try t.changedSegments().reduce(0) { $0 + ($1.value?.count ?? 0) } + (try t.snapshot(full: false).count)
+        let full = try t.snapshot(full: true).count
+        #expect(written * 20 < full, "checkpoint \(written) bytes, full snapshot \(full)")
     }
 }

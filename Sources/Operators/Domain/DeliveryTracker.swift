@@ -68,6 +68,15 @@ public struct DeliveryTracker {
     var ended: [String: (delivery: Delivery, status: String, at: EpochMillis)] = [:]
     var pending = HeldEvents()
     public internal(set) var watermark = WatermarkTracker.start
+    /// Incremental checkpoints (``changedSegments()``): the held events go out once each, in
+    /// segments, instead of in every snapshot — a Kafka backfill holds hours of driver locations
+    /// while the slowest task's watermark catches up.
+    var segmented = false
+    /// Events held since the last ``changedSegments()`` (the same events `pending` holds).
+    var unwritten: [Timestamped<Event>] = []
+    /// Segments written and not yet passed by the watermark: number and latest event time.
+    var segments: [(number: Int, latest: EpochMillis)] = []
+    var nextSegment = 0
     public internal(set) var etaUpdates = 0, deviations = 0
 
     public init(settings: Settings = Settings()) { self.settings = settings }
@@ -85,7 +94,11 @@ public struct DeliveryTracker {
 
     /// Buffers delivery events and driver locations.
     public mutating func process(_ batch: [Timestamped<Event>]) {
-        batch.forEach(of: Self.types) { pending.append($0) }
+        if segmented {
+            batch.forEach(of: Self.types) { pending.append($0); unwritten.append($0) }
+        } else {
+            batch.forEach(of: Self.types) { pending.append($0) }
+        }
     }
 
     static let types: EventTypeSet = [.deliveryAssigned, .deliveryPickedUp, .deliveryCompleted, .deliveryCancelled, .driverLocationUpdated]

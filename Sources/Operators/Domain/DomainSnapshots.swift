@@ -156,7 +156,13 @@ extension QuotaTracker {
 }
 
 extension DeliveryTracker {
-    public func snapshot() throws -> [UInt8] {
+    /// The envelope names: every held event in the snapshot, or (incremental) only those the
+    /// watermark has passed but no advance has taken yet, the rest being in segments.
+    static let fullName = "delivery_eta", headName = "delivery_eta/head", segmentName = "delivery_eta/segment"
+    static let segmentVersion = 1
+
+    /// Every held event in it unless incremental (``changedSegments()``) and not `full`.
+    public func snapshot(full: Bool = true) throws -> [UInt8] {
         var w = SnapshotWriter()
         w.write(watermark); w.write(etaUpdates); w.write(deviations)
         let drivers = byDriver.keys.sorted()
@@ -173,14 +179,76 @@ extension DeliveryTracker {
                 w.write(x.arrivedPickup); w.write(x.arrivedDropoff); w.write(x.deviating); w.write(x.correlationID)
             }
         }
-        w.write(pending.count)
-        for p in pending.events { w.write(p) }
-        return try SnapshotEnvelope.seal(operator: "delivery_eta", w.bytes)
+        if full || !segmented {
+            w.write(pending.count)
+            for p in pending.events { w.write(p) }
+            return try SnapshotEnvelope.seal(operator: Self.fullName, w.bytes)
+        }
+        // Held events the watermark has passed (held since its last advance; no segment keeps
+        // them), then the next segment's number.
+        let passed = pending.events.filter { $0.time <= watermark }
+        w.write(passed.count)
+        for p in passed { w.write(p) }
+        w.write(nextSegment)
+        return try SnapshotEnvelope.seal(operator: Self.headName, w.bytes)
+    }
+
+    /// The events held since the last call with a time the watermark has not reached, as one
+    /// segment (keyed by its number), and the removal of every segment the watermark has passed
+    /// (each of its events has been taken: an advance takes every held event at or before it).
+    /// Taken at the same cut as ``snapshot(full:)``.
+    public mutating func changedSegments() throws -> [StateEntry] {
+        var out: [StateEntry] = []
+        segments.removeAll { s in
+            guard s.latest <= watermark else { return false }
+            out.append(StateEntry(key: String(s.number), value: nil))
+            return true
+        }
+        let ahead = unwritten.filter { $0.time > watermark }
+        unwritten = []
+        if let latest = ahead.lazy.map(\.time).max() {
+            var w = SnapshotWriter()
+            w.write(Self.segmentVersion)
+            w.write(ahead.count)
+            for e in ahead { w.write(e) }
+            out.append(StateEntry(key: String(nextSegment), value: try SnapshotEnvelope.seal(operator: Self.segmentName, w.bytes)))
+            segments.append((nextSegment, latest))
+            nextSegment += 1
+        }
+        return out
+    }
+
+    /// After ``restore(_:)`` of an incremental snapshot: the segments of the same checkpoint; their
+    /// events the watermark has not reached are held again.
+    public mutating func restoreSegments(_ entries: [StateEntry]) throws {
+        var decoded: [(number: Int, events: [Timestamped<Event>])] = []
+        for e in entries {
+            guard let number = Int(e.key), let bytes = e.value else { throw SnapshotError.corrupt("delivery segment \(e.key)") }
+            var r = SnapshotReader(try SnapshotEnvelope.open(operator: Self.segmentName, bytes))
+            let v = try r.readInt()
+            guard v == Self.segmentVersion else { throw SnapshotError.unsupportedVersion(v) }
+            let n = try r.readInt()
+            guard n > 0 else { throw SnapshotError.corrupt("an empty delivery segment") }
+            var events: [Timestamped<Event>] = []
+            events.reserveCapacity(n)
+            for _ in 0..<n { events.append(try r.read(Timestamped<Event>.self)) }
+            guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes in a delivery segment") }
+            decoded.append((number, events))
+        }
+        decoded.sort { $0.number < $1.number }
+        segments = []
+        for (number, events) in decoded {
+            segments.append((number, events.lazy.map(\.time).max()!))
+            for e in events where e.time > watermark { pending.append(e) }
+            nextSegment = max(nextSegment, number + 1)
+        }
     }
 
     public mutating func restore(_ bytes: [UInt8]) throws {
-        var r = SnapshotReader(try SnapshotEnvelope.open(operator: "delivery_eta", bytes))
+        let head = SnapshotEnvelope.operatorName(of: bytes) == Self.headName
+        var r = SnapshotReader(try SnapshotEnvelope.open(operator: head ? Self.headName : Self.fullName, bytes))
         var fresh = DeliveryTracker(settings: settings)
+        fresh.segmented = segmented
         fresh.watermark = try r.readInt64(); fresh.etaUpdates = try r.readInt(); fresh.deviations = try r.readInt()
         for _ in 0..<(try r.readInt()) {
             let driver = try r.readString()
@@ -199,6 +267,11 @@ extension DeliveryTracker {
             }
         }
         for _ in 0..<(try r.readInt()) { fresh.pending.append(try r.read(Timestamped<Event>.self)) }
+        if head {
+            fresh.nextSegment = try r.readInt()
+        } else if segmented {
+            fresh.unwritten = fresh.pending.events // a full snapshot: its events go out in the next segment
+        }
         guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes") }
         self = fresh
     }
