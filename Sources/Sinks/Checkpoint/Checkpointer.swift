@@ -383,14 +383,28 @@ public final class Checkpointer: @unchecked Sendable {
         for sink in sinks { try timed(sink) { try sink.finish(cut) { what, body in try withDatabase(what, body) } } }
     }
 
+    /// Entries at least this large are written on their own (Postgres moves values over ~2 KB
+    /// out of line into TOAST anyway).
+    static let largeEntry = 2048
+
     /// The changed keyed entries, inside the checkpoint's transaction: COPY into a staging table,
-    /// then removed keys deleted and the rest upserted — work proportional to what changed.
+    /// then removed keys deleted and the rest upserted — work proportional to what changed. A
+    /// large value (a segment of dedupe's keys or of held events) is upserted on its own as a
+    /// binary parameter instead: staged, it was hex text parsed into a temporary table and its
+    /// TOAST, then copied again.
     static func writeEntries(_ changes: [(operator: String, entries: [StateEntry])], pipeline: String, partition: Int, _ db: PGConnection) throws {
         guard changes.contains(where: { !$0.entries.isEmpty }) else { return }
         var text: [UInt8] = []
         let digits = Array("0123456789abcdef".utf8)
         for (op, list) in changes {
             for e in list {
+                if let v = e.value, v.count >= largeEntry {
+                    try db.execute("""
+                        INSERT INTO wakala.state_entries (pipeline, partition, operator, key, value) VALUES ($1, $2::int, $3, $4, $5::bytea)
+                        ON CONFLICT (pipeline, partition, operator, key) DO UPDATE SET value = EXCLUDED.value
+                        """, [pipeline, String(partition), op, e.key, nil], binary: (4, v))
+                    continue
+                }
                 PGConnection.appendCopyEscaped(op, to: &text)
                 text.append(0x09)
                 PGConnection.appendCopyEscaped(e.key, to: &text)
@@ -404,6 +418,7 @@ public final class Checkpointer: @unchecked Sendable {
                 text.append(0x0A)
             }
         }
+        guard !text.isEmpty else { return }
         try db.execute("CREATE TEMP TABLE stage_state_entries (operator text, key text, value bytea) ON COMMIT DROP")
         try db.copy(into: "stage_state_entries", columns: ["operator", "key", "value"], text: text)
         // Statistics for the planner: without them it nests loops over the staging table (seconds
