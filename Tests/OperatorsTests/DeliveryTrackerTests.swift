@@ -130,6 +130,7 @@ enum D {
             let events = Self.stream(&rng)
             var live = DeliveryTracker()
             live.segmented = true
+            live.trimAt = 8; live.trimFloor = 8 // taken events dropped from the unwritten ones often
             var store: [String: [UInt8]] = [:] // what Postgres would hold
             var table: [String: ReadModelRow] = [:]
             var removed = 0, passedHeld = 0, checkpoints = 0

@@ -72,8 +72,11 @@ public struct DeliveryTracker {
     /// segments, instead of in every snapshot — a Kafka backfill holds hours of driver locations
     /// while the slowest task's watermark catches up.
     var segmented = false
-    /// Events held since the last ``changedSegments()`` (the same events `pending` holds).
+    /// Events held since the last ``changedSegments()`` (the same events `pending` holds), less
+    /// those an advance took — dropped when the list has doubled since it was last trimmed, so
+    /// taken events are not kept alive until the next checkpoint.
     var unwritten: [Timestamped<Event>] = []
+    var trimAt = 1024, trimFloor = 1024
     /// Segments written and not yet passed by the watermark: number and latest event time.
     var segments: [(number: Int, latest: EpochMillis)] = []
     var nextSegment = 0
@@ -109,6 +112,10 @@ public struct DeliveryTracker {
         watermark = wm
         var out: [DerivedEvent] = []
         pending.takeDue(wm).drainPrefetching { apply($0.value, &out) }
+        if unwritten.count >= trimAt {
+            unwritten.removeAll { $0.time <= wm } // taken just now: every held event at or before wm
+            trimAt = max(trimFloor, unwritten.count * 2)
+        }
         return out
     }
 
