@@ -175,6 +175,33 @@ enum D {
         }
     }
 
+    /// A checkpoint of the earlier format (every held event in the snapshot) restores, and the
+    /// next incremental checkpoint writes those events out: restored from it, the same events are
+    /// held and the same ETAs follow.
+    @Test func aFullSnapshotRestoresAndItsEventsGoToTheNextSegment() throws {
+        var rng = SplitMix64(seed: 7)
+        let events = Self.stream(&rng)
+        var old = DeliveryTracker() // not incremental: the format before segments
+        old.process(Array(events[..<800]))
+        _ = old.advance(to: events[..<800].map(\.time).max()! - 30_000)
+        #expect(!old.pending.isEmpty)
+        var upgraded = DeliveryTracker()
+        upgraded.segmented = true
+        try upgraded.restore(try old.snapshot())
+        let head = try upgraded.snapshot(full: false)
+        let entries = try upgraded.changedSegments()
+        #expect(entries.count == 1 && entries[0].value != nil)
+        var next = DeliveryTracker()
+        next.segmented = true
+        try next.restore(head)
+        try next.restoreSegments(entries)
+        #expect(Self.held(next) == Self.held(old))
+        let rest = Array(events[800...])
+        var a = old, b = next
+        a.process(rest); b.process(rest)
+        #expect(a.advance(to: WatermarkTracker.end) == b.advance(to: WatermarkTracker.end))
+    }
+
     /// What a checkpoint writes follows the events that arrived since the last one: 100,000 held
     /// locations and 1,000 new ones write about 1 % of a full snapshot's bytes.
     @Test func aCheckpointWritesTheNewHeldEventsNotEveryOne() throws {
