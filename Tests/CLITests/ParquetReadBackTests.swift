@@ -34,10 +34,10 @@ import Testing
             ParquetColumn("at", .timestampMillis), ParquetColumn("raw", .string, streamed: true),
         ]
         // 2,500 rows in row groups of 1,000 (three groups), pages of 300 values. `raw` is streamed
-        // (its pages compressed as they fill); the last group has values over 256 bytes, so no
-        // statistics for that chunk.
+        // (its pages compressed as they fill, at 2,000 bytes: ~90 rows each); the last group has
+        // values over 256 bytes, so no statistics for that chunk.
         var expected: [[String: Any?]] = []
-        let w = try ParquetWriter(path: path, columns: columns, rowGroupRows: 1_000, pageRows: 300)
+        let w = try ParquetWriter(path: path, columns: columns, rowGroupRows: 1_000, pageRows: 300, pageBytes: 2_000)
         for i in 0..<2_500 {
             let n: Int64? = i % 7 == 0 ? nil : Int64(i % 100) - 50
             let x: Double? = i % 11 == 0 ? nil : Double(i) / 8

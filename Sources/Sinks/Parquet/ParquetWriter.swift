@@ -47,7 +47,7 @@ public struct ParquetError: Error, CustomStringConvertible {
 /// Swift Parquet library exists in the machine's package list.
 ///
 /// Rows are buffered per column; every `rowGroupRows` rows a row group is written (pages of at most
-/// `pageRows` values). String columns are dictionary-encoded per row group when that pays (few
+/// `pageRows` values; a streamed column's pages also end at `pageBytes`). String columns are dictionary-encoded per row group when that pays (few
 /// distinct values), PLAIN otherwise. The file is written under a temporary name in the same
 /// folder and renamed into place by ``close()``, after an fsync, so readers never see half a file.
 public final class ParquetWriter {
@@ -55,6 +55,10 @@ public final class ParquetWriter {
     public let columns: [ParquetColumn]
     let rowGroupRows: Int
     let pageRows: Int
+    /// A streamed column's page is compressed once it holds this many bytes, whatever its rows:
+    /// what an open file holds uncompressed stays small when a run keeps many files open (a
+    /// Kafka run: one per task, day and table, until its checkpoint).
+    let pageBytes: Int
     let level: Int32
     private let tempPath: String
     private var fd: Int32
@@ -72,7 +76,8 @@ public final class ParquetWriter {
 
     /// `level` is zstd's; 1 is pyarrow's default, about 1.5× as fast as 3 for JSON-heavy columns
     /// and, on our events, within a percent of its size.
-    public init(path: String, columns: [ParquetColumn], rowGroupRows: Int = 100_000, pageRows: Int = 20_000, level: Int32 = 1) throws {
+    public init(path: String, columns: [ParquetColumn], rowGroupRows: Int = 100_000, pageRows: Int = 20_000, pageBytes: Int = 1 << 20,
+                level: Int32 = 1) throws {
         guard !columns.isEmpty else { throw ParquetError("a Parquet file needs at least one column") }
         guard Set(columns.map(\.name)).count == columns.count else { throw ParquetError("column names must be unique") }
         if let c = columns.first(where: { $0.streamed && ($0.kind != .string || $0.optional) }) {
@@ -82,6 +87,7 @@ public final class ParquetWriter {
         self.columns = columns
         self.rowGroupRows = max(1, rowGroupRows)
         self.pageRows = max(1, pageRows)
+        self.pageBytes = max(1, pageBytes)
         self.level = level
         compressor = Zstd.Compressor(level: level)
         let dir = (path as NSString).deletingLastPathComponent
@@ -122,7 +128,7 @@ public final class ParquetWriter {
     private func rowEnded() throws {
         buffered += 1
         rows += 1
-        for i in streamedColumns where buffers[i].defs.count >= pageRows { try streamPage(i) }
+        for i in streamedColumns where buffers[i].defs.count >= pageRows || buffers[i].bytes.count >= pageBytes { try streamPage(i) }
         if buffered >= rowGroupRows { try flushRowGroup() }
     }
 
