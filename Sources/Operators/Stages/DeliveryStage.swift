@@ -23,7 +23,8 @@ public final class DeliveryStage: IncrementalStage {
     }
 
     public var counters: [(String, Int)] {
-        [("active_deliveries", tracker.activeCount), ("eta_updates", tracker.etaUpdates), ("deviations", tracker.deviations)]
+        [("active_deliveries", tracker.activeCount), ("held_events", tracker.pending.count), ("eta_updates", tracker.etaUpdates),
+         ("deviations", tracker.deviations)]
     }
 
     private var fullSnapshot = false
