@@ -30,6 +30,9 @@ public final class KafkaPipeline {
         public var batch = 4096
         /// Also checkpoint a task once it has taken N records since its last checkpoint.
         public var checkpointRecords: Int?
+        /// Checkpoint the task holding the most records once the process's tasks together hold
+        /// more than N since their checkpoints (memory bounded whatever the partition count).
+        public var checkpointProcessRecords: Int?
         /// Seconds between checkpoints.
         public var checkpointInterval: Double = 10
         /// Derived events and dead letters to the pipeline's Kafka topics (else to part files).
@@ -65,6 +68,11 @@ public final class KafkaPipeline {
         /// (poll included), checkpoints handed to writers (and waits for them); empty polls.
         public var pollNanos: UInt64 = 0, processNanos: UInt64 = 0, checkpointNanos: UInt64 = 0
         public var emptyPolls = 0
+        /// The most records the process's tasks held at once between checkpoints (measured after
+        /// each poll round, before the checkpoints it made due).
+        public var peakHeldRecords = 0
+        /// Checkpoints taken because the process's tasks together held too many records.
+        public var budgetCheckpoints = 0
     }
 
     let config: PipelineConfig
@@ -370,6 +378,7 @@ public final class KafkaPipeline {
                     task.finishing = true
                 }
             }
+            try keepWithinBudget()
             try commitOffsets()
             publish()
             if untilEnd, !tasks.isEmpty, tasks.values.allSatisfy(\.finished),
@@ -523,6 +532,30 @@ public final class KafkaPipeline {
 
     func partitions(of task: PipelineTask) -> [TopicPartition] {
         (inputs + internalTopics.values.sorted()).map { TopicPartition($0, task.id) }
+    }
+
+    /// The process-wide record budget (`checkpoint.max_process_records`): while the tasks hold
+    /// more records between checkpoints than it allows, the task holding the most checkpoints, or,
+    /// its previous checkpoint still being written, is paused (it then reads nothing more and
+    /// checkpoints as soon as that one is written). Fullest first, one task at a time, so the
+    /// budget spreads checkpoints over the tasks instead of cutting all of them at once. What the
+    /// tasks hold stays under the budget plus one poll (`batch`), or two when every task over it
+    /// is still writing its previous checkpoint.
+    func keepWithinBudget() throws {
+        let live = tasks.values.filter { !$0.finishing && !$0.finished }
+        var held = live.reduce(0) { $0 + $1.sinceCheckpoint }
+        summary.peakHeldRecords = max(summary.peakHeldRecords, held)
+        guard let budget = settings.checkpointProcessRecords, held > budget else { return }
+        for task in live.sorted(by: { ($0.sinceCheckpoint, $1.id) > ($1.sinceCheckpoint, $0.id) }) {
+            guard held > budget, task.sinceCheckpoint > 0 else { break }
+            let since = task.sinceCheckpoint
+            let writing = task.checkpointer.inFlight
+            try checkpointIfIdle(task)
+            if !writing {
+                held -= since
+                summary.budgetCheckpoints += 1
+            }
+        }
     }
 
     /// Checkpoints `task` unless its previous checkpoint is still being written; then its

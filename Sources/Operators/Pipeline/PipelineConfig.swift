@@ -36,6 +36,11 @@ public struct PipelineConfig: Sendable {
     /// (`checkpoint.max_records`, default 200,000): what waits for a checkpoint in memory (sink
     /// buffers, derived events) stays bounded whatever the input rate.
     public var checkpointMaxRecords = 200_000
+    /// `wakala run`: the records all of a process's tasks may hold between their checkpoints
+    /// together (`checkpoint.max_process_records`, default 1,000,000). Over it, the task holding
+    /// the most checkpoints (or, its last checkpoint still being written, pauses), so a process's
+    /// memory does not grow with the number of partitions it is assigned.
+    public var checkpointMaxProcessRecords = 1_000_000
 
     // MARK: schema
 
@@ -96,7 +101,8 @@ public struct PipelineConfig: Sendable {
         ("operators", req(.list(.tagged(operatorSchemas)))),
         ("sinks", opt(.list(.tagged(sinkSchemas)))),
         ("checkpoint", opt(.object(Schema([("interval", req(.duration)),
-                                           ("max_records", opt(.integer(1...100_000_000), "also checkpoint a task after this many records (default 200000)"))])))),
+                                           ("max_records", opt(.integer(1...100_000_000), "also checkpoint a task after this many records (default 200000)")),
+                                           ("max_process_records", opt(.integer(1...1_000_000_000), "wakala run: checkpoint the fullest task once a process's tasks hold this many records together (default 1000000)"))])))),
     ])
 
     // MARK: loading
@@ -258,6 +264,7 @@ public struct PipelineConfig: Sendable {
         var config = PipelineConfig(name: str(m["pipeline"])!, file: file, sources: sources, eventTime: settings,
                                     operators: operators, sinks: sinks, checkpointInterval: interval)
         if let n = str(m["checkpoint"]?.mapping?["max_records"]).flatMap(Int.init) { config.checkpointMaxRecords = n }
+        if let n = str(m["checkpoint"]?.mapping?["max_process_records"]).flatMap(Int.init) { config.checkpointMaxProcessRecords = n }
         return config
     }
 }

@@ -39,6 +39,7 @@ struct Run: ParsableCommand {
     @Option(help: "Data folder: Parquet (the pipeline's path), derived/ and dlq/ with --outputs files (env WAKALA_DATA_DIR).") var data: String?
     @Option(help: "Records per poll.") var batch: Int = 4096
     @Option(help: "Also checkpoint a task once it has taken N records since its last checkpoint (default: the pipeline's checkpoint.max_records, 200000).") var checkpointRecords: Int?
+    @Option(help: "Checkpoint the task holding the most records once this process's tasks hold N records together since their checkpoints (default: the pipeline's checkpoint.max_process_records, 1000000): bounds memory whatever the number of partitions assigned.") var checkpointProcessRecords: Int?
     @Option(help: "Time between checkpoints, e.g. 2s (default: the pipeline's checkpoint.interval).") var checkpointInterval: DurationArg?
     @Option(help: "Where derived events and dead letters go: kafka (the pipeline's topics) or files (derived/, dlq/ part files).")
     var outputs: String = "kafka"
@@ -49,6 +50,8 @@ struct Run: ParsableCommand {
     func validate() throws {
         guard ["kafka", "files"].contains(outputs) else { throw ValidationError("--outputs is kafka or files") }
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
+        if let n = checkpointRecords, n <= 0 { throw ValidationError("--checkpoint-records must be positive") }
+        if let n = checkpointProcessRecords, n <= 0 { throw ValidationError("--checkpoint-process-records must be positive") }
     }
 
     func run() throws {
@@ -71,6 +74,7 @@ struct Run: ParsableCommand {
         settings.untilEnd = untilEnd
         settings.batch = batch
         settings.checkpointRecords = checkpointRecords ?? config.checkpointMaxRecords
+        settings.checkpointProcessRecords = checkpointProcessRecords ?? config.checkpointMaxProcessRecords
         settings.checkpointInterval = Double(checkpointInterval?.millis ?? config.checkpointInterval) / 1000
         settings.outputsToKafka = outputs == "kafka"
         let logger = logging.logger("wakala.run")
@@ -109,8 +113,9 @@ struct Run: ParsableCommand {
                     summary.stoppedBySignal ? "stopped on a signal" : "done", seconds, summary.records,
                     Double(summary.records) / max(seconds, 0.001), summary.accepted, summary.deadLetters, summary.checkpoints,
                     summary.tasksFinished.isEmpty ? "" : "; tasks ended: \(summary.tasksFinished.sorted().map(String.init).joined(separator: ","))"))
-        note(String(format: "wakala run: loop time: %.1f s polling (%d empty polls), %.1f s processing, %.1f s taking checkpoints",
+        note(String(format: "wakala run: loop time: %.1f s polling (%d empty polls), %.1f s processing, %.1f s taking checkpoints; at most %d records held between checkpoints (%d checkpoints for the process budget of %d)",
                     Double(summary.pollNanos) / 1e9, summary.emptyPolls, Double(summary.processNanos - summary.pollNanos) / 1e9,
-                    Double(summary.checkpointNanos) / 1e9))
+                    Double(summary.checkpointNanos) / 1e9, summary.peakHeldRecords, summary.budgetCheckpoints,
+                    settings.checkpointProcessRecords ?? 0))
     }
 }
