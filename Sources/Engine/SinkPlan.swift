@@ -13,7 +13,7 @@ public struct SinkPlan: Sendable {
     public var parquetPath: String?
     /// Streams (the source or operators) whose events the Parquet tables keep.
     public var parquetInputs: Set<String> = []
-    public var parquetRowGroupRows = 100_000
+    public var parquetRowGroupRows = ParquetTables.Appender.defaultRowGroupRows
     public var kafkaBrokers: String?
     /// Operator → topic of the derived events a kafka sink takes (its inputs with an `output`).
     public var derivedTopics: [String: String] = [:]

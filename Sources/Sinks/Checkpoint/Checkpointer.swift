@@ -34,7 +34,7 @@ public final class Checkpointer: @unchecked Sendable {
         /// Folder for `derived/` and `dlq/` NDJSON part files.
         public var dataDir: String
         /// Rows per Parquet row group (the parquet sink's `row_group_rows`).
-        public var parquetRowGroupRows = 100_000
+        public var parquetRowGroupRows = ParquetTables.Appender.defaultRowGroupRows
         /// The task (Kafka: partition p of every input topic; a file: 0): one checkpoint row each.
         public var partition = 0
         /// Names this writer's files (`part-<checkpoint>-<worker>`): the task in Kafka mode, so

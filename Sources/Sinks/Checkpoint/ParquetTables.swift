@@ -54,7 +54,14 @@ public enum ParquetTables {
         /// Rows appended so far.
         public private(set) var rows = 0
 
-        public init(root: String, checkpoint: Int64, worker: Int, rowGroupRows: Int = 100_000) {
+        /// Rows per row group unless the parquet sink's `row_group_rows` says otherwise: one page
+        /// of each column (a page ends at 20,000 rows), so an open file holds at most that many
+        /// rows of its columns uncompressed. At 100,000 the `events` files' text columns were half
+        /// of `replay --sinks`' live heap (session 9: peak RSS of the week 220–238 → 166–169 MB,
+        /// 7 % faster, files +0.1 %).
+        public static let defaultRowGroupRows = 20_000
+
+        public init(root: String, checkpoint: Int64, worker: Int, rowGroupRows: Int = Appender.defaultRowGroupRows) {
             self.root = root; self.checkpoint = checkpoint; self.worker = worker; self.rowGroupRows = rowGroupRows
         }
 
