@@ -37,9 +37,9 @@ public struct PipelineConfig: Sendable {
     /// buffers, derived events) stays bounded whatever the input rate.
     public var checkpointMaxRecords = 200_000
     /// `wakala run`: the records all of a process's tasks may hold between their checkpoints
-    /// together (`checkpoint.max_process_records`, default 1,000,000). Over it, the task holding
-    /// the most checkpoints (or, its last checkpoint still being written, pauses), so a process's
-    /// memory does not grow with the number of partitions it is assigned.
+    /// together (`checkpoint.max_process_records`, default 1,000,000). Over it, the task that
+    /// holds the most records takes a checkpoint (or pauses while its previous one is written),
+    /// so a process's memory does not grow with the number of partitions it is assigned.
     public var checkpointMaxProcessRecords = 1_000_000
 
     // MARK: schema
