@@ -537,10 +537,10 @@ public final class KafkaPipeline {
     /// The process-wide record budget (`checkpoint.max_process_records`): while the tasks hold
     /// more records between checkpoints than it allows, the task that holds the most records takes
     /// a checkpoint — or, while its previous one is still being written, is paused (it then reads
-    /// nothing more and takes its checkpoint as soon as that one is written). Fullest first, one task at a time, so the
-    /// budget spreads checkpoints over the tasks instead of cutting all of them at once. What the
-    /// tasks hold stays under the budget plus one poll (`batch`), or two when every task over it
-    /// is still writing its previous checkpoint.
+    /// nothing more and takes its checkpoint as soon as that one is written). Fullest first, one
+    /// task at a time, so the budget spreads checkpoints over the tasks instead of cutting all of
+    /// them at once. What the tasks hold stays under the budget plus one poll (`batch`), or two
+    /// when every task over it is still writing its previous checkpoint.
     func keepWithinBudget() throws {
         let live = tasks.values.filter { !$0.finishing && !$0.finished }
         var held = live.reduce(0) { $0 + $1.sinceCheckpoint }

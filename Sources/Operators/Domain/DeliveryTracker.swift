@@ -97,10 +97,9 @@ public struct DeliveryTracker {
 
     /// Buffers delivery events and driver locations.
     public mutating func process(_ batch: [Timestamped<Event>]) {
-        if segmented {
-            batch.forEach(of: Self.types) { pending.append($0); unwritten.append($0) }
-        } else {
-            batch.forEach(of: Self.types) { pending.append($0) }
+        batch.forEach(of: Self.types) {
+            pending.append($0)
+            if segmented { unwritten.append($0) }
         }
     }
 

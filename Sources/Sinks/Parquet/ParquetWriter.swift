@@ -47,8 +47,8 @@ public struct ParquetError: Error, CustomStringConvertible {
 /// Swift Parquet library exists in the machine's package list.
 ///
 /// Rows are buffered per column; every `rowGroupRows` rows a row group is written (pages of at most
-/// `pageRows` values; a streamed column's pages also end at `pageBytes`). String columns are dictionary-encoded per row group when that pays (few
-/// distinct values), PLAIN otherwise. The file is written under a temporary name in the same
+/// `pageRows` values; a streamed column's pages also end at `pageBytes`). String columns are
+/// dictionary-encoded per row group when that pays (few distinct values), PLAIN otherwise. The file is written under a temporary name in the same
 /// folder and renamed into place by ``close()``, after an fsync, so readers never see half a file.
 public final class ParquetWriter {
     public let path: String
