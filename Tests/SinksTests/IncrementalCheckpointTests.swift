@@ -71,4 +71,84 @@ import TestSupport
         #expect(cb.restoredEntries >= liveKeys)
         #expect(try b.fullSnapshot() == reference)
     }
+
+    /// Orders that ended and left memory (retention) are remembered as retired keys; with
+    /// incremental checkpoints those go out as runs — rows of their own, a few per operator, not
+    /// every retired key in every snapshot — and a restart at any checkpoint restores the same
+    /// state (its full snapshot byte for byte), retired keys included.
+    @Test func retiredOrdersGoOutAsRunsAndComeBackAtEveryCheckpoint() throws {
+        let url = try TestDatabase.fresh("incremental_retired")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-incr-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = try PipelineConfig.load(path: Self.repo.appendingPathComponent("Pipelines/analytics.yaml").path, environment: [:])
+        // Ended orders retire after the allowed lateness (10 min) instead of 7 days.
+        for i in config.operators.indices { config.operators[i].params.removeAll { $0.0 == "retain_ended" } }
+        var g = GeneratorConfig()
+        g.seed = 23; g.tenants = 2; g.days = 3
+        var gen = StreamGenerator(g)
+        let records = gen.generateAll().map(\.value)
+        #expect(records.count > 8_000)
+
+        func make() throws -> (PipelineRunner, Checkpointer) {
+            let r = try PipelineRunner(config: config, partitions: [0], now: 0)
+            r.enableRetention(for: ["orders", "quotas", "deliveries", "rollups"])
+            var s = Checkpointer.Settings(pipeline: "analytics", postgresURL: url, parquetDir: dir + "/parquet", dataDir: dir)
+            s.partition = 0
+            let c = Checkpointer(s, log: { _ in })
+            _ = try c.resume(r)
+            return (r, c)
+        }
+        var (a, ca) = try make()
+        let db = try PGConnection(url: url)
+        var checkpoints = 0
+        for start in stride(from: 0, to: records.count, by: 1500) {
+            let end = min(records.count, start + 1500)
+            Self.feed(a, records[start..<end])
+            try ca.absorb(a)
+            try ca.checkpoint(a, offset: Int64(end))
+            try ca.finish()
+            checkpoints += 1
+            // A restart here: the same state, retired keys included.
+            let reference = try a.fullSnapshot()
+            let (b, cb) = try make()
+            #expect(cb.checkpointID == ca.checkpointID)
+            let restored = try b.fullSnapshot()
+            let same = restored == reference
+            #expect(same, "checkpoint \(checkpoints): \(same ? "" : Self.difference(restored, reference))")
+            (a, ca) = (b, cb) // and it goes on from the restored one
+        }
+        let counters = Dictionary(uniqueKeysWithValues: a.counters)
+        #expect(counters["orders.retired_orders"]! > 100, "\(counters)")
+        #expect(counters["rollups.retired_orders"]! > 100, "\(counters)")
+        let runs = Int(try db.query("SELECT count(*) FROM wakala.state_entries WHERE operator = 'orders' AND key LIKE 'retired:%'").rows[0][0]!)!
+        let rollupRuns = Int(try db.query("SELECT count(*) FROM wakala.state_entries WHERE operator = 'rollups' AND key LIKE 'r %'").rows[0][0]!)!
+        // A run per few checkpoints at most (runs of similar size merge), at least one.
+        #expect(runs >= 1 && runs <= 2 * (Int.bitWidth - checkpoints.leadingZeroBitCount), "\(runs) runs in \(checkpoints) checkpoints")
+        #expect(rollupRuns >= 1 && rollupRuns <= 2 * (Int.bitWidth - checkpoints.leadingZeroBitCount), "\(rollupRuns) runs")
+        // No order row for a retired order: it left, its key is in a run.
+        let orderRows = Int(try db.query("SELECT count(*) FROM wakala.state_entries WHERE operator = 'orders' AND key NOT LIKE 'retired:%'").rows[0][0]!)!
+        #expect(orderRows == counters["orders.orders"]!)
+    }
+
+    /// Which operator's part of two pipeline snapshots differs, and from which byte.
+    static func difference(_ x: [UInt8], _ y: [UInt8]) -> String {
+        func parts(_ b: [UInt8]) -> [(String, [UInt8])] {
+            guard let body = try? SnapshotEnvelope.open(operator: "pipeline:analytics", b) else { return [] }
+            var r = SnapshotReader(body)
+            var out: [(String, [UInt8])] = []
+            _ = try? r.readInt64()
+            for _ in 0..<((try? r.readInt()) ?? 0) { _ = try? r.readInt(); _ = try? r.readInt64(); _ = try? r.readInt64() }
+            for _ in 0..<((try? r.readInt()) ?? 0) {
+                guard let name = try? r.readString(), let n = try? r.readInt(), let bytes = try? r.readBytes(count: n) else { break }
+                out.append((name, bytes))
+            }
+            return out
+        }
+        let a = parts(x), b = parts(y)
+        for (p, q) in zip(a, b) where p.1 != q.1 {
+            let at = (0..<min(p.1.count, q.1.count)).first { p.1[$0] != q.1[$0] } ?? min(p.1.count, q.1.count)
+            return "\(p.0): \(p.1.count) vs \(q.1.count) bytes, first difference at byte \(at)"
+        }
+        return a.count == b.count ? "the operators agree; the header differs" : "\(a.count) vs \(b.count) operators"
+    }
 }

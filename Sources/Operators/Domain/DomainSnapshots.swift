@@ -55,7 +55,7 @@ extension OrderLifecycle {
             w.write(k.text)
             Self.encode(orders[k]!, &w)
         }
-        retired.encode(to: &w)
+        if tracksEntries { RetiredKeys.encodeNone(to: &w) } else { retired.encode(to: &w) }
         return try SnapshotEnvelope.seal(operator: "order_lifecycle", w.bytes)
     }
 
@@ -77,28 +77,34 @@ extension OrderLifecycle {
     }
 
     /// Incremental checkpoints: the orders changed since the last call, each as its key and
-    /// bytes (nil: it left, retired).
-    public mutating func changedEntries() -> [StateEntry] {
+    /// bytes (nil: it left, retired), and the retired keys' new runs (``retiredPrefix``).
+    public mutating func changedEntries() throws -> [StateEntry] {
         defer { changed.removeAll(keepingCapacity: true) }
-        return changed.sorted().map { k in
+        return try changed.sorted().map { k in
             guard let o = orders[k] else { return StateEntry(key: k.text, value: nil) }
             var w = SnapshotWriter()
             Self.encode(o, &w)
             return StateEntry(key: k.text, value: w.bytes)
-        }
+        } + retired.changedSegments(prefix: Self.retiredPrefix)
     }
+
+    /// Entry keys of the retired keys' runs: no `/`, so never an order's (`tenant/order`).
+    static let retiredPrefix = "retired:"
 
     /// Incremental checkpoints: the orders kept as entries, after ``restore(_:)``.
     public mutating func restoreEntries(_ entries: [StateEntry]) throws {
         for e in entries {
             guard let v = e.value else { continue }
+            if RetiredKeys.isSegment(e.key, prefix: Self.retiredPrefix) {
+                try retired.restoreSegment(key: e.key, prefix: Self.retiredPrefix, v)
+                continue
+            }
             var r = SnapshotReader(v)
             insertRestored(FastKey(e.key), try Self.decodeOrder(&r))
             guard r.isAtEnd else { throw SnapshotError.corrupt("trailing bytes in order \(e.key)") }
         }
     }
 }
-
 extension QuotaTracker {
     public func snapshot() throws -> [UInt8] {
         var w = SnapshotWriter()
@@ -180,8 +186,12 @@ extension DeliveryTracker {
             }
         }
         if full || !segmented {
-            w.write(pending.count)
-            for p in pending.events { w.write(p) }
+            // In event order (held events are kept in arrival order): a tracker restored from
+            // a head and its segments then snapshots byte for byte like the one it came from.
+            var held = pending.events
+            held.sortInEventOrder()
+            w.write(held.count)
+            for p in held { w.write(p) }
             return try SnapshotEnvelope.seal(operator: Self.fullName, w.bytes)
         }
         // Held events the watermark has passed (held since its last advance; no segment keeps
@@ -348,7 +358,7 @@ extension Rollups {
         for k in assignedAt.keys.sorted() { w.write(k.text); w.write(assignedAt[k]!) }
         w.write(pending.count)
         for p in pending.events { w.write(p) }
-        retiredOrders.encode(to: &w)
+        if tracksEntries { RetiredKeys.encodeNone(to: &w) } else { retiredOrders.encode(to: &w) }
         orderRetiring.encode(to: &w); paymentRetiring.encode(to: &w); assignmentRetiring.encode(to: &w)
         return try SnapshotEnvelope.seal(operator: "rollup", w.bytes)
     }
@@ -445,8 +455,8 @@ extension Rollups {
     }
 
     /// Incremental checkpoints: order facts (`f <key>`) and first orders (`c <key>`) changed
-    /// since the last call (nil value: gone).
-    public mutating func changedEntries() -> [StateEntry] {
+    /// since the last call (nil value: gone), and the retired orders' new runs (`r <id>`).
+    public mutating func changedEntries() throws -> [StateEntry] {
         defer { changedFacts.removeAll(keepingCapacity: true); changedFirst.removeAll(keepingCapacity: true) }
         var out: [StateEntry] = []
         out.reserveCapacity(changedFacts.count + changedFirst.count)
@@ -461,6 +471,7 @@ extension Rollups {
             w.write(firstOrder[k]?.time ?? .min)
             out.append(StateEntry(key: "c " + k.text, value: firstOrder[k] == nil ? nil : w.bytes))
         }
+        out += try retiredOrders.changedSegments(prefix: "r ")
         return out
     }
 
@@ -468,6 +479,10 @@ extension Rollups {
     public mutating func restoreEntries(_ entries: [StateEntry]) throws {
         for e in entries {
             guard let v = e.value else { continue }
+            if RetiredKeys.isSegment(e.key, prefix: "r ") {
+                try retiredOrders.restoreSegment(key: e.key, prefix: "r ", v)
+                continue
+            }
             var r = SnapshotReader(v)
             let key = FastKey(String(e.key.dropFirst(2)))
             if e.key.hasPrefix("f ") {

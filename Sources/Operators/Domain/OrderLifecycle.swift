@@ -110,7 +110,7 @@ public struct OrderLifecycle {
             guard let order = r.value.orderID else { return }
             let k = FastKey(r.value.tenantID, order) // the order's key
             // Retired (the runner dead-letters these first; a caller without it drops them here).
-            if !retired.hashes.isEmpty, orders[k] == nil, retired.contains(k) { return }
+            if !retired.isEmpty, orders[k] == nil, retired.contains(k) { return }
             // One hash lookup, the order changed in place (through `Optional` it was copied, and
             // each append copied its held events); true when the timer must move earlier.
             let earlier = inPlace(&orders[k, default: Order(tenantID: r.value.tenantID, orderID: order)]) { o in
@@ -266,7 +266,7 @@ public struct OrderLifecycle {
 
     /// Indices of the batch's events for retired orders (late: their state has left memory).
     public func retiredEvents(in batch: [Timestamped<Event>]) -> [Int] {
-        guard !retired.hashes.isEmpty else { return [] }
+        guard !retired.isEmpty else { return [] }
         var out: [Int] = []
         for (i, r) in batch.enumerated() where Self.types.contains(r.value.type) {
             guard let order = r.value.orderID else { continue }

@@ -44,7 +44,7 @@ public final class OrderLifecycleStage: IncrementalStage {
     public func restore(_ bytes: [UInt8]) throws { try lifecycle.restore(bytes) }
     public func trackEntries() { lifecycle.tracksEntries = true }
     public func includeEntriesInSnapshot(_ on: Bool) { lifecycle.tracksEntries = !on }
-    public func changedEntries() -> [StateEntry] { lifecycle.changedEntries() }
+    public func changedEntries() throws -> [StateEntry] { try lifecycle.changedEntries() }
     public func restoreEntries(_ entries: [StateEntry]) throws { try lifecycle.restoreEntries(entries) }
 
     public func enableRetention() { lifecycle.retention = true }

@@ -32,7 +32,7 @@ public final class RollupStage: IncrementalStage {
     public func restore(_ bytes: [UInt8]) throws { try rollups.restore(bytes) }
     public func trackEntries() { rollups.tracksEntries = true }
     public func includeEntriesInSnapshot(_ on: Bool) { rollups.tracksEntries = !on }
-    public func changedEntries() -> [StateEntry] { rollups.changedEntries() }
+    public func changedEntries() throws -> [StateEntry] { try rollups.changedEntries() }
     public func restoreEntries(_ entries: [StateEntry]) throws { try rollups.restoreEntries(entries) }
 
     public func drainReadModel() -> [ReadModelRow] { rollups.drainReadModel() }
