@@ -351,7 +351,7 @@ extension Rollups {
         for k in factKeys { w.write(k.text); Self.encode(orders[k]!, &w) }
         let firstKeys = tracksEntries ? [] : firstOrder.keys.sorted()
         w.write(firstKeys.count)
-        for k in firstKeys { w.write(k.text); w.write(firstOrder[k]!.time) }
+        for k in firstKeys { w.write(Self.firstOrderKey(k)); w.write(firstOrder[k]!) }
         w.write(paymentKind.count)
         for k in paymentKind.keys.sorted() { w.write(k.text); w.write(paymentKind[k]!.text) }
         w.write(assignedAt.count)
@@ -426,7 +426,7 @@ extension Rollups {
             let k = try r.readString()
             fresh.orders[FastKey(k)] = try Self.decodeFacts(&r)
         }
-        for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.firstOrder[FastKey(k)] = (try r.readInt64(), "") }
+        for _ in 0..<(try r.readInt()) { fresh.keepFirstOrder(Self.firstOrderHash(try r.readString()), try r.readInt64()) }
         for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.paymentKind[FastKey(k)] = FastKey(try r.readString()) }
         for _ in 0..<(try r.readInt()) { let k = try r.readString(); fresh.assignedAt[FastKey(k)] = try r.readInt64() }
         for _ in 0..<(try r.readInt()) { fresh.pending.append(try r.read(Timestamped<Event>.self)) }
@@ -454,6 +454,27 @@ extension Rollups {
         OrderFacts(created: try r.readInt64(), customer: try r.readString(), total: try r.readInt64(), tenant: FastKey(try r.readString()))
     }
 
+    /// A first order's key in snapshots and entries: `#` and its stable hash in hex. Checkpoints
+    /// from before the hash hold the `tenant/customer` text instead; both read back
+    /// (``firstOrderHash(_:)``).
+    static func firstOrderKey(_ h: UInt64) -> String {
+        let hex = String(h, radix: 16)
+        return "#" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    static func firstOrderHash(_ key: String) -> UInt64 {
+        // `tenant/customer` always holds a `/`; `#` and 16 hex digits never do.
+        if key.utf8.count == 17, key.hasPrefix("#"), let h = UInt64(key.dropFirst(), radix: 16) { return h }
+        return FastKey(key).stableHash
+    }
+
+    /// Restores a first order; one restored twice (an older checkpoint's text row beside a newer
+    /// hash row of the same customer) keeps the earlier time, as the operator would.
+    mutating func keepFirstOrder(_ h: UInt64, _ time: EpochMillis) {
+        if let t = firstOrder[h], t <= time { return }
+        firstOrder[h] = time
+    }
+
     /// Incremental checkpoints: order facts (`f <key>`) and first orders (`c <key>`) changed
     /// since the last call (nil value: gone), and the retired orders' new runs (`r <id>`).
     public mutating func changedEntries() throws -> [StateEntry] {
@@ -468,8 +489,8 @@ extension Rollups {
         }
         for k in changedFirst.sorted() {
             var w = SnapshotWriter()
-            w.write(firstOrder[k]?.time ?? .min)
-            out.append(StateEntry(key: "c " + k.text, value: firstOrder[k] == nil ? nil : w.bytes))
+            w.write(firstOrder[k] ?? .min)
+            out.append(StateEntry(key: "c " + Self.firstOrderKey(k), value: firstOrder[k] == nil ? nil : w.bytes))
         }
         out += try retiredOrders.changedSegments(prefix: "r ")
         return out
@@ -484,11 +505,10 @@ extension Rollups {
                 continue
             }
             var r = SnapshotReader(v)
-            let key = FastKey(String(e.key.dropFirst(2)))
             if e.key.hasPrefix("f ") {
-                orders[key] = try Self.decodeFacts(&r)
+                orders[FastKey(String(e.key.dropFirst(2)))] = try Self.decodeFacts(&r)
             } else if e.key.hasPrefix("c ") {
-                firstOrder[key] = (try r.readInt64(), "")
+                keepFirstOrder(Self.firstOrderHash(String(e.key.dropFirst(2))), try r.readInt64())
             } else {
                 throw SnapshotError.corrupt("rollup entry \(e.key)")
             }

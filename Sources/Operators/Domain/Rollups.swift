@@ -126,7 +126,10 @@ public struct Rollups {
     // Keyed by `FastKey` (one fast hash per lookup instead of SipHash over every byte).
     var tenants: [FastKey: Tenant] = [:]
     var orders: [FastKey: OrderFacts] = [:]                 // tenant/order
-    var firstOrder: [FastKey: (time: EpochMillis, bucketsKey: String)] = [:] // tenant/customer → earliest created
+    /// A customer's earliest `order.created` (for `new_customers`), kept for good: keyed by the
+    /// stable hash of `tenant/customer` (``FastKey/stableHash``), 16 bytes a customer instead of
+    /// the key's text (~110 bytes with its allocation).
+    var firstOrder: [UInt64: EpochMillis] = [:]
     var paymentKind: [FastKey: FastKey] = [:]               // tenant/payment → gateway/method
     var assignedAt: [FastKey: EpochMillis] = [:]            // tenant/delivery → assigned time
     var pending = HeldEvents()
@@ -157,7 +160,7 @@ public struct Rollups {
     /// Incremental checkpoints: order facts and first orders are checkpointed as entries, those
     /// changed since the last ``changedEntries()`` (not in ``snapshot()``).
     public var tracksEntries = false
-    var changedFacts: Set<FastKey> = [], changedFirst: Set<FastKey> = []
+    var changedFacts: Set<FastKey> = [], changedFirst: Set<UInt64> = []
 
     /// Drains so far (a tenant's marks from an earlier drain are stale).
     private var drains = 0
@@ -316,12 +319,12 @@ public struct Rollups {
                 }
             }
             // New customers: the bucket of the customer's earliest order.created.
-            let ck = FastKey(tenant, o.customerID)
-            if let first = firstOrder[ck], first.time <= e.time { break }
+            let ck = FastKey.stableHash(tenant, o.customerID)
+            if let first = firstOrder[ck], first <= e.time { break }
             if let first = firstOrder[ck] {
-                for b in buckets(tenant, first.time) { sales[b]?.newCustomers.remove(customer) }
+                for b in buckets(tenant, first) { sales[b]?.newCustomers.remove(customer) }
             }
-            firstOrder[ck] = (e.time, "")
+            firstOrder[ck] = e.time
             if tracksEntries { changedFirst.insert(ck) }
             for b in bs { sales[b]?.newCustomers.insert(customer) }
         case .paymentInitiated(let p):

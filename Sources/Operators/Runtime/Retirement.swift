@@ -47,12 +47,8 @@ public struct RetiredKeys: Sendable {
     /// Sorted runs held (for tests and counters).
     public var runCount: Int { runs.count }
 
-    /// FNV-1a over the key's text (`tenant/id`): the same on every machine and run.
-    public static func hash(_ key: FastKey) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in key.text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
-    }
+    /// The key's ``FastKey/stableHash``.
+    public static func hash(_ key: FastKey) -> UInt64 { key.stableHash }
 
     public func contains(_ key: FastKey) -> Bool {
         guard !isEmpty else { return false }
@@ -172,6 +168,24 @@ public struct RetiredKeys: Sendable {
         let at = runs.firstIndex { $0.id > id } ?? runs.count
         runs.insert(Run(id: id, hashes: hashes, saved: true), at: at)
         nextID = max(nextID, id + 1)
+    }
+}
+
+extension FastKey {
+    /// FNV-1a over the key's text (`tenant/id`): the same on every machine and run (unlike
+    /// ``digest``, seeded per process), so it can stand for the key in checkpoints.
+    public var stableHash: UInt64 { Self.fnv1a(text.utf8) }
+
+    /// The ``stableHash`` of `FastKey(scope, id)` without building the key.
+    public static func stableHash(_ scope: String, _ id: String) -> UInt64 {
+        fnv1a(id.utf8, from: fnv1a(CollectionOfOne(UInt8(ascii: "/")), from: fnv1a(scope.utf8)))
+    }
+
+    @inline(__always)
+    static func fnv1a<C: Sequence>(_ bytes: C, from start: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 where C.Element == UInt8 {
+        var h = start
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
     }
 }
 
