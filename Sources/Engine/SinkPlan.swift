@@ -14,12 +14,17 @@ public struct SinkPlan: Sendable {
     /// Streams (the source or operators) whose events the Parquet tables keep.
     public var parquetInputs: Set<String> = []
     public var parquetRowGroupRows = ParquetTables.Appender.defaultRowGroupRows
+    /// Whether a task's part files of a day are merged once the day is closed (`compact`).
+    public var parquetCompact = true
+    /// The pipeline's allowed lateness: a day is closed once the watermark is that far past it.
+    public var allowedLateness: Int64
     public var kafkaBrokers: String?
     /// Operator → topic of the derived events a kafka sink takes (its inputs with an `output`).
     public var derivedTopics: [String: String] = [:]
     public var deadLetterTopic = Topics.deadLetters
 
     public init(_ config: PipelineConfig) {
+        allowedLateness = config.eventTime.allowedLateness
         func param(_ c: PipelineConfig.Component, _ key: String) -> String? { c.params.first { $0.0 == key }?.1 }
         for s in config.sinks {
             switch s.type {
@@ -30,6 +35,7 @@ public struct SinkPlan: Sendable {
                 parquetPath = param(s, "path")
                 parquetInputs.formUnion(s.inputs)
                 if let n = param(s, "row_group_rows").flatMap(Int.init) { parquetRowGroupRows = n }
+                if let c = param(s, "compact") { parquetCompact = c == "true" }
             case "kafka":
                 kafkaBrokers = param(s, "brokers")
                 for op in config.operators where s.inputs.contains(op.name) {
@@ -57,6 +63,7 @@ public struct SinkPlan: Sendable {
         s.partition = task
         s.worker = task
         s.parquetRowGroupRows = parquetRowGroupRows
+        s.compaction = parquetCompact ? allowedLateness : nil
         s.derivedTopics = derivedTopics
         s.deadLetterTopic = deadLetterTopic
         return s

@@ -24,6 +24,86 @@ import Testing
         return d
     }
 
+    /// Both readers' rows of a read-back equal `expected`, value for value, in order.
+    static func expectRows(_ doc: [String: Any], _ expected: [[String: Any?]], sourceLocation: SourceLocation = #_sourceLocation) {
+        for reader in ["pyarrow", "duckdb"] {
+            let rows = doc[reader] as? [[String: Any]] ?? []
+            #expect(rows.count == expected.count, "\(reader)", sourceLocation: sourceLocation)
+            var mismatches = 0
+            for (got, want) in zip(rows, expected) {
+                for (k, v) in want {
+                    let g = got[k]
+                    let same: Bool
+                    switch v {
+                    case nil: same = g is NSNull
+                    case let s as String: same = g as? String == s
+                    case let b as Bool: same = (g as? Bool) == b
+                    case let d as Double: same = (g as? NSNumber)?.doubleValue == d
+                    case let n as Int64: same = (g as? NSNumber)?.int64Value == n
+                    default: same = false
+                    }
+                    if !same { mismatches += 1; if mismatches < 5 { Issue.record("\(reader) \(k): got \(String(describing: g)), wrote \(String(describing: v))", sourceLocation: sourceLocation) } }
+                }
+            }
+            #expect(mismatches == 0, "\(reader)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Files merged by copying their row groups (the checkpointer's compaction of a day's part
+    /// files) read back as the rows of the inputs one after another — nulls, dictionary pages,
+    /// streamed pages, statistics and several row groups per input included; a file of other
+    /// columns, or not Parquet at all, is refused.
+    @Test func mergedFilesReadBackAsTheirInputsInOrder() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let columns = [
+            ParquetColumn("id", .int64), ParquetColumn("tenant", .string), ParquetColumn("note", .string, optional: true),
+            ParquetColumn("amount", .int64, optional: true), ParquetColumn("raw", .string, streamed: true),
+        ]
+        var expected: [[String: Any?]] = []
+        var inputs: [String] = []
+        var id: Int64 = 0
+        for (f, count) in [700, 1, 2_300].enumerated() {
+            let path = "\(dir)/in-\(f).parquet"
+            let w = try ParquetWriter(path: path, columns: columns, rowGroupRows: 1_000, pageRows: 300, pageBytes: 4_000)
+            for _ in 0..<count {
+                let tenant = "t-\(id % 3)", note: String? = id % 4 == 0 ? nil : "n\(id)", amount: Int64? = id % 5 == 0 ? nil : id * 7
+                let raw = "{\"id\":\(id)}"
+                w.put(0, id); w.put(1, tenant); w.put(2, note); w.put(3, amount); w.put(4, raw)
+                try w.endRow()
+                expected.append(["id": id, "tenant": tenant, "note": note, "amount": amount, "raw": raw])
+                id += 1
+            }
+            try w.close()
+            inputs.append(path)
+        }
+        let merged = try ParquetWriter(path: dir + "/merged.parquet", columns: columns)
+        for i in inputs { try merged.appendRowGroups(of: i) }
+        #expect(merged.rows == 3_001)
+        try merged.close()
+        let doc = try Self.read(dir + "/merged.parquet")
+        #expect(doc["row_groups"] as? Int == 1 + 1 + 3)
+        Self.expectRows(doc, expected)
+        let chunks = doc["chunks"] as? [[String: Any]] ?? []
+        let id4 = chunks.first { ($0["column"] as? String) == "id" && $0["row_group"] as? Int == 4 }
+        #expect(id4?["min"] as? String == "2701" && id4?["max"] as? String == "3000")
+        #expect(chunks.filter { ($0["column"] as? String) == "tenant" }.allSatisfy { $0["dictionary"] as? Bool == true })
+
+        // Other columns, or not Parquet: refused, the target untouched.
+        let other = try ParquetWriter(path: dir + "/other.parquet", columns: [ParquetColumn("id", .int64), ParquetColumn("tenant", .int64)])
+        other.put(0, Int64(1)); other.put(1, Int64(2))
+        try other.endRow()
+        try other.close()
+        try Data("not parquet at all".utf8).write(to: URL(fileURLWithPath: dir + "/junk.parquet"))
+        let target = try ParquetWriter(path: dir + "/target.parquet", columns: columns)
+        #expect(throws: ParquetError.self) { try target.appendRowGroups(of: dir + "/other.parquet") }
+        #expect(throws: ParquetError.self) { try target.appendRowGroups(of: dir + "/junk.parquet") }
+        #expect(throws: ParquetError.self) { try target.appendRowGroups(of: dir + "/missing.parquet") }
+        try target.appendRowGroups(of: inputs[1])
+        try target.close()
+        Self.expectRows(try Self.read(dir + "/target.parquet"), [expected[700]])
+    }
+
     @Test func everyTypeNullsDictionaryAndRowGroupsReadBack() throws {
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -59,27 +139,7 @@ import Testing
                                                "raw:string:required"])
         #expect(doc["duckdb_types"] as? [String] == ["BIGINT", "INTEGER", "DOUBLE", "BOOLEAN", "VARCHAR", "VARCHAR", "TIMESTAMP WITH TIME ZONE",
                                                      "VARCHAR"])
-        for reader in ["pyarrow", "duckdb"] {
-            let rows = doc[reader] as? [[String: Any]] ?? []
-            #expect(rows.count == expected.count, "\(reader)")
-            var mismatches = 0
-            for (got, want) in zip(rows, expected) {
-                for (k, v) in want {
-                    let g = got[k]
-                    let same: Bool
-                    switch v {
-                    case nil: same = g is NSNull
-                    case let s as String: same = g as? String == s
-                    case let b as Bool: same = (g as? Bool) == b
-                    case let d as Double: same = (g as? NSNumber)?.doubleValue == d
-                    case let n as Int64: same = (g as? NSNumber)?.int64Value == n
-                    default: same = false
-                    }
-                    if !same { mismatches += 1; if mismatches < 5 { Issue.record("\(reader) \(k): got \(String(describing: g)), wrote \(String(describing: v))") } }
-                }
-            }
-            #expect(mismatches == 0, "\(reader)")
-        }
+        Self.expectRows(doc, expected)
         let chunks = doc["chunks"] as? [[String: Any]] ?? []
         #expect(chunks.count == 3 * columns.count)
         #expect(chunks.allSatisfy { $0["compression"] as? String == "ZSTD" })

@@ -81,7 +81,8 @@ public struct PipelineConfig: Sendable {
     static let sinkSchemas: [String: Schema] = [
         "postgres": Schema([("name", req(.string)), ("type", req(.string)), ("inputs", req(.list(.string))), ("url", req(.string))]),
         "parquet": Schema([("name", req(.string)), ("type", req(.string)), ("inputs", req(.list(.string))), ("path", req(.string)),
-                           ("row_group_rows", opt(.integer(1...100_000_000), "rows per Parquet row group (default 20000)"))]),
+                           ("row_group_rows", opt(.integer(1...100_000_000), "rows per Parquet row group (default 20000)")),
+                           ("compact", opt(.bool, "merge each task's part files of a day into one once no event can reach that day (default true)"))]),
         "kafka": Schema([("name", req(.string)), ("type", req(.string)), ("inputs", req(.list(.string))), ("brokers", req(.string))]),
         "dead_letters": Schema([("name", req(.string)), ("type", req(.string)), ("topic", opt(.string)), ("path", opt(.string))]),
     ]

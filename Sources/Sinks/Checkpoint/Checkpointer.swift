@@ -35,6 +35,10 @@ public final class Checkpointer: @unchecked Sendable {
         public var dataDir: String
         /// Rows per Parquet row group (the parquet sink's `row_group_rows`).
         public var parquetRowGroupRows = ParquetTables.Appender.defaultRowGroupRows
+        /// Compaction (the parquet sink's `compact`): the allowed lateness after which a UTC day
+        /// is closed — the watermark that far past its end, no event can reach it — and this
+        /// task's part files of it are merged into one (``ParquetCompaction``); nil: never.
+        public var compaction: Int64?
         /// The task (Kafka: partition p of every input topic; a file: 0): one checkpoint row each.
         public var partition = 0
         /// Names this writer's files (`part-<checkpoint>-<worker>`): the task in Kafka mode, so
@@ -77,6 +81,8 @@ public final class Checkpointer: @unchecked Sendable {
     private var sinks: [CheckpointSink] = []
     private var kafkaSink: KafkaSink?
     private var parquetSink: ParquetSink?
+    /// Merges this task's part files of closed days (the parquet sink's `compact`), set up by ``resume(_:)``.
+    private var compaction: ParquetCompaction?
 
     /// Kafka producer for derived events and dead letters (idempotent, `acks=all`), or nil for files.
     private let kafka: KafkaProducer?
@@ -168,9 +174,19 @@ public final class Checkpointer: @unchecked Sendable {
         }
         list.append(ReadModelSink())
         sinks = list
-        let committed = Set(try withDatabase("reading the manifest") { db in
-            try db.query("SELECT path FROM wakala.file_manifest WHERE pipeline = $1", [settings.pipeline]).rows.compactMap { $0[0] }
-        })
+        let manifest = try withDatabase("reading the manifest") { db in
+            try db.query("SELECT path, kind, rows, bytes FROM wakala.file_manifest WHERE pipeline = $1", [settings.pipeline]).rows
+        }
+        let committed = Set(manifest.compactMap { $0[0] })
+        if let lateness = settings.compaction, parquetSink != nil {
+            let root = settings.parquetDir, worker = settings.worker
+            let ours = manifest.compactMap { r -> ParquetTables.File? in
+                guard let path = r[0], let table = r[1], let rows = r[2].flatMap(Int64.init), let bytes = r[3].flatMap(Int64.init),
+                      path.hasPrefix(root + "/"), Self.worker(ofFile: (path as NSString).lastPathComponent) == worker else { return nil }
+                return ParquetTables.File(path: path, table: table, rows: rows, bytes: bytes)
+            }
+            compaction = ParquetCompaction(root: root, worker: worker, lateness: lateness, committed: ours, log: log)
+        }
         var removed = 0
         for dir in [settings.parquetDir, settings.dataDir + "/derived", settings.dataDir + "/dlq"] {
             guard let files = FileManager.default.enumerator(atPath: dir) else { continue }
@@ -307,6 +323,8 @@ public final class Checkpointer: @unchecked Sendable {
     /// What a checkpoint's sinks prepared: the files its manifest names, the time each sink took.
     struct Prepared: @unchecked Sendable {
         var files: [ParquetTables.File] = []
+        /// Part files of closed days merged (into files the manifest gets instead of theirs).
+        var merges: [ParquetCompaction.Merge] = []
         var spent: [ObjectIdentifier: UInt64] = [:]
     }
 
@@ -323,6 +341,7 @@ public final class Checkpointer: @unchecked Sendable {
             p.files += f
             p.spent[ObjectIdentifier(sink), default: 0] += ns
         }
+        if let compaction { p.merges = compaction.prepare(watermark: job.watermark, checkpoint: job.id, fresh: p.files) }
         return p
     }
 
@@ -367,8 +386,12 @@ public final class Checkpointer: @unchecked Sendable {
                         """)
                 }
                 try Self.writeEntries(job.entries, pipeline: settings.pipeline, partition: settings.partition, db)
-                for f in files {
+                let replaced = Set(prepared.merges.flatMap { $0.replaced.map(\.path) })
+                for f in files + prepared.merges.map(\.merged) where !replaced.contains(f.path) {
                     try db.execute(prepared: "wakala_manifest", [settings.pipeline, f.path, String(id), f.table, String(f.rows), String(f.bytes)])
+                }
+                for path in replaced.sorted() {
+                    try db.query("DELETE FROM wakala.file_manifest WHERE pipeline = $1 AND path = $2", [settings.pipeline, path])
                 }
                 // The state goes as binary (a few MB would be twice that as hex, encoded and decoded).
                 let n = try db.execute(prepared: "wakala_checkpoint", [settings.pipeline, String(settings.partition), String(id), String(job.offset),
@@ -380,6 +403,7 @@ public final class Checkpointer: @unchecked Sendable {
         committedLock.lock()
         committedState = (id, job.positions)
         committedLock.unlock()
+        compaction?.committed(files, merges: prepared.merges)
         for sink in sinks { try timed(sink) { try sink.finish(cut) { what, body in try withDatabase(what, body) } } }
     }
 

@@ -237,6 +237,71 @@ public final class ParquetWriter {
         offset += Int64(bytes.count)
     }
 
+    // MARK: Merging files
+
+    /// Appends the row groups of another file of the same columns as they are — the pages'
+    /// bytes copied, not decoded, their offsets moved — so many small files become one (the
+    /// checkpointer's compaction of a day's part files). Only between row groups: nothing may be
+    /// buffered. A file of other columns, or not Parquet, throws before anything is written.
+    public func appendRowGroups(of input: String) throws {
+        guard buffered == 0 else { throw ParquetError("rows are buffered: merge files before adding rows") }
+        let fd = open(input, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ParquetError("cannot open \(input): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ParquetError("cannot stat \(input)") }
+        let size = Int(st.st_size)
+        func read(_ at: Int, _ n: Int) throws -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: n)
+            var done = 0
+            while done < n {
+                let r = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, n - done, off_t(at + done)) }
+                guard r > 0 else { throw ParquetError("cannot read \(input)") }
+                done += r
+            }
+            return out
+        }
+        guard size >= 12, try read(0, 4) == Array("PAR1".utf8) else { throw ParquetError("\(input) is not a Parquet file") }
+        let tail = try read(size - 8, 8)
+        guard Array(tail[4...]) == Array("PAR1".utf8) else { throw ParquetError("\(input) is not a Parquet file") }
+        let footerLength = Int(UInt32(tail[0]) | UInt32(tail[1]) << 8 | UInt32(tail[2]) << 16 | UInt32(tail[3]) << 24)
+        let dataEnd = size - 8 - footerLength
+        guard footerLength > 0, dataEnd >= 4 else { throw ParquetError("\(input): a footer longer than the file") }
+        var reader = ThriftReader(try read(dataEnd, footerLength))
+        let meta = try reader.readStruct()
+        // The same columns, in order, of the same types and repetition.
+        let schema = meta[2]?.list ?? []
+        guard schema.count == columns.count + 1 else { throw ParquetError("\(input) has \(schema.count - 1) columns, not \(columns.count)") }
+        for (c, e) in zip(columns, schema.dropFirst()) {
+            guard e[4]?.binary == Array(c.name.utf8), e[1]?.int == Int64(c.kind.physical), e[3]?.int == (c.optional ? 1 : 0) else {
+                throw ParquetError("\(input): column \(String(decoding: e[4]?.binary ?? [], as: UTF8.self)) is not \(c.name) (\(c.kind))")
+            }
+        }
+        // The row groups, their offsets moved to where the pages land in this file.
+        let shift = offset - 4
+        var groups: [RowGroupMeta] = []
+        for g in meta[4]?.list ?? [] {
+            let chunks = try (g[1]?.list ?? []).map { cc -> ChunkMeta in
+                guard let md = cc[3], let values = md[5]?.int, let u = md[6]?.int, let z = md[7]?.int, let data = md[9]?.int else {
+                    throw ParquetError("\(input): a column chunk without its metadata")
+                }
+                return ChunkMeta(encodings: md[2]?.list.compactMap { $0.int.map { Int32($0) } } ?? [], values: values, uncompressed: u,
+                                 compressed: z, dataPageOffset: data + shift, dictionaryPageOffset: md[11]?.int.map { $0 + shift },
+                                 nullCount: md[12]?[3]?.int ?? 0, min: md[12]?[6]?.binary, max: md[12]?[5]?.binary)
+            }
+            guard chunks.count == columns.count, let n = g[3]?.int, let at = g[5]?.int else { throw ParquetError("\(input): a row group without its columns") }
+            groups.append(RowGroupMeta(chunks: chunks, rows: n, offset: at + shift))
+        }
+        var at = 4
+        while at < dataEnd {
+            let n = min(1 << 20, dataEnd - at)
+            try write(try read(at, n))
+            at += n
+        }
+        rowGroups += groups
+        rows += groups.reduce(0) { $0 + $1.rows }
+    }
+
     // MARK: Row groups and pages
 
     struct ChunkMeta {

@@ -71,3 +71,105 @@ struct ThriftWriter {
         for v in values { structBody { body(&$0, v) } }
     }
 }
+
+/// A Thrift compact-protocol value as read (`ThriftReader`): enough to read back the Parquet
+/// footers ``ParquetWriter`` writes (for ``ParquetWriter/appendRowGroups(of:)``).
+indirect enum ThriftValue {
+    case bool(Bool), int(Int64), double(Double), binary([UInt8])
+    case list([ThriftValue]), `struct`([Int16: ThriftValue])
+
+    subscript(_ field: Int16) -> ThriftValue? {
+        if case .struct(let f) = self { return f[field] }
+        return nil
+    }
+    var int: Int64? { if case .int(let v) = self { return v }; return nil }
+    var binary: [UInt8]? { if case .binary(let v) = self { return v }; return nil }
+    var list: [ThriftValue] { if case .list(let v) = self { return v }; return [] }
+}
+
+/// Reads Thrift compact-protocol structs (a file footer: untrusted bytes, so every length and
+/// nesting is checked and a bad one throws).
+struct ThriftReader {
+    let bytes: [UInt8]
+    var i = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    private mutating func byte() throws -> UInt8 {
+        guard i < bytes.count else { throw ParquetError("a truncated Thrift footer") }
+        defer { i += 1 }
+        return bytes[i]
+    }
+
+    private mutating func varint() throws -> UInt64 {
+        var v: UInt64 = 0, shift: UInt64 = 0
+        while true {
+            let b = try byte()
+            guard shift < 64 else { throw ParquetError("a Thrift varint over 64 bits") }
+            v |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return v }
+            shift += 7
+        }
+    }
+
+    private mutating func zigzag() throws -> Int64 {
+        let v = try varint()
+        return Int64(bitPattern: (v >> 1) ^ (0 &- (v & 1)))
+    }
+
+    /// A struct whose fields start at the cursor (through its stop byte).
+    mutating func readStruct(depth: Int = 0) throws -> ThriftValue {
+        guard depth < 32 else { throw ParquetError("a Thrift footer nested too deeply") }
+        var fields: [Int16: ThriftValue] = [:]
+        var last: Int16 = 0
+        while true {
+            let head = try byte()
+            if head == 0 { return .struct(fields) }
+            let type = head & 0x0F, delta = head >> 4
+            let id: Int16
+            if delta != 0 { id = last &+ Int16(delta) } else {
+                let z = try zigzag()
+                guard let v = Int16(exactly: z) else { throw ParquetError("a Thrift field id out of range") }
+                id = v
+            }
+            last = id
+            fields[id] = try value(type, depth: depth)
+        }
+    }
+
+    private mutating func value(_ type: UInt8, depth: Int) throws -> ThriftValue {
+        switch type {
+        case 1: return .bool(true)
+        case 2: return .bool(false)
+        case 3: return .int(Int64(Int8(bitPattern: try byte())))
+        case 4, 5, 6: return .int(try zigzag())
+        case 7:
+            guard i + 8 <= bytes.count else { throw ParquetError("a truncated Thrift footer") }
+            var bits: UInt64 = 0
+            for k in 0..<8 { bits |= UInt64(bytes[i + k]) << (8 * UInt64(k)) }
+            i += 8
+            return .double(Double(bitPattern: bits))
+        case 8:
+            let n = Int(try varint())
+            guard n <= bytes.count - i else { throw ParquetError("a Thrift binary past the footer's end") }
+            defer { i += n }
+            return .binary(Array(bytes[i..<(i + n)]))
+        case 9, 10:
+            let head = try byte()
+            var n = Int(head >> 4)
+            if n == 15 { n = Int(try varint()) }
+            guard n <= bytes.count - i else { throw ParquetError("a Thrift list longer than the footer") }
+            let element = head & 0x0F
+            var out: [ThriftValue] = []
+            out.reserveCapacity(n)
+            for _ in 0..<n {
+                // In lists a bool is one byte (1 true, 2 false), not a field type.
+                if element == 1 || element == 2 { out.append(.bool(try byte() == 1)); continue }
+                out.append(try value(element, depth: depth + 1))
+            }
+            return .list(out)
+        case 12: return try readStruct(depth: depth + 1)
+        default: throw ParquetError("Thrift type \(type) is not read here")
+        }
+    }
+}
