@@ -46,12 +46,13 @@ import TestSupport
         return (disk.subtracting(manifest).sorted(), manifest.subtracting(disk).sorted())
     }
 
-    /// A scratch folder (removed by the caller's defer) and a generated one-day stream in it.
-    static func scratch(_ name: String, seed: Int, tenants: Int, extra: [String]) throws -> (work: String, input: String) {
+    /// A scratch folder (removed by the caller's defer) and a generated stream in it (one day
+    /// unless `days` says otherwise).
+    static func scratch(_ name: String, seed: Int, tenants: Int, days: Int = 1, extra: [String]) throws -> (work: String, input: String) {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-\(name)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let input = work + "/stream.ndjson"
-        let gen = try runProcess(try wakalaBinary(), ["generate", "--seed", String(seed), "--tenants", String(tenants), "--days", "1",
+        let gen = try runProcess(try wakalaBinary(), ["generate", "--seed", String(seed), "--tenants", String(tenants), "--days", String(days),
                                                       "--disorder", "20s", "--out", input] + extra, timeout: 300)
         #expect(gen.status == 0, "\(gen.stderr)")
         return (work, input)
@@ -63,20 +64,18 @@ import TestSupport
          "--checkpoint-records", "1024", "--batch", "512"]
     }
 
-    @Test func sigkillAtRandomPointsChangesNothing() throws {
-        let (work, input) = try Self.scratch("eo", seed: 11, tenants: 6, extra: ["--duplicates", "0.01", "--malformed", "0.001"])
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        func args(_ url: String, _ dir: String) -> [String] { Self.replayArgs(input, url, dir) }
-        // The uninterrupted run.
-        let urlA = try TestDatabase.fresh("eo_a"), dirA = work + "/a"
-        let a = try runProcess(try wakalaBinary(), args(urlA, dirA), timeout: 900)
-        #expect(a.status == 0, "\(a.stderr)")
-
-        // The interrupted one: SIGKILL at a random point, restart, until it finishes by itself.
-        let urlB = try TestDatabase.fresh("eo_b"), dirB = work + "/b"
+    /// Runs `wakala args` killed with SIGKILL `kills` times at random points and restarted each
+    /// time, until a run finishes by itself. A kill point is chosen by progress, not by the clock
+    /// (a whole run may take a second, less on a faster build or after a restart):
+    /// `checkpointsApart` checkpoints past where that run started, then 0–20 ms more, so kills
+    /// land between checkpoints and in the middle of one. The seed (`WAKALA_TEST_SEED` to repeat
+    /// one) is in every failure.
+    @discardableResult
+    static func runKilled(_ args: [String], url: String, kills wanted: Int, checkpointsApart: ClosedRange<Int>,
+                          sourceLocation: SourceLocation = #_sourceLocation) throws -> UInt64 {
         let seed = UInt64(ProcessInfo.processInfo.environment["WAKALA_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...1_000_000)
         var rng = SplitMix64(seed: seed)
-        let watch = CheckpointWatch(urlB)
+        let watch = CheckpointWatch(url)
         func committed() -> Int { watch.id() ?? 0 }
         var kills = 0, runs = 0
         var finished = false
@@ -84,16 +83,12 @@ import TestSupport
             runs += 1
             let p = Process()
             p.executableURL = try wakalaBinary()
-            p.arguments = args(urlB, dirB)
+            p.arguments = args
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
-            if kills < 6 {
-                // A kill point by progress, not by the clock (the whole run takes about a second,
-                // less on a faster build or after a restart): 1 to 4 checkpoints past where this
-                // run started (one every 1,024 records), then 0–20 ms more, so kills land between
-                // checkpoints and in the middle of one.
-                let target = committed() + Int.random(in: 1...4, using: &rng)
+            if kills < wanted {
+                let target = committed() + Int.random(in: checkpointsApart, using: &rng)
                 let deadline = Date().addingTimeInterval(300)
                 while p.isRunning && committed() < target && Date() < deadline { usleep(2_000) }
                 usleep(UInt32.random(in: 0...20_000, using: &rng))
@@ -104,10 +99,34 @@ import TestSupport
             }
             p.waitUntilExit()
             finished = p.terminationReason == .exit && p.terminationStatus == 0
-            if p.terminationReason == .exit && p.terminationStatus != 0 { Issue.record("run \(runs) failed with \(p.terminationStatus) (seed \(seed))"); break }
+            if p.terminationReason == .exit && p.terminationStatus != 0 {
+                Issue.record("run \(runs) failed with \(p.terminationStatus) (seed \(seed))", sourceLocation: sourceLocation)
+                break
+            }
         }
-        #expect(finished, "seed \(seed)")
-        #expect(kills >= 5, "only \(kills) kills landed while the process ran (seed \(seed))")
+        #expect(finished, "seed \(seed)", sourceLocation: sourceLocation)
+        #expect(kills >= wanted - 1, "only \(kills) kills landed while the process ran (seed \(seed))", sourceLocation: sourceLocation)
+        return seed
+    }
+
+    /// `replay --sinks` of `input` (``replayArgs(_:_:_:)``) twice: uninterrupted into A, and
+    /// killed and restarted (``runKilled(_:url:kills:checkpointsApart:sourceLocation:)``) into B.
+    static func uninterruptedAndKilled(_ name: String, _ input: String, work: String, kills: Int, checkpointsApart: ClosedRange<Int>,
+                                       sourceLocation: SourceLocation = #_sourceLocation) throws
+        -> (urlA: String, dirA: String, urlB: String, dirB: String, seed: UInt64) {
+        let urlA = try TestDatabase.fresh(name + "_a"), dirA = work + "/a"
+        let a = try runProcess(try wakalaBinary(), replayArgs(input, urlA, dirA), timeout: 900)
+        #expect(a.status == 0, "\(a.stderr)", sourceLocation: sourceLocation)
+        let urlB = try TestDatabase.fresh(name + "_b"), dirB = work + "/b"
+        let seed = try runKilled(replayArgs(input, urlB, dirB), url: urlB, kills: kills, checkpointsApart: checkpointsApart,
+                                 sourceLocation: sourceLocation)
+        return (urlA, dirA, urlB, dirB, seed)
+    }
+
+    @Test func sigkillAtRandomPointsChangesNothing() throws {
+        let (work, input) = try Self.scratch("eo", seed: 11, tenants: 6, extra: ["--duplicates", "0.01", "--malformed", "0.001"])
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let (urlA, dirA, urlB, dirB, seed) = try Self.uninterruptedAndKilled("eo", input, work: work, kills: 6, checkpointsApart: 1...4)
 
         let modelsA = try Self.readModels(urlA), modelsB = try Self.readModels(urlB)
         for t in Self.readModelTables {
