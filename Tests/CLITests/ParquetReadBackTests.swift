@@ -49,16 +49,16 @@ import Testing
         }
     }
 
-    /// Files merged by copying their row groups (the checkpointer's compaction of a day's part
-    /// files) read back as the rows of the inputs one after another — nulls, dictionary pages,
-    /// streamed pages, statistics and several row groups per input included; a file of other
-    /// columns, or not Parquet at all, is refused.
+    /// Files merged by copying their row groups, or by decoding their rows and encoding them again
+    /// (the checkpointer's compaction of a day's part files), read back as the rows of the inputs
+    /// one after another — nulls, dictionary pages, streamed pages, statistics and several row
+    /// groups per input included; a file of other columns, or not Parquet at all, is refused.
     @Test func mergedFilesReadBackAsTheirInputsInOrder() throws {
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let columns = [
             ParquetColumn("id", .int64), ParquetColumn("tenant", .string), ParquetColumn("note", .string, optional: true),
-            ParquetColumn("amount", .int64, optional: true), ParquetColumn("raw", .string, streamed: true),
+            ParquetColumn("amount", .int64, optional: true), ParquetColumn("raw", .string, streamed: true), ParquetColumn("line", .int32),
         ]
         var expected: [[String: Any?]] = []
         var inputs: [String] = []
@@ -69,9 +69,10 @@ import Testing
             for _ in 0..<count {
                 let tenant = "t-\(id % 3)", note: String? = id % 4 == 0 ? nil : "n\(id)", amount: Int64? = id % 5 == 0 ? nil : id * 7
                 let raw = "{\"id\":\(id)}"
-                w.put(0, id); w.put(1, tenant); w.put(2, note); w.put(3, amount); w.put(4, raw)
+                let line = id % 1_000 - 500
+                w.put(0, id); w.put(1, tenant); w.put(2, note); w.put(3, amount); w.put(4, raw); w.put(5, line)
                 try w.endRow()
-                expected.append(["id": id, "tenant": tenant, "note": note, "amount": amount, "raw": raw])
+                expected.append(["id": id, "tenant": tenant, "note": note, "amount": amount, "raw": raw, "line": line])
                 id += 1
             }
             try w.close()
@@ -89,6 +90,22 @@ import Testing
         #expect(id4?["min"] as? String == "2701" && id4?["max"] as? String == "3000")
         #expect(chunks.filter { ($0["column"] as? String) == "tenant" }.allSatisfy { $0["dictionary"] as? Bool == true })
 
+        // Decoded and encoded again into this file's row groups (small part files): the same
+        // rows, in 1,000-row groups; after the copied row groups of a large file, too.
+        let reencoded = try ParquetWriter(path: dir + "/reencoded.parquet", columns: columns, rowGroupRows: 1_000)
+        for i in inputs { try reencoded.appendRows(of: i) }
+        try reencoded.close()
+        let docR = try Self.read(dir + "/reencoded.parquet")
+        #expect(docR["row_groups"] as? Int == 4)
+        Self.expectRows(docR, expected)
+        let mixed = try ParquetWriter(path: dir + "/mixed.parquet", columns: columns, rowGroupRows: 1_000)
+        try mixed.appendRowGroups(of: inputs[2])
+        try mixed.appendRows(of: inputs[0])
+        try mixed.appendRows(of: inputs[1])
+        #expect(throws: ParquetError.self) { try mixed.appendRowGroups(of: inputs[1]) } // rows buffered: refused
+        try mixed.close()
+        Self.expectRows(try Self.read(dir + "/mixed.parquet"), Array(expected[701...]) + Array(expected[..<701]))
+
         // Other columns, or not Parquet: refused, the target untouched.
         let other = try ParquetWriter(path: dir + "/other.parquet", columns: [ParquetColumn("id", .int64), ParquetColumn("tenant", .int64)])
         other.put(0, Int64(1)); other.put(1, Int64(2))
@@ -99,6 +116,8 @@ import Testing
         #expect(throws: ParquetError.self) { try target.appendRowGroups(of: dir + "/other.parquet") }
         #expect(throws: ParquetError.self) { try target.appendRowGroups(of: dir + "/junk.parquet") }
         #expect(throws: ParquetError.self) { try target.appendRowGroups(of: dir + "/missing.parquet") }
+        #expect(throws: ParquetError.self) { try target.appendRows(of: dir + "/other.parquet") }
+        #expect(throws: ParquetError.self) { try target.appendRows(of: dir + "/junk.parquet") }
         try target.appendRowGroups(of: inputs[1])
         try target.close()
         Self.expectRows(try Self.read(dir + "/target.parquet"), [expected[700]])

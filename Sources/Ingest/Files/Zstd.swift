@@ -186,6 +186,16 @@ public enum Zstd {
         }
     }
 
+    /// Decompresses one zstd frame of `size` bytes decompressed (a Parquet page says its size).
+    public static func decompress(_ bytes: UnsafeRawBufferPointer, size: Int) throws -> [UInt8] {
+        guard size >= 0, size < 1 << 31 else { throw IOError("zstd: a frame of \(size) bytes") }
+        var out = [UInt8](repeating: 0, count: size)
+        let n = out.withUnsafeMutableBytes { o in ZSTD_decompress(o.baseAddress, size, bytes.baseAddress, bytes.count) }
+        if ZSTD_isError(n) != 0 { throw IOError("zstd: \(String(cString: ZSTD_getErrorName(n)))") }
+        guard n == size else { throw IOError("zstd: \(n) bytes decompressed, \(size) expected") }
+        return out
+    }
+
     /// Decompresses one zstd frame whose content size is recorded in its header.
     public static func decompress(_ bytes: [UInt8]) throws -> [UInt8] {
         let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, bytes.count) }

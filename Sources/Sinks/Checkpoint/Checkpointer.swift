@@ -185,7 +185,8 @@ public final class Checkpointer: @unchecked Sendable {
                       path.hasPrefix(root + "/"), Self.worker(ofFile: (path as NSString).lastPathComponent) == worker else { return nil }
                 return ParquetTables.File(path: path, table: table, rows: rows, bytes: bytes)
             }
-            compaction = ParquetCompaction(root: root, worker: worker, lateness: lateness, committed: ours, log: log)
+            compaction = ParquetCompaction(root: root, worker: worker, lateness: lateness, rowGroupRows: settings.parquetRowGroupRows,
+                                           committed: ours, log: log)
         }
         var removed = 0
         for dir in [settings.parquetDir, settings.dataDir + "/derived", settings.dataDir + "/dlq"] {

@@ -250,33 +250,7 @@ public final class ParquetWriter {
         defer { Glibc.close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ParquetError("cannot stat \(input)") }
-        let size = Int(st.st_size)
-        func read(_ at: Int, _ n: Int) throws -> [UInt8] {
-            var out = [UInt8](repeating: 0, count: n)
-            var done = 0
-            while done < n {
-                let r = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, n - done, off_t(at + done)) }
-                guard r > 0 else { throw ParquetError("cannot read \(input)") }
-                done += r
-            }
-            return out
-        }
-        guard size >= 12, try read(0, 4) == Array("PAR1".utf8) else { throw ParquetError("\(input) is not a Parquet file") }
-        let tail = try read(size - 8, 8)
-        guard Array(tail[4...]) == Array("PAR1".utf8) else { throw ParquetError("\(input) is not a Parquet file") }
-        let footerLength = Int(UInt32(tail[0]) | UInt32(tail[1]) << 8 | UInt32(tail[2]) << 16 | UInt32(tail[3]) << 24)
-        let dataEnd = size - 8 - footerLength
-        guard footerLength > 0, dataEnd >= 4 else { throw ParquetError("\(input): a footer longer than the file") }
-        var reader = ThriftReader(try read(dataEnd, footerLength))
-        let meta = try reader.readStruct()
-        // The same columns, in order, of the same types and repetition.
-        let schema = meta[2]?.list ?? []
-        guard schema.count == columns.count + 1 else { throw ParquetError("\(input) has \(schema.count - 1) columns, not \(columns.count)") }
-        for (c, e) in zip(columns, schema.dropFirst()) {
-            guard e[4]?.binary == Array(c.name.utf8), e[1]?.int == Int64(c.kind.physical), e[3]?.int == (c.optional ? 1 : 0) else {
-                throw ParquetError("\(input): column \(String(decoding: e[4]?.binary ?? [], as: UTF8.self)) is not \(c.name) (\(c.kind))")
-            }
-        }
+        let (meta, dataEnd) = try ParquetFooter.read(fd: fd, size: Int(st.st_size), path: input, columns: columns)
         // The row groups, their offsets moved to where the pages land in this file.
         let shift = offset - 4
         var groups: [RowGroupMeta] = []
@@ -295,11 +269,36 @@ public final class ParquetWriter {
         var at = 4
         while at < dataEnd {
             let n = min(1 << 20, dataEnd - at)
-            try write(try read(at, n))
+            try write(try ParquetFooter.pread(fd, at, n, input))
             at += n
         }
         rowGroups += groups
         rows += groups.reduce(0) { $0 + $1.rows }
+    }
+
+    /// Appends the rows of another file of the same columns, decoded and encoded again into this
+    /// file's row groups: for part files whose row groups are small (a checkpoint's rows each),
+    /// which ``appendRowGroups(of:)`` would keep small. A file of other columns, or not Parquet,
+    /// throws before any row is added; a damaged one may throw after some (abandon the file).
+    public func appendRows(of input: String) throws {
+        let reader = try ParquetRowGroupReader(path: input, columns: columns)
+        for g in reader.rowGroups.indices {
+            let (n, values) = try reader.read(g)
+            for r in 0..<n {
+                for (c, v) in values.enumerated() {
+                    switch v {
+                    case .ints(let xs): put(c, xs[r])
+                    case .text(let bytes, let ranges):
+                        if let range = ranges[r] {
+                            bytes.withUnsafeBytes { put(c, utf8: UnsafeRawBufferPointer(rebasing: $0[range])) }
+                        } else {
+                            putNull(c)
+                        }
+                    }
+                }
+                try endRow()
+            }
+        }
     }
 
     // MARK: Row groups and pages
