@@ -73,10 +73,11 @@ final class ParquetRowGroupReader {
             if type == 2 { // the dictionary: PLAIN text
                 dictionaryBytes = body
                 let count = Int(h[7]?[1]?.int ?? 0)
+                guard count >= 0, count <= body.count / 4 else { throw ParquetError("\(path): a dictionary of \(count) values in \(body.count) bytes") }
                 for _ in 0..<count { dictionary.append(try Self.plainText(body, &at, path)) }
                 continue
             }
-            guard type == 0, let dph = h[5], let values = dph[1]?.int, let encoding = dph[2]?.int, values >= 0 else {
+            guard type == 0, let dph = h[5], let values = dph[1]?.int, let encoding = dph[2]?.int, values >= 0, values <= Int64(rows - done) else {
                 throw ParquetError("\(path): page type \(type) in column \(c.name) is not read here")
             }
             let count = Int(values)
@@ -162,7 +163,8 @@ final class ParquetRowGroupReader {
             let header = try varint()
             if header & 1 == 1 { // bit-packed: groups of 8 values, LSB first
                 let groups = header >> 1
-                guard groups <= (end - i) / max(1, width) + 1, groups * width <= end - i else { throw ParquetError("\(path): bit-packed values past the page") }
+                // At most the values still wanted (the last group padded), all within the page.
+                guard groups <= (count - out.count + 7) / 8, groups * width <= end - i else { throw ParquetError("\(path): bit-packed values past the page") }
                 var acc: UInt64 = 0, bits = 0
                 for _ in 0..<(groups * 8) {
                     while bits < width { acc |= UInt64(b[i]) << UInt64(bits); i += 1; bits += 8 }
