@@ -82,6 +82,16 @@ struct Demo: ParsableCommand {
 
         // The embedded Kafka: one partition per topic (one task; see drainInternalTopicsAtCheckpoint).
         let broker = try EmbeddedBroker(partitions: 1, topics: Topics.inputs + Topics.outputs + Topics.defaultInternal)
+        // Every Kafka client lives in `live` and is gone when it returns, before the broker: a
+        // client that outlived it logged "brokers are down" on every Ctrl-C.
+        try withExtendedLifetime(broker) {
+            try live(broker: broker, state: &state, statePath: statePath, url: url, dir: dir)
+        }
+    }
+
+    /// The demo from its broker on: the stream, the pipeline, the dashboard and the gateway, until
+    /// Ctrl-C (or the end, with `--exit-at-end`).
+    private func live(broker: EmbeddedBroker, state: inout State, statePath: String, url: String, dir: String) throws {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         // The status line is the demo's voice; logs only say what goes wrong (unless asked).
@@ -174,7 +184,6 @@ struct Demo: ParsableCommand {
         try? JSONEncoder().encode(state).write(to: URL(fileURLWithPath: statePath))
         let p = pipeline.progress.snapshot
         print("\nwakala demo stopped: \(p.recordsIn) records consumed, checkpoint \(p.lastCheckpointID) committed; run it again to resume")
-        withExtendedLifetime(broker) {}
         if let failure { throw RuntimeFailure("wakala demo: \(failure)") }
     }
 
