@@ -22,6 +22,8 @@ public final class AckedProducer: @unchecked Sendable {
     private var running = true
     private let lock = NSLock()
     private var thread: Thread?
+    /// Under `lock`: set by ``close()``, after which nothing uses `rk`; the calls using it now.
+    private var closed = false, users = 0, destroyed = false
     public let timeoutMs: Int
 
     /// One call's records: resumed when the last report arrives.
@@ -89,30 +91,57 @@ public final class AckedProducer: @unchecked Sendable {
         return running
     }
 
-    /// Waits for what is in flight (up to the timeout), then stops.
+    /// Waits for what is in flight (up to the timeout), then stops and lets the client go (its
+    /// connections closed now, not whenever the last reference goes — an embedded broker may be
+    /// gone by then). Later calls fail: ``send(_:)`` throws, ``reachable(timeoutMs:)`` is false.
     public func close() {
-        _ = rd_kafka_flush(rk, Int32(timeoutMs))
         lock.lock()
-        running = false
+        guard !closed else { lock.unlock(); return }
+        closed = true
         lock.unlock()
-        while thread?.isFinished == false { Thread.sleep(forTimeInterval: 0.01) }
+        while true { // calls already in rk finish first
+            lock.lock(); let busy = users > 0; lock.unlock()
+            if !busy { break }
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        _ = rd_kafka_flush(rk, Int32(timeoutMs))
+        stopAndDestroy()
     }
 
-    deinit {
+    private func stopAndDestroy() {
         lock.lock()
         running = false
         lock.unlock()
         while thread?.isFinished == false { Thread.sleep(forTimeInterval: 0.01) }
-        rd_kafka_destroy(rk)
+        lock.lock()
+        defer { lock.unlock() }
+        if !destroyed { destroyed = true; rd_kafka_destroy(rk) }
     }
+
+    deinit { stopAndDestroy() }
+
+    /// Marks a call using `rk`; false once closed.
+    private func enter() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { return false }
+        users += 1
+        return true
+    }
+
+    private func leave() { lock.lock(); users -= 1; lock.unlock() }
 
     /// Hands the records to Kafka and returns when all are acknowledged; throws ``Failed`` with
     /// the first error otherwise (some may have been delivered: the caller's deterministic event
     /// ids let consumers drop the copies a retry sends again).
     public func send(_ records: [OutboundRecord]) async throws {
         guard !records.isEmpty else { return }
+        guard enter() else { throw Failed(description: "the producer is closed") }
         let pending = Pending(records.count)
         let error: String? = await withCheckedContinuation { (c: CheckedContinuation<String?, Never>) in
+            // `rk` is used only in here: once the records are handed over, the acknowledgements
+            // come through the poll thread (``close()`` waits for the calls still in here).
+            defer { leave() }
             pending.lock.lock()
             pending.done = { c.resume(returning: $0) }
             pending.lock.unlock()
@@ -150,6 +179,8 @@ public final class AckedProducer: @unchecked Sendable {
 
     /// Whether the cluster answers a metadata request within `timeoutMs`.
     public func reachable(timeoutMs: Int32 = 2_000) -> Bool {
+        guard enter() else { return false }
+        defer { leave() }
         var md: UnsafePointer<rd_kafka_metadata>?
         let err = rd_kafka_metadata(rk, 0, nil, &md, timeoutMs)
         if let md { rd_kafka_metadata_destroy(md) }
