@@ -109,7 +109,8 @@ import Testing
         #expect(m.contains("wakala_http_requests_total{"))
         for series in ["wakala_events_accepted_by_type{type=\"order.created\"}", "wakala_dead_letters_by_reason{", "wakala_derived_events_total{",
                        "wakala_sink_seconds_bucket{", "wakala_sink_batch_rows", "wakala_operator_busy_seconds{", "wakala_operator_state_bytes{",
-                       "wakala_consumer_partition_lag_records{", "wakala_task_watermark_seconds{", "wakala_checkpoint_duration_seconds_bucket"] {
+                       "wakala_consumer_partition_lag_records{", "wakala_task_watermark_seconds{", "wakala_checkpoint_duration_seconds_bucket",
+                       "wakala_parquet_files_merged_total"] {
             #expect(m.contains(series), "/metrics lacks \(series)")
         }
         var shown = shownByStatusLine()

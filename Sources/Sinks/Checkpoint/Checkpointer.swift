@@ -405,6 +405,11 @@ public final class Checkpointer: @unchecked Sendable {
         committedState = (id, job.positions)
         committedLock.unlock()
         compaction?.committed(files, merges: prepared.merges)
+        if compaction != nil {
+            // Created at the first checkpoint even with nothing merged, so the series exist.
+            Counter(label: "wakala_parquet_files_merged_total").increment(by: prepared.merges.reduce(0) { $0 + $1.replaced.count })
+            Counter(label: "wakala_parquet_merged_bytes_total").increment(by: Int(prepared.merges.reduce(0) { $0 + $1.merged.bytes }))
+        }
         for sink in sinks { try timed(sink) { try sink.finish(cut) { what, body in try withDatabase(what, body) } } }
     }
 
