@@ -17,6 +17,17 @@ import TestSupport
         r.process(partition: 0, records: slice, firstOffset: Int64(slice.startIndex), now: 0)
     }
 
+    /// A runner (retention on, as with sinks) restored by a checkpointer from `url` and `dir`.
+    static func resumed(_ config: PipelineConfig, _ url: String, _ dir: String) throws -> (PipelineRunner, Checkpointer) {
+        let r = try PipelineRunner(config: config, partitions: [0], now: 0)
+        r.enableRetention(for: ["orders", "quotas", "deliveries", "rollups"])
+        var s = Checkpointer.Settings(pipeline: "analytics", postgresURL: url, parquetDir: dir + "/parquet", dataDir: dir)
+        s.partition = 0
+        let c = Checkpointer(s, log: { _ in })
+        _ = try c.resume(r)
+        return (r, c)
+    }
+
     @Test func aCheckpointWritesWhatChangedAndARestartRestoresAll() throws {
         let url = try TestDatabase.fresh("incremental")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-incr-\(UUID().uuidString)").path
@@ -30,15 +41,7 @@ import TestSupport
         let loaded = records.count - 200
         #expect(loaded > 15_000)
 
-        func make() throws -> (PipelineRunner, Checkpointer) {
-            let r = try PipelineRunner(config: config, partitions: [0], now: 0)
-            r.enableRetention(for: ["orders", "quotas", "deliveries", "rollups"])
-            var s = Checkpointer.Settings(pipeline: "analytics", postgresURL: url, parquetDir: dir + "/parquet", dataDir: dir)
-            s.partition = 0
-            let c = Checkpointer(s, log: { _ in })
-            _ = try c.resume(r)
-            return (r, c)
-        }
+        func make() throws -> (PipelineRunner, Checkpointer) { try Self.resumed(config, url, dir) }
         let (a, ca) = try make()
         for start in stride(from: 0, to: loaded, by: 1000) {
             Self.feed(a, records[start..<min(loaded, start + 1000)])
@@ -89,15 +92,7 @@ import TestSupport
         let records = gen.generateAll().map(\.value)
         #expect(records.count > 8_000)
 
-        func make() throws -> (PipelineRunner, Checkpointer) {
-            let r = try PipelineRunner(config: config, partitions: [0], now: 0)
-            r.enableRetention(for: ["orders", "quotas", "deliveries", "rollups"])
-            var s = Checkpointer.Settings(pipeline: "analytics", postgresURL: url, parquetDir: dir + "/parquet", dataDir: dir)
-            s.partition = 0
-            let c = Checkpointer(s, log: { _ in })
-            _ = try c.resume(r)
-            return (r, c)
-        }
+        func make() throws -> (PipelineRunner, Checkpointer) { try Self.resumed(config, url, dir) }
         var (a, ca) = try make()
         let db = try PGConnection(url: url)
         var checkpoints = 0

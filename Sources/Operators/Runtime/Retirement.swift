@@ -47,19 +47,16 @@ public struct RetiredKeys: Sendable {
     /// Sorted runs held (for tests and counters).
     public var runCount: Int { runs.count }
 
-    /// The key's ``FastKey/stableHash``.
-    public static func hash(_ key: FastKey) -> UInt64 { key.stableHash }
-
     public func contains(_ key: FastKey) -> Bool {
         guard !isEmpty else { return false }
-        let h = Self.hash(key)
+        let h = key.stableHash
         if recent.contains(h) { return true }
         for r in runs where Self.search(r.hashes, h) { return true }
         return false
     }
 
     public mutating func insert(_ key: FastKey) {
-        recent.insert(Self.hash(key))
+        recent.insert(key.stableHash)
         if recent.count >= Self.recentLimit { cut() }
     }
 

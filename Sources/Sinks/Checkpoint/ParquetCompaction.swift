@@ -50,17 +50,15 @@ final class ParquetCompaction: @unchecked Sendable { // every mutable member und
 
     static func folder(_ path: String) -> String { (path as NSString).deletingLastPathComponent }
 
-    /// The checkpoints a file's name spans: `part-A-W` is A…A, a merged `part-A-W-B` A…B (B the
+    /// The first checkpoint a part file holds: A of `part-A-W`, and of a merged `part-A-W-B` (B the
     /// checkpoint that merged it: later than every file it holds, and than every earlier merge,
     /// so a merged file's name is never one of its inputs').
-    static func span(_ path: String) -> (first: Int64, last: Int64)? {
+    static func firstCheckpoint(_ path: String) -> Int64? {
         let name = (path as NSString).lastPathComponent
         guard name.hasPrefix("part-"), name.hasSuffix(".parquet") else { return nil }
         let parts = name.dropFirst(5).dropLast(8).split(separator: "-")
-        guard parts.count == 2 || parts.count == 3, let a = Int64(parts[0]) else { return nil }
-        guard parts.count == 3 else { return (a, a) }
-        guard let b = Int64(parts[2]) else { return nil }
-        return (a, b)
+        guard parts.count == 2 || parts.count == 3 else { return nil }
+        return Int64(parts[0])
     }
 
     /// The UTC day a folder holds (`date=YYYY-MM-DD`): its end, in ms.
@@ -71,15 +69,6 @@ final class ParquetCompaction: @unchecked Sendable { // every mutable member und
         return start + 86_400_000
     }
 
-    static func columns(_ table: String) -> [ParquetColumn]? {
-        switch table {
-        case "events": return ParquetTables.events
-        case "order_facts": return ParquetTables.orderFacts
-        case "order_items": return ParquetTables.orderItems
-        default: return nil
-        }
-    }
-
     /// Merges the files of every day closed at `watermark` (two or more files of one table: the
     /// task's committed ones and the checkpoint's own `fresh` ones), oldest days first, up to
     /// ``maxBytesPerCheckpoint``; the merged files are in place but named by no manifest row until
@@ -88,7 +77,7 @@ final class ParquetCompaction: @unchecked Sendable { // every mutable member und
     func prepare(watermark: EpochMillis, checkpoint: Int64, fresh: [ParquetTables.File]) -> [Merge] {
         lock.lock()
         var candidates = committed
-        for f in fresh where Self.columns(f.table) != nil && f.path.hasPrefix(root + "/") {
+        for f in fresh where ParquetTables.columns(of: f.table) != nil && f.path.hasPrefix(root + "/") {
             candidates[Self.folder(f.path), default: []].append(f)
         }
         let due = candidates.compactMap { (folder, files) -> (String, EpochMillis, [ParquetTables.File])? in
@@ -120,27 +109,26 @@ final class ParquetCompaction: @unchecked Sendable { // every mutable member und
     }
 
     private func merge(_ folder: String, _ files: [ParquetTables.File], checkpoint: Int64) throws -> Merge {
-        let inputs = try files.map { f -> (ParquetTables.File, (first: Int64, last: Int64)) in
-            guard let s = Self.span(f.path) else { throw ParquetError("\(f.path) is not a part file") }
-            return (f, s)
-        }.sorted { $0.1.first < $1.1.first }
-        guard let table = files.first?.table, files.allSatisfy({ $0.table == table }), let columns = Self.columns(table) else {
+        let inputs = try files.map { f -> (file: ParquetTables.File, first: Int64) in
+            guard let first = Self.firstCheckpoint(f.path) else { throw ParquetError("\(f.path) is not a part file") }
+            return (f, first)
+        }.sorted { $0.first < $1.first }
+        guard let table = files.first?.table, files.allSatisfy({ $0.table == table }), let columns = ParquetTables.columns(of: table) else {
             throw ParquetError("no Parquet table \(files.first?.table ?? "?")")
         }
-        let first = inputs.map(\.1.first).min()!
-        let path = "\(folder)/part-\(first)-\(worker)-\(checkpoint).parquet"
+        let path = "\(folder)/part-\(inputs[0].first)-\(worker)-\(checkpoint).parquet"
         guard !files.contains(where: { $0.path == path }) else { throw ParquetError("\(path) would replace itself") }
         // Files of a quarter of a row group or more keep their row groups (copied first); smaller
         // ones — a real-time checkpoint's few hundred rows — are decoded and their rows encoded
         // again into full row groups (100-row groups scan ~70× slower than 20,000-row ones).
-        let large = inputs.filter { $0.0.rows * 4 >= Int64(rowGroupRows) }, small = inputs.filter { $0.0.rows * 4 < Int64(rowGroupRows) }
+        let large = inputs.map(\.file).filter { $0.rows * 4 >= Int64(rowGroupRows) }, small = inputs.map(\.file).filter { $0.rows * 4 < Int64(rowGroupRows) }
         let w = try ParquetWriter(path: path, columns: columns, rowGroupRows: rowGroupRows)
         do {
-            for (f, _) in large { try w.appendRowGroups(of: f.path) }
-            for (f, _) in small { try w.appendRows(of: f.path) }
+            for f in large { try w.appendRowGroups(of: f.path) }
+            for f in small { try w.appendRows(of: f.path) }
             let rows = w.rows
             let bytes = try w.close()
-            return Merge(merged: ParquetTables.File(path: path, table: table, rows: rows, bytes: bytes), replaced: inputs.map(\.0))
+            return Merge(merged: ParquetTables.File(path: path, table: table, rows: rows, bytes: bytes), replaced: inputs.map(\.file))
         } catch {
             w.abandon()
             throw error
@@ -165,7 +153,7 @@ final class ParquetCompaction: @unchecked Sendable { // every mutable member und
             merging.subtract(gone)
         }
         let replaced = Set(merges.flatMap { $0.replaced.map(\.path) })
-        for f in files where f.path.hasPrefix(root + "/") && Self.columns(f.table) != nil && !replaced.contains(f.path) {
+        for f in files where f.path.hasPrefix(root + "/") && ParquetTables.columns(of: f.table) != nil && !replaced.contains(f.path) {
             committed[Self.folder(f.path), default: []].append(f)
         }
     }

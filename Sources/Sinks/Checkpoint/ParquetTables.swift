@@ -32,6 +32,16 @@ public enum ParquetTables {
         ParquetColumn("vendor_id", .string, optional: true), ParquetColumn("created_at", .timestampMillis),
     ]
 
+    /// A table's columns by its name (nil: not one of these tables).
+    public static func columns(of table: String) -> [ParquetColumn]? {
+        switch table {
+        case "events": return events
+        case "order_facts": return orderFacts
+        case "order_items": return orderItems
+        default: return nil
+        }
+    }
+
     /// A written file: where, which table, how many rows and bytes.
     public struct File: Sendable, Equatable {
         public var path: String

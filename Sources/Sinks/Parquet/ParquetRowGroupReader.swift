@@ -24,6 +24,8 @@ final class ParquetRowGroupReader {
     private let size: Int
     /// The footer's row groups.
     let rowGroups: [ThriftValue]
+    /// Where the pages end (the footer starts).
+    let dataEnd: Int
 
     init(path: String, columns: [ParquetColumn]) throws {
         self.path = path
@@ -34,7 +36,9 @@ final class ParquetRowGroupReader {
         guard fstat(fd, &st) == 0 else { Glibc.close(fd); throw ParquetError("cannot stat \(path)") }
         size = Int(st.st_size)
         do {
-            rowGroups = try ParquetFooter.read(fd: fd, size: size, path: path, columns: columns).meta[4]?.list ?? []
+            let footer = try ParquetFooter.read(fd: fd, size: size, path: path, columns: columns)
+            rowGroups = footer.meta[4]?.list ?? []
+            dataEnd = footer.dataEnd
         } catch {
             Glibc.close(fd)
             throw error
@@ -42,6 +46,9 @@ final class ParquetRowGroupReader {
     }
 
     deinit { Glibc.close(fd) }
+
+    /// `n` bytes of the file from `at`, as stored (pages compressed).
+    func bytes(at: Int, count n: Int) throws -> [UInt8] { try ParquetFooter.pread(fd, at, n, path) }
 
     /// Row group `g`'s rows and its columns' values.
     func read(_ g: Int) throws -> (rows: Int, columns: [Values]) {
@@ -55,7 +62,7 @@ final class ParquetRowGroupReader {
         guard let md = cc[3], let data = md[9]?.int, let length = md[7]?.int else { throw ParquetError("\(path): a column chunk without its metadata") }
         let start = Int(md[11]?.int ?? data)
         guard start >= 4, length >= 0, start + Int(length) <= size else { throw ParquetError("\(path): a column chunk past the file's end") }
-        let bytes = try ParquetFooter.pread(fd, start, Int(length), path)
+        let bytes = try self.bytes(at: start, count: Int(length))
         var i = 0
         var dictionary: [Range<Int>] = [], dictionaryBytes: [UInt8] = []
         var ints: [Int64?] = [], ranges: [Range<Int>?] = [], text: [UInt8] = []

@@ -245,16 +245,11 @@ public final class ParquetWriter {
     /// buffered. A file of other columns, or not Parquet, throws before anything is written.
     public func appendRowGroups(of input: String) throws {
         guard buffered == 0 else { throw ParquetError("rows are buffered: merge files before adding rows") }
-        let fd = open(input, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ParquetError("cannot open \(input): \(String(cString: strerror(errno)))") }
-        defer { Glibc.close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ParquetError("cannot stat \(input)") }
-        let (meta, dataEnd) = try ParquetFooter.read(fd: fd, size: Int(st.st_size), path: input, columns: columns)
+        let reader = try ParquetRowGroupReader(path: input, columns: columns)
         // The row groups, their offsets moved to where the pages land in this file.
         let shift = offset - 4
         var groups: [RowGroupMeta] = []
-        for g in meta[4]?.list ?? [] {
+        for g in reader.rowGroups {
             let chunks = try (g[1]?.list ?? []).map { cc -> ChunkMeta in
                 guard let md = cc[3], let values = md[5]?.int, let u = md[6]?.int, let z = md[7]?.int, let data = md[9]?.int else {
                     throw ParquetError("\(input): a column chunk without its metadata")
@@ -267,9 +262,9 @@ public final class ParquetWriter {
             groups.append(RowGroupMeta(chunks: chunks, rows: n, offset: at + shift))
         }
         var at = 4
-        while at < dataEnd {
-            let n = min(1 << 20, dataEnd - at)
-            try write(try ParquetFooter.pread(fd, at, n, input))
+        while at < reader.dataEnd {
+            let n = min(1 << 20, reader.dataEnd - at)
+            try write(try reader.bytes(at: at, count: n))
             at += n
         }
         rowGroups += groups
