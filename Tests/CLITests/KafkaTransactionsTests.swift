@@ -5,22 +5,23 @@ import Foundation
 import Testing
 import TestSupport
 
-/// A task's transactional producer that cannot get out of a failed transaction (its abort does
-/// not finish) is replaced by a new one with the same transactional id, and the checkpoint is
-/// published once: a `read_committed` reader sees each record once and the checkpoint's marker.
+/// A task's transaction that fails is published again once: a `read_committed` reader sees each
+/// record once and the checkpoint's marker — after an abort that finished (the mock cluster
+/// leaves the aborted records readable), and after one that did not, where the producer is
+/// replaced by a new one with the same transactional id.
 @Suite(.serialized) struct KafkaTransactionsTests {
     /// The failure before anything is written (adding the partitions), or after everything was
     /// (ending the transaction: its records and marker may stay readable on the mock cluster).
-    @Test(arguments: [EmbeddedBroker.Request.addPartitionsToTxn, .endTxn])
-    func aProducerThatCannotAbortIsReplacedAndTheCheckpointPublishedOnce(failing request: EmbeddedBroker.Request) throws {
+    @Test(arguments: [EmbeddedBroker.Request.addPartitionsToTxn, .endTxn], [true, false])
+    func aFailedTransactionIsPublishedOnce(failing request: EmbeddedBroker.Request, abortFinishes: Bool) throws {
         let broker = try EmbeddedBroker(partitions: 2, topics: Topics.outputs + [Topics.defaultMarkers])
         var lines: [String] = []
         let eos = try KafkaTransactions(brokers: broker.bootstrapServers, pipeline: "eos-test", task: 0, markerTopic: Topics.defaultMarkers,
                                         derivedTopics: ["orders": Topics.orderStatus], deadLetterTopic: Topics.deadLetters,
-                                        log: { lines.append($0) })
+                                        log: { lines.append($0); print("eos: \($0)") })
         eos.backoff = 0.01
         // Every abort counts as one that does not finish: the replacement runs whenever one fails.
-        eos.abortTimeoutMs = 0
+        eos.abortNeverFinishes = !abortFinishes
         var records = (0..<40).map { i in
             KafkaTransactions.Record(topic: Topics.orderStatus, key: Array("o-\(i)".utf8), value: Array("{\"n\":\(i)}".utf8), headers: [])
         }
@@ -28,7 +29,10 @@ import TestSupport
         // The first transaction fails: the coordinator no longer knows the producer's id.
         broker.failNext(request, .invalidProducerIDMapping, count: 1)
         try eos.publish(records, checkpoint: 1)
-        #expect(lines.contains { $0.contains("a new transactional producer") }, "\(request): \(lines)")
+        if !abortFinishes {
+            #expect(lines.contains { $0.contains("a new transactional producer in place of one that cannot abort") }, "\(request): \(lines)")
+        }
+        #expect(lines.contains { $0.contains("publishing checkpoint 1 to Kafka failed") }, "\(request): \(lines)")
         #expect(try eos.lastPublished() == 1)
 
         // Each record once, for a read_committed reader of both partitions.
