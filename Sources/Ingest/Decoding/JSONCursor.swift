@@ -139,23 +139,46 @@ struct JSONCursor {
         i += need + 1
     }
 
+    /// Eight bytes at a time from `i`: the offset of the first quote, backslash, control or
+    /// non-ASCII byte (the lowest flagged byte of these bit tricks is always exact), or of the
+    /// first of the input's last 0–7 bytes, which the caller looks at one by one. Pointers, not
+    /// offsets, so the loop carries no overflow checks (a third of the instructions it had).
+    @inline(__always)
+    static func skipPlain(_ base: UnsafePointer<UInt8>, _ i: Int, _ end: Int) -> Int {
+        var p = base + i
+        let last = base + end
+        while last - p >= 8 {
+            let x = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            let q = x ^ (ones &* 0x22), bs = x ^ (ones &* 0x5C)
+            let special = (((q &- ones) & ~q) | ((bs &- ones) & ~bs) | (x &- ones &* 0x20) | x) & highs
+            if special != 0 { return p - base &+ (special.trailingZeroBitCount &>> 3) }
+            p += 8
+        }
+        return p - base
+    }
+
     /// Reads a string literal (cursor at its opening quote).
     @inline(__always)
     mutating func readString() throws(Rejection) -> StringToken {
+        // Plain ASCII without escapes, the usual case, inline in the callers.
+        let start = i &+ 1
+        let k = Self.skipPlain(base, start, end)
+        if k < end && base[k] == UInt8(ascii: "\"") {
+            i = k &+ 1
+            return StringToken(span: Span(start: start, end: k), escaped: false, ascii: true)
+        }
+        return try readStringInGeneral()
+    }
+
+    /// ``readString()`` for any literal: escapes, non-ASCII, errors.
+    @inline(never)
+    mutating func readStringInGeneral() throws(Rejection) -> StringToken {
         i += 1 // opening quote
         let start = i
         var ascii = true
         while true {
-            // Eight bytes at a time: jump straight to the first quote, backslash, control or
-            // non-ASCII byte (the lowest flagged byte of these bit tricks is always exact).
-            while i + 8 <= end {
-                let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-                let q = x ^ (ones &* 0x22), bs = x ^ (ones &* 0x5C)
-                let special = (((q &- ones) & ~q) | ((bs &- ones) & ~bs) | (x &- ones &* 0x20) | x) & highs
-                if special != 0 { i += special.trailingZeroBitCount >> 3; break }
-                i += 8
-            }
+            i = Self.skipPlain(base, i, end)
             guard i < end else { break }
             let c = base[i]
             if c == UInt8(ascii: "\"") {
@@ -316,6 +339,32 @@ struct JSONCursor {
     /// `nil` after the closing `}`. The cursor is left at the member's value.
     @inline(__always)
     mutating func nextKey(_ first: inout Bool) throws(Rejection) -> StringToken? {
+        // Compact JSON, the usual case, inline in the callers: `,"key":` (`"key":` for the first
+        // member) with a key of plain ASCII, or `}`. Anything else — whitespace, escapes, other
+        // bytes, a key in the input's last eight bytes — takes the general path, which
+        // validates and words the errors.
+        var j = i
+        if j < end {
+            let c = base[j]
+            if c == UInt8(ascii: "}") { i = j &+ 1; return nil }
+            if !first && c == UInt8(ascii: ",") { j &+= 1 }
+            if (first || j > i) && j < end && base[j] == UInt8(ascii: "\"") {
+                let s = j &+ 1
+                let k = Self.skipPlain(base, s, end)
+                if k &+ 1 < end, base[k] == UInt8(ascii: "\""), base[k &+ 1] == UInt8(ascii: ":") {
+                    first = false
+                    i = k &+ 2
+                    skipWS()
+                    return StringToken(span: Span(start: s, end: k), escaped: false, ascii: true)
+                }
+            }
+        }
+        return try nextKeyInGeneral(&first)
+    }
+
+    /// ``nextKey(_:)`` for any input: whitespace, escapes, errors.
+    @inline(never)
+    mutating func nextKeyInGeneral(_ first: inout Bool) throws(Rejection) -> StringToken? {
         skipWS()
         guard i < end else { throw syntax("unterminated object") }
         if base[i] == UInt8(ascii: "}") { i += 1; return nil }
@@ -358,7 +407,26 @@ struct JSONCursor {
             let u = unescaped(k)
             return u.count == n && u.withUnsafeBufferPointer { memcmp($0.baseAddress!, name.utf8Start, n) == 0 }
         }
-        return k.span.count == n && memcmp(base + k.span.start, name.utf8Start, n) == 0
+        return k.span.count == n && Self.equal(base + k.span.start, name.utf8Start, n)
+    }
+
+    /// `memcmp(a, b, n) == 0` without the call for the short names of the catalog: two
+    /// overlapping loads of 8 (or 4) bytes from each side.
+    @inline(__always)
+    static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        if n >= 8 {
+            if n > 16 { return memcmp(a, b, n) == 0 }
+            return ra.loadUnaligned(as: UInt64.self) == rb.loadUnaligned(as: UInt64.self)
+                && ra.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) == rb.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        }
+        if n >= 4 {
+            return ra.loadUnaligned(as: UInt32.self) == rb.loadUnaligned(as: UInt32.self)
+                && ra.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self) == rb.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+        }
+        var k = 0
+        while k < n { if a[k] != b[k] { return false }; k += 1 }
+        return true
     }
 
     /// The decoded bytes of a literal with escapes (validated when it was read).
