@@ -7,14 +7,7 @@ import Testing
 /// everything else on the general one: whitespace between tokens and escaped keys must decode to
 /// the very same events, and a rejection to the same reason.
 @Suite struct DecoderPathsTests {
-    static let records: [[UInt8]] = {
-        var config = GeneratorConfig()
-        config.seed = 41
-        config.tenants = 4
-        config.ordersPerDay = 12
-        var gen = StreamGenerator(config)
-        return gen.generateAll().map(\.value) + Samples.valid.map { Array(Samples.envelope($0.0, $0.1).utf8) }
-    }()
+    static let records = Samples.generatedAndValid(seed: 41, tenants: 4, ordersPerDay: 12)
 
     /// Whitespace after every structural character outside strings (a different mix each time).
     static func spaced(_ r: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {

@@ -6,16 +6,8 @@ import Testing
 /// Random, truncated and mutated bytes never crash the decoder; every answer is a valid event or
 /// a rejection with a known reason, and nothing that is not a JSON object is ever accepted.
 @Suite struct FuzzTests {
-    static let seeds: [[UInt8]] = {
-        var config = GeneratorConfig()
-        config.seed = 99
-        config.tenants = 3
-        config.ordersPerDay = 10
-        var gen = StreamGenerator(config)
-        // A spread of types: take every 7th record of a small stream plus the hand-written samples.
-        let generated = gen.generateAll().enumerated().filter { $0.offset % 7 == 0 }.map(\.element.value)
-        return generated + Samples.valid.map { Array(Samples.envelope($0.0, $0.1).utf8) }
-    }()
+    /// A spread of types: every 7th record of a small stream plus the hand-written samples.
+    static let seeds = Samples.generatedAndValid(seed: 99, tenants: 3, ordersPerDay: 10, every: 7)
 
     @Test func randomBytes() {
         var rng = SplitMix64(seed: 1)

@@ -1,7 +1,19 @@
 import Domain
+@testable import Ingest
 
 /// Hand-written records for decoder tests: one valid record per catalog event type.
 enum Samples {
+    /// A small generated stream's records, then one hand-written record per catalog type.
+    static func generatedAndValid(seed: UInt64, tenants: Int, ordersPerDay: Int, every nth: Int = 1) -> [[UInt8]] {
+        var config = GeneratorConfig()
+        config.seed = seed
+        config.tenants = tenants
+        config.ordersPerDay = ordersPerDay
+        var gen = StreamGenerator(config)
+        let generated = gen.generateAll().enumerated().filter { $0.offset % nth == 0 }.map(\.element.value)
+        return generated + valid.map { Array(envelope($0.0, $0.1).utf8) }
+    }
+
     static func envelope(_ type: String, _ data: String, extra: String = "") -> String {
         """
         {"event_id":"evt-1","event_type":"\(type)","version":"1.0","timestamp":"2026-03-01T10:00:00+02:00",\
