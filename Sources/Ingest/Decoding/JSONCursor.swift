@@ -158,15 +158,22 @@ struct JSONCursor {
         return p - base
     }
 
+    /// The literal whose opening quote is at `q` when it is plain ASCII without escapes (the
+    /// usual case, read inline in the callers); nil for anything the general path must read.
+    @inline(__always)
+    func plainString(at q: Int) -> StringToken? {
+        let start = q &+ 1
+        let k = Self.skipPlain(base, start, end)
+        guard k < end && base[k] == UInt8(ascii: "\"") else { return nil }
+        return StringToken(span: Span(start: start, end: k), escaped: false, ascii: true)
+    }
+
     /// Reads a string literal (cursor at its opening quote).
     @inline(__always)
     mutating func readString() throws(Rejection) -> StringToken {
-        // Plain ASCII without escapes, the usual case, inline in the callers.
-        let start = i &+ 1
-        let k = Self.skipPlain(base, start, end)
-        if k < end && base[k] == UInt8(ascii: "\"") {
-            i = k &+ 1
-            return StringToken(span: Span(start: start, end: k), escaped: false, ascii: true)
+        if let t = plainString(at: i) {
+            i = t.span.end &+ 1
+            return t
         }
         return try readStringInGeneral()
     }
@@ -341,22 +348,18 @@ struct JSONCursor {
     mutating func nextKey(_ first: inout Bool) throws(Rejection) -> StringToken? {
         // Compact JSON, the usual case, inline in the callers: `,"key":` (`"key":` for the first
         // member) with a key of plain ASCII, or `}`. Anything else — whitespace, escapes, other
-        // bytes, a key in the input's last eight bytes — takes the general path, which
-        // validates and words the errors.
+        // bytes — takes the general path, which validates and words the errors.
         var j = i
         if j < end {
             let c = base[j]
             if c == UInt8(ascii: "}") { i = j &+ 1; return nil }
             if !first && c == UInt8(ascii: ",") { j &+= 1 }
-            if (first || j > i) && j < end && base[j] == UInt8(ascii: "\"") {
-                let s = j &+ 1
-                let k = Self.skipPlain(base, s, end)
-                if k &+ 1 < end, base[k] == UInt8(ascii: "\""), base[k &+ 1] == UInt8(ascii: ":") {
-                    first = false
-                    i = k &+ 2
-                    skipWS()
-                    return StringToken(span: Span(start: s, end: k), escaped: false, ascii: true)
-                }
+            if (first || j > i) && j < end && base[j] == UInt8(ascii: "\""), let key = plainString(at: j),
+               key.span.end &+ 1 < end, base[key.span.end &+ 1] == UInt8(ascii: ":") {
+                first = false
+                i = key.span.end &+ 2
+                skipWS()
+                return key
             }
         }
         return try nextKeyInGeneral(&first)

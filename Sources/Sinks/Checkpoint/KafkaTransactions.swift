@@ -239,14 +239,14 @@ final class KafkaTransactions: CheckpointSink {
                 // A producer told by the coordinator that its id is unknown aborts (the epoch is
                 // bumped) but may never get a record out again: on the mock cluster every later
                 // transaction failed with "Local: Purged in queue", for good. A new one gets out.
-                let failing = !stuck && failures >= replaceAfterFailures
+                let replace = stuck || failures >= replaceAfterFailures
                 // The checkpoint goes again less what `read_committed` consumers can already read
                 // (as after a crash: ``recover(committed:_:)``); all of it when the marker is not
                 // readable on a real cluster, where an aborted transaction's records are not. But
                 // librdkafka 2.0.2's mock cluster leaves an aborted transaction's records (and
                 // marker) readable: sent again whole, every record was read twice (CI, once).
                 do {
-                    if stuck || failing {
+                    if replace {
                         // A producer that cannot abort cannot begin again either (librdkafka:
                         // "conflicting abort_transaction API call is already in progress", for good —
                         // seen once on the mock cluster, whose coordinator no longer knew the
@@ -258,12 +258,11 @@ final class KafkaTransactions: CheckpointSink {
                         producer = try Self.makeProducer(brokers: brokers, pipeline: pipeline, task: task, topics: topics)
                     }
                     if try lastPublished() >= checkpoint { return }
-                    let visible = try readable(records)
-                    todo = records.filter { !(visible[TopicPartition($0.topic, $0.partition)]?.contains($0.value) ?? false) }
+                    todo = try unreadable(records)
                 } catch let e as KafkaProducer.TransactionError where e.fatal {
                     throw e
                 } catch {
-                    log(stuck || failing ? "task \(task): replacing the transactional producer failed (\(error)); retrying"
+                    log(replace ? "task \(task): replacing the transactional producer failed (\(error)); retrying"
                               : "task \(task): reading what checkpoint \(checkpoint) left readable failed (\(error)); retrying")
                 }
                 Thread.sleep(forTimeInterval: delay)
@@ -308,12 +307,17 @@ final class KafkaTransactions: CheckpointSink {
         let published = try lastPublished()
         let todo = try pending(after: published, db).filter { $0.checkpoint <= committed }
         for c in todo {
-            let visible = try readable(c.records)
-            let missing = c.records.filter { !(visible[TopicPartition($0.topic, $0.partition)]?.contains($0.value) ?? false) }
+            let missing = try unreadable(c.records)
             log("republishing checkpoint \(c.checkpoint) to Kafka: its transaction had not committed (\(missing.count) of \(c.records.count) records are not readable)")
             try publish(missing, checkpoint: c.checkpoint)
         }
         try clear(upTo: committed, legacy: true, db)
+    }
+
+    /// Those of `records` that a `read_committed` consumer cannot read yet.
+    func unreadable(_ records: [Record]) throws -> [Record] {
+        let visible = try readable(records)
+        return records.filter { !(visible[TopicPartition($0.topic, $0.partition)]?.contains($0.value) ?? false) }
     }
 
     /// The values a `read_committed` consumer reads in each of these records' partitions from
