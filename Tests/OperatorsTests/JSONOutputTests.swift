@@ -7,6 +7,43 @@ import Testing
 @Suite struct JSONOutputTests {
     static let hostile = "quote \" backslash \\ newline \n tab \t cr \r nul \u{0} bell \u{7} unit \u{1F} ünïcødé 🚚 end"
 
+    /// Derived event ids never change between versions (consumers dedupe a replay's events by
+    /// them): `d-` + 16 hex digits of FNV-1a over the cause, the type and the first data value as
+    /// text, each followed by 0x1f — computed here on its own and pinned for two events (the
+    /// pinned values by a separate Python FNV-1a). The JSON forms carry the same id.
+    @Test func derivedEventIDsAreStable() throws {
+        func reference(_ parts: [String]) -> String {
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for p in parts {
+                for b in Array(p.utf8) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+                h = (h ^ 0x1f) &* 0x100_0000_01b3
+            }
+            let hex = String(h, radix: 16)
+            return "d-" + String(repeating: "0", count: 16 - hex.count) + hex
+        }
+        func event(_ cause: String, _ type: String, _ data: [(String, OutputValue)]) -> DerivedEvent {
+            DerivedEvent(type: type, time: 1_772_323_200_000, tenantID: "t-1", causationID: cause, correlationID: nil, data: data)
+        }
+        #expect(event("evt-1", "order.status_changed", [("order_id", .string("o-1")), ("to", .string("paid"))]).eventID == "d-c695791389b02d83")
+        #expect(event("evt-2", "quota.warning", []).eventID == "d-127932a93fd62252")
+        let firsts: [(OutputValue?, String)] = [
+            (.string("dl-9"), "dl-9"), (.string(Self.hostile), Self.hostile), (.string(""), ""), (.int(-42), "-42"),
+            (.int(0), "0"), (.bool(true), "true"), (.number("2.50"), "2.50"), (.time(1_772_323_200_123), "2026-03-01T00:00:00.123Z"),
+            (.strings(["a", "b"]), "[a, b]"), (.null, "null"), (nil, ""),
+        ]
+        for (i, (first, text)) in firsts.enumerated() {
+            let e = event("evt-\(i)-ü", "delivery.eta_updated", first.map { [("x", $0), ("y", .int(1))] } ?? [])
+            let id = reference(["evt-\(i)-ü", "delivery.eta_updated", text])
+            #expect(e.eventID == id, "first value \(String(describing: first))")
+            let doc = try #require(try JSONSerialization.jsonObject(with: Data(e.jsonBytes)) as? [String: Any])
+            #expect(doc["event_id"] as? String == id)
+            var row: [UInt8] = []
+            e.appendRowJSON(to: &row)
+            let rowDoc = try #require(try JSONSerialization.jsonObject(with: Data(row)) as? [String: Any])
+            #expect(rowDoc["event_id"] as? String == id)
+        }
+    }
+
     @Test func everyStringSurvivesARoundTrip() throws {
         let row = OutputRow([(Self.hostile, .string(Self.hostile)), ("n", .int(-42)), ("ok", .bool(true)),
                              ("list", .strings([Self.hostile, "b"])), ("x", .number("2.5")), ("none", .null)])

@@ -84,6 +84,23 @@ import Testing
         let rows = try db.query("SELECT (extract(epoch FROM eta) * 1000)::bigint::text FROM wakala.deliveries").rows
         #expect(rows == [[String(eta)]])
     }
+
+    /// A list lands as a text[] whose elements are the strings given, whatever they hold: quotes,
+    /// backslashes, commas, braces, tabs, newlines, non-ASCII, the empty string, the word NULL.
+    @Test func listsLandAsTextArraysElementForElement() throws {
+        let db = try PGConnection(url: try TestDatabase.fresh("text_arrays"))
+        try Migrations.run(db)
+        let hostile = ["c-1", "a\"b", "back\\slash", "x,y", "{z}", "tab\there", "line\nbreak", "ŋwana", "", "NULL", "\\\"\\"]
+        try db.transaction {
+            try ReadModelSink.writeReadModels([ReadModelRow("rollup_customers", [
+                ("tenant_id", .string("t-1")), ("granularity", .string("day")), ("bucket_start", .time(0)),
+                ("customers", .strings(hostile))])], db)
+        }
+        let n = try db.query("SELECT cardinality(customers)::text FROM wakala.rollup_customers").rows
+        #expect(n == [[String(hostile.count)]])
+        let elements = try db.query("SELECT e FROM wakala.rollup_customers, unnest(customers) WITH ORDINALITY AS u(e, i) ORDER BY i").rows
+        #expect(elements.map { $0[0] } == hostile.map { Optional($0) })
+    }
 }
 
 @Suite struct PartFileOwnerTests {

@@ -36,23 +36,43 @@ public struct DerivedEvent: Equatable, Sendable {
         storage = Storage(type: type, time: time, tenantID: tenantID, causationID: causationID, correlationID: correlationID, data: data)
     }
 
-    /// `d-` + 16 hex digits of FNV-1a over the cause, the type and the first data value.
+    /// `d-` + 16 hex digits of FNV-1a over the cause, the type and the first data value (its
+    /// ``OutputValue/description``), each followed by 0x1f.
     public var eventID: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(18)
+        appendEventID(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``eventID``'s bytes appended to `out`, without a `String` on the way (every derived
+    /// event's JSON starts with it).
+    public func appendEventID(to out: inout [UInt8]) {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        let parts = [causationID, type, data.first?.1.description ?? ""]
-        for part in parts {
-            for b in part.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        func mix(_ s: String) {
+            var s = s
+            s.withUTF8 { for b in $0 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
             h = (h ^ 0x1f) &* 0x100_0000_01b3
         }
-        let hex = String(h, radix: 16)
-        return "d-" + String(repeating: "0", count: 16 - hex.count) + hex
+        mix(causationID)
+        mix(type)
+        switch data.first?.1 {
+        case nil: mix("")
+        case .string(let s)?: mix(s)
+        case let v?: mix(v.description)
+        }
+        out.append(UInt8(ascii: "d")); out.append(UInt8(ascii: "-"))
+        for shift in stride(from: 60, through: 0, by: -4) {
+            let nibble = UInt8(truncatingIfNeeded: h >> UInt64(shift)) & 0xF
+            out.append(nibble < 10 ? 0x30 + nibble : 0x57 + nibble) // 0-9, a-f
+        }
     }
 
     /// ``row``'s JSON appended to `out`, written straight from the event (no row built: replay's
     /// output files format ~100 k of these at the end of a week).
     public func appendRowJSON(to out: inout [UInt8]) {
         func key(_ k: StaticString) { JSONWriter.appendLiteral(k, to: &out) }
-        key("{\"event_id\":"); JSONWriter.appendEscaped(eventID, to: &out)
+        key("{\"event_id\":\""); appendEventID(to: &out); out.append(UInt8(ascii: "\""))
         key(",\"event_type\":"); JSONWriter.appendEscaped(type, to: &out)
         key(",\"timestamp\":"); OutputValue.time(time).appendJSON(to: &out)
         key(",\"tenant_id\":"); JSONWriter.appendEscaped(tenantID, to: &out)
@@ -91,7 +111,7 @@ public struct DerivedEvent: Equatable, Sendable {
     /// Appends ``json``'s bytes to `out` (part files build one buffer of many).
     public func appendJSON(to out: inout [UInt8]) {
         func key(_ k: StaticString) { JSONWriter.appendLiteral(k, to: &out) }
-        key("{\"event_id\":"); JSONWriter.appendEscaped(eventID, to: &out)
+        key("{\"event_id\":\""); appendEventID(to: &out); out.append(UInt8(ascii: "\""))
         key(",\"event_type\":"); JSONWriter.appendEscaped(type, to: &out)
         key(",\"version\":\"1.0\",\"timestamp\":"); OutputValue.time(time).appendJSON(to: &out)
         key(",\"tenant_id\":"); JSONWriter.appendEscaped(tenantID, to: &out)

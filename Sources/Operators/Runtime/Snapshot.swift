@@ -122,12 +122,14 @@ public enum SnapshotEnvelope {
     /// 3: retired keys (retention), frozen rollup buckets.
     public static let version = 3
 
-    /// Wraps an operator's state.
+    /// Wraps an operator's state. zstd level 1: every checkpoint seals its changed state on the
+    /// way to Postgres, and level 3 took 23 % more instructions for nothing smaller (the generated
+    /// week's largest snapshot: 2,598,425 bytes at level 3, 2,591,446 at level 1).
     public static func seal(operator name: String, _ body: [UInt8]) throws -> [UInt8] {
         var w = SnapshotWriter()
         w.write(version)
         w.write(name)
-        return magic + w.bytes + (try Zstd.compress(body))
+        return magic + w.bytes + (try Zstd.compress(body, level: 1))
     }
 
     /// The operator name in an envelope's header (nil when the bytes are not an envelope).

@@ -140,21 +140,35 @@ public final class ParquetWriter {
     // take the row back out, so a refused row leaves no trace here either.
 
     private var rowFault: String?
+    /// Columns given a value in the row being filled (bit i = column i), and whether one was
+    /// given two: `endRow` counts each column's values only when these say something is off.
+    private var putThisRow: UInt64 = 0
+    private var putTwice = false
+    private var allColumns: UInt64 { columns.count >= 64 ? ~0 : (1 << UInt64(columns.count)) - 1 }
+
+    @inline(__always) private func mark(_ column: Int) {
+        let bit: UInt64 = column < 64 ? 1 << UInt64(column) : 0
+        if putThisRow & bit != 0 { putTwice = true }
+        putThisRow |= bit
+    }
 
     /// Text (any string column).
     public func put(_ column: Int, _ s: String) {
+        mark(column)
         guard check(column, .string) else { return }
         buffers[column].appendString(s)
     }
 
     /// Text given as UTF-8 bytes (the caller vouches they are valid UTF-8).
     public func put(_ column: Int, utf8 bytes: UnsafeRawBufferPointer) {
+        mark(column)
         guard check(column, .string) else { return }
         buffers[column].appendBytes(bytes)
     }
 
     /// An integer (int64, int32 within range, timestamp millis).
     public func put(_ column: Int, _ x: Int64) {
+        mark(column)
         let k = columns[column].kind
         guard k == .int64 || k == .timestampMillis || (k == .int32 && Int32(exactly: x) != nil) else {
             rowFault = rowFault ?? "column \(columns[column].name) (\(k)) cannot hold \(x)"; return
@@ -174,6 +188,7 @@ public final class ParquetWriter {
     }
 
     public func putNull(_ column: Int) {
+        mark(column)
         guard columns[column].optional else { rowFault = rowFault ?? "column \(columns[column].name) is required; got null"; return }
         buffers[column].appendNull()
     }
@@ -187,7 +202,10 @@ public final class ParquetWriter {
     /// Ends the row the `put` calls filled.
     public func endRow() throws {
         let want = buffered + 1
-        if rowFault == nil, let c = buffers.indices.first(where: { buffers[$0].defs.count + streamedRows($0) != want }) {
+        // Every column once (tables of 64 columns or more always count).
+        let complete = putThisRow == allColumns && !putTwice && columns.count < 64
+        putThisRow = 0; putTwice = false
+        if rowFault == nil, !complete, let c = buffers.indices.first(where: { buffers[$0].defs.count + streamedRows($0) != want }) {
             rowFault = "column \(columns[c].name) was given \(buffers[c].defs.count + streamedRows(c) - buffered) values for one row"
         }
         if let fault = rowFault {

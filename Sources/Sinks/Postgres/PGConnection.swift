@@ -282,15 +282,22 @@ public final class PGConnection {
     public static func appendCopyEscaped(_ v: String?, to out: inout [UInt8]) {
         guard var v else { out.append(0x5C); out.append(0x4E); return } // \N
         v.withUTF8 { b in
-            for c in b {
-                switch c {
-                case 0x5C: out.append(0x5C); out.append(0x5C)
-                case 0x0A: out.append(0x5C); out.append(0x6E)
-                case 0x0D: out.append(0x5C); out.append(0x72)
-                case 0x09: out.append(0x5C); out.append(0x74)
-                default: out.append(c)
+            // Runs without a byte to escape (most values: all of them) are copied whole.
+            var start = 0
+            for i in 0..<b.count {
+                let escaped: UInt8
+                switch b[i] {
+                case 0x5C: escaped = 0x5C
+                case 0x0A: escaped = 0x6E
+                case 0x0D: escaped = 0x72
+                case 0x09: escaped = 0x74
+                default: continue
                 }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<i]))
+                out.append(0x5C); out.append(escaped)
+                start = i + 1
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start...]))
         }
     }
 }
