@@ -80,7 +80,7 @@ public final class LocalPostgres: @unchecked Sendable {
         try start()
     }
 
-    var dataDir: URL { directory.appendingPathComponent("data") }
+    public var dataDir: URL { directory.appendingPathComponent("data") }
     var socketDir: URL { directory.appendingPathComponent("socket") }
 
     /// The libpq URL of database `database` (over the unix socket).

@@ -98,3 +98,42 @@ struct BenchScratch {
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
+
+/// CPU seconds (user + system) spent so far, for a benchmark's breakdown of where a run's CPU
+/// went: this process (the embedded broker lives here while children run), its finished
+/// children (reaped, so a child's figure is the difference around its run), and a private
+/// Postgres cluster (the postmaster, the backends it reaped, and those still running).
+enum CPUTime {
+    static func ownSeconds() -> Double { usage(RUSAGE_SELF.rawValue) }
+    static func childrenSeconds() -> Double { usage(RUSAGE_CHILDREN.rawValue) }
+
+    private static func usage(_ who: Int32) -> Double {
+        var u = rusage()
+        getrusage(who, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+    }
+
+    /// The cluster whose postmaster's pid `postmaster.pid` in `dataDir` names: its own CPU, its
+    /// reaped children's and its live children's (nil when it is not running).
+    static func postgresSeconds(dataDir: String) -> Double? {
+        guard let text = try? String(contentsOfFile: dataDir + "/postmaster.pid", encoding: .utf8),
+              let pid = text.split(separator: "\n").first.flatMap({ Int($0) }),
+              let master = stat(pid) else { return nil }
+        var ticks = master.own + master.reaped
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let child = Int(entry), child != pid, let s = stat(child), s.parent == pid else { continue }
+            ticks += s.own
+        }
+        return Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// From /proc/PID/stat: the parent, utime + stime, cutime + cstime (in clock ticks).
+    private static func stat(_ pid: Int) -> (parent: Int, own: Int, reaped: Int)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        // After the command's closing parenthesis: state (field 3), ppid (4), …, utime (14) … cstime (17).
+        let f = text[text.index(after: close)...].split(separator: " ")
+        guard f.count > 15, let parent = Int(f[1]), let ut = Int(f[11]), let st = Int(f[12]), let cut = Int(f[13]), let cst = Int(f[14]) else { return nil }
+        return (parent, ut + st, cut + cst)
+    }
+}

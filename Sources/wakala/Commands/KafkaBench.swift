@@ -44,13 +44,22 @@ struct KafkaBench: ParsableCommand {
         var rows: [(kcat: Double, ours: Double)] = []
         for round in 1...rounds {
             // The peer: kcat in a consumer group of its own, from the beginning to the end.
+            // CPU seconds around each: the child's own, this process's (the embedded broker) and Postgres's.
+            var cpu = (own: CPUTime.ownSeconds(), children: CPUTime.childrenSeconds())
             let k = try timed(kcat, ["-b", bootstrap, "-G", "bench-kcat-\(round)", "-o", "beginning", "-e", "-q", "-f", "%o\n"] + Topics.inputs)
             guard k.status == 0 else { throw RuntimeFailure("kcat failed") }
+            let kcatCPU = (child: CPUTime.childrenSeconds() - cpu.children, broker: CPUTime.ownSeconds() - cpu.own)
             let url = try pg.createDatabase("bench_\(round)")
+            cpu = (CPUTime.ownSeconds(), CPUTime.childrenSeconds())
+            let pg0 = CPUTime.postgresSeconds(dataDir: pg.dataDir.path)
             let r = try timed(me, ["run", "--pipeline", "Pipelines/analytics.yaml", "--until-end", "--brokers", bootstrap,
                                    "--group", "bench-run-\(round)", "--postgres", url, "--data", work + "/data-\(round)",
                                    "--outputs", "kafka", "--batch", String(batch)])
             guard r.status == 0 else { throw RuntimeFailure("wakala run failed:\n\(r.stderr)") }
+            let runCPU = (child: CPUTime.childrenSeconds() - cpu.children, broker: CPUTime.ownSeconds() - cpu.own,
+                          postgres: pg0.flatMap { a in CPUTime.postgresSeconds(dataDir: pg.dataDir.path).map { $0 - a } })
+            note(String(format: "  CPU seconds: kcat %.2f + broker %.2f; wakala run %.2f + broker %.2f + Postgres %@ (2 cores: %.1f core-seconds in the run's wall time)",
+                        kcatCPU.child, kcatCPU.broker, runCPU.child, runCPU.broker, runCPU.postgres.map { String(format: "%.2f", $0) } ?? "?", 2 * r.seconds))
             for line in r.stderr.split(separator: "\n") where line.contains("loop time") || line.contains("done after") { note("  " + line) }
             rows.append((k.seconds, r.seconds))
             print(String(format: "round %d: kcat %.2f s (%.0f records/s), wakala run %.2f s (%.0f records/s): %.2fx kcat's rate",
