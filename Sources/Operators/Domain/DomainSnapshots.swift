@@ -93,6 +93,7 @@ extension OrderLifecycle {
 
     /// Incremental checkpoints: the orders kept as entries, after ``restore(_:)``.
     public mutating func restoreEntries(_ entries: [StateEntry]) throws {
+        orders.reserveCapacity(orders.count + entries.count) // no rehashing while a million arrive
         for e in entries {
             guard let v = e.value else { continue }
             if RetiredKeys.isSegment(e.key, prefix: Self.retiredPrefix) {
@@ -498,6 +499,12 @@ extension Rollups {
 
     /// Incremental checkpoints: the entries, after ``restore(_:)``.
     public mutating func restoreEntries(_ entries: [StateEntry]) throws {
+        // Room for the order facts (`f …`) and the first orders (the rest), so a million arriving
+        // do not rehash the tables as they grow.
+        var facts = 0
+        for e in entries where e.key.utf8.first == UInt8(ascii: "f") { facts += 1 }
+        orders.reserveCapacity(orders.count + facts)
+        firstOrder.reserveCapacity(firstOrder.count + entries.count - facts)
         for e in entries {
             guard let v = e.value else { continue }
             if RetiredKeys.isSegment(e.key, prefix: "r ") {
