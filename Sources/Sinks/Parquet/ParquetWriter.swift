@@ -580,7 +580,7 @@ final class ColumnBuffer {
     /// Strings as PLAIN encodes them — each value's 4-byte little-endian length, then its UTF-8
     /// bytes — one after another, and where each value ends: no String per value, and a page of
     /// required text is a slice of this buffer, compressed without another copy.
-    var bytes: [UInt8] = []
+    let bytes = PlainBytes()
     var ends: [Int] = []
 
     init(kind: ParquetColumn.Kind) { self.kind = kind }
@@ -591,7 +591,7 @@ final class ColumnBuffer {
     func reset() {
         defs.removeAll(keepingCapacity: true); nulls = 0
         ints.removeAll(keepingCapacity: true); doubles.removeAll(keepingCapacity: true); bools.removeAll(keepingCapacity: true)
-        bytes.removeAll(keepingCapacity: true); ends.removeAll(keepingCapacity: true)
+        bytes.removeAll(); ends.removeAll(keepingCapacity: true)
     }
 
     /// Bytes of capacity held.
@@ -607,9 +607,7 @@ final class ColumnBuffer {
     }
 
     func appendBytes(_ b: UnsafeRawBufferPointer) {
-        var n = UInt32(truncatingIfNeeded: b.count).littleEndian
-        withUnsafeBytes(of: &n) { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: b)
+        bytes.appendValue(b)
         ends.append(bytes.count)
         defs.append(1)
     }
@@ -645,7 +643,7 @@ final class ColumnBuffer {
             case .boolean: bools.removeLast()
             case .string:
                 ends.removeLast()
-                bytes.removeSubrange((ends.last ?? 0)...)
+                bytes.truncate(to: ends.last ?? 0)
             }
         }
     }
@@ -661,7 +659,7 @@ final class ColumnBuffer {
 
     /// PLAIN encoding of string value `i` (length, then the bytes).
     func plainString(at i: Int, into out: inout [UInt8]) {
-        out.append(contentsOf: bytes[plainSlice(i..<(i + 1))])
+        bytes.withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[plainSlice(i..<(i + 1))])) }
     }
 
     /// PLAIN encoding of the present values in `range`.
@@ -685,7 +683,7 @@ final class ColumnBuffer {
             }
             if n > 0 { out.append(byte) }
         case .string:
-            out.append(contentsOf: bytes[plainSlice(range)])
+            bytes.withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[plainSlice(range)])) }
         }
     }
 
@@ -799,9 +797,55 @@ final class ColumnBuffer {
                 } else {
                     for i in 0..<stringCount where !consider(i) { return (nil, nil) }
                 }
-                return (Array(bytes[lo]), Array(bytes[hi]))
+                return (Array(UnsafeRawBufferPointer(rebasing: all[lo])), Array(UnsafeRawBufferPointer(rebasing: all[hi])))
             }
         }
+    }
+}
+
+/// A string column's PLAIN bytes: grown by doubling like an `Array`, but a value (its 4-byte
+/// length, then its bytes) goes in with one capacity check and one copy — through `Array`'s
+/// generic `append(contentsOf:)`, twice a value, a string cell cost ~310 instructions (callgrind),
+/// and the `events` table puts ~7 of them a record. Reset keeps the capacity (``ColumnPool``).
+final class PlainBytes {
+    private var base: UnsafeMutableRawPointer?
+    private(set) var count = 0
+    private(set) var capacity = 0
+
+    deinit { base?.deallocate() }
+
+    /// Appends `b` as a PLAIN value: its length (4 bytes, little-endian), then its bytes.
+    @inline(__always)
+    func appendValue(_ b: UnsafeRawBufferPointer) {
+        let n = b.count
+        if count &+ 4 &+ n > capacity { grow(to: count + 4 + n) }
+        let at = base! + count
+        at.storeBytes(of: UInt32(truncatingIfNeeded: n).littleEndian, as: UInt32.self)
+        if n > 0 { (at + 4).copyMemory(from: b.baseAddress!, byteCount: n) }
+        count &+= 4 &+ n
+    }
+
+    @inline(never)
+    private func grow(to need: Int) {
+        var c = Swift.max(capacity * 2, 256)
+        while c < need { c *= 2 }
+        let fresh = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 16)
+        if let base {
+            fresh.copyMemory(from: base, byteCount: count)
+            base.deallocate()
+        }
+        base = fresh
+        capacity = c
+    }
+
+    /// Keeps the first `n` bytes (a refused row's values taken back).
+    func truncate(to n: Int) { count = Swift.min(count, Swift.max(0, n)) }
+
+    /// Empties it, keeping the capacity.
+    func removeAll() { count = 0 }
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
     }
 }
 
