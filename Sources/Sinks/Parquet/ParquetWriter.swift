@@ -63,7 +63,7 @@ public final class ParquetWriter {
     private let tempPath: String
     private var fd: Int32
     private var offset: Int64 = 0
-    private var buffers: [ColumnBuffer]
+    private let buffers: [ColumnBuffer]
     private var buffered = 0
     private var rowGroups: [RowGroupMeta] = []
     public private(set) var rows: Int64 = 0
