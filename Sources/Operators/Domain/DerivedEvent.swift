@@ -56,11 +56,7 @@ public struct DerivedEvent: Equatable, Sendable {
         }
         mix(causationID)
         mix(type)
-        switch data.first?.1 {
-        case nil: mix("")
-        case .string(let s)?: mix(s)
-        case let v?: mix(v.description)
-        }
+        mix(data.first?.1.description ?? "") // a string's description is itself: no copy
         out.append(UInt8(ascii: "d")); out.append(UInt8(ascii: "-"))
         for shift in stride(from: 60, through: 0, by: -4) {
             let nibble = UInt8(truncatingIfNeeded: h >> UInt64(shift)) & 0xF

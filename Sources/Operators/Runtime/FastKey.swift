@@ -19,8 +19,12 @@ public struct FastKey: Hashable, Comparable, Sendable, CustomStringConvertible, 
     }
 
     @inline(__always)
-    private static func hash(bytes b: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        let raw = UnsafeRawBufferPointer(b), n = raw.count
+    private static func hash(bytes b: UnsafeBufferPointer<UInt8>) -> UInt64 { hash(bytes: UnsafeRawBufferPointer(b)) }
+
+    /// ``hash(_:)`` of bytes that are not a `String` (a Parquet dictionary's values).
+    @inline(__always)
+    public static func hash(bytes raw: UnsafeRawBufferPointer) -> UInt64 {
+        let n = raw.count
         var h = seed ^ (UInt64(n) &* 0x9E37_79B9_7F4A_7C15)
         @inline(__always) func word(_ i: Int) -> UInt64 { raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) }
         @inline(__always) func half(_ i: Int) -> UInt64 { UInt64(raw.loadUnaligned(fromByteOffset: i, as: UInt32.self)) }

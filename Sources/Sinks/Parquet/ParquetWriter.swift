@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Ingest
+import Operators
 
 /// A Parquet column: a flat, required or optional primitive.
 public struct ParquetColumn: Sendable, Equatable {
@@ -144,7 +145,8 @@ public final class ParquetWriter {
     /// given two: `endRow` counts each column's values only when these say something is off.
     private var putThisRow: UInt64 = 0
     private var putTwice = false
-    private var allColumns: UInt64 { columns.count >= 64 ? ~0 : (1 << UInt64(columns.count)) - 1 }
+    /// Every column's bit; nil for tables of 64 columns or more (their rows are always counted).
+    private lazy var allColumns: UInt64? = columns.count < 64 ? (1 << UInt64(columns.count)) - 1 : nil
 
     @inline(__always) private func mark(_ column: Int) {
         let bit: UInt64 = column < 64 ? 1 << UInt64(column) : 0
@@ -202,8 +204,7 @@ public final class ParquetWriter {
     /// Ends the row the `put` calls filled.
     public func endRow() throws {
         let want = buffered + 1
-        // Every column once (tables of 64 columns or more always count).
-        let complete = putThisRow == allColumns && !putTwice && columns.count < 64
+        let complete = allColumns == putThisRow && !putTwice // every column once
         putThisRow = 0; putTwice = false
         if rowFault == nil, !complete, let c = buffers.indices.first(where: { buffers[$0].defs.count + streamedRows($0) != want }) {
             rowFault = "column \(columns[c].name) was given \(buffers[c].defs.count + streamedRows(c) - buffered) values for one row"
@@ -700,28 +701,10 @@ final class ColumnBuffer {
         var mask = slots.count - 1
         var size = 0
         return bytes.withUnsafeBytes { all -> ([Int32], [UInt32]) in
-            // A word at a time (only this table's slots depend on it): the byte-wise FNV-1a it
-            // replaced was 2 % of `replay --sinks`' instructions.
+            // The operators' word-at-a-time mixer (the byte-wise FNV-1a it replaced was 2 % of
+            // `replay --sinks`' instructions).
             func hash(_ r: Range<Int>) -> Int {
-                let p = UnsafeRawPointer(all.baseAddress! + r.lowerBound)
-                let n = r.count
-                var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
-                var k = 0
-                while k + 8 <= n {
-                    h = (h ^ p.loadUnaligned(fromByteOffset: k, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
-                    h ^= h >> 32
-                    k += 8
-                }
-                if k < n {
-                    var tail: UInt64 = 0
-                    if n >= 8 {
-                        tail = p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) // overlaps the last word
-                    } else {
-                        while k < n { tail = tail << 8 | UInt64(p.load(fromByteOffset: k, as: UInt8.self)); k += 1 }
-                    }
-                    h = (h ^ tail) &* 0xFF51_AFD7_ED55_8CCD
-                }
-                return Int(truncatingIfNeeded: h ^ (h >> 29))
+                Int(truncatingIfNeeded: FastKey.hash(bytes: UnsafeRawBufferPointer(rebasing: all[r])))
             }
             func same(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
                 a.count == b.count && (a.isEmpty || memcmp(all.baseAddress! + a.lowerBound, all.baseAddress! + b.lowerBound, a.count) == 0)

@@ -42,6 +42,7 @@ struct KafkaBench: ParsableCommand {
         let work = scratch.dir, pg = scratch.pg
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
         var rows: [(kcat: Double, ours: Double)] = []
+        let cores = ProcessInfo.processInfo.activeProcessorCount
         for round in 1...rounds {
             // The peer: kcat in a consumer group of its own, from the beginning to the end.
             // CPU seconds around each: the child's own, this process's (the embedded broker) and Postgres's.
@@ -58,8 +59,9 @@ struct KafkaBench: ParsableCommand {
             guard r.status == 0 else { throw RuntimeFailure("wakala run failed:\n\(r.stderr)") }
             let runCPU = (child: CPUTime.childrenSeconds() - cpu.children, broker: CPUTime.ownSeconds() - cpu.own,
                           postgres: pg0.flatMap { a in CPUTime.postgresSeconds(dataDir: pg.dataDir.path).map { $0 - a } })
-            note(String(format: "  CPU seconds: kcat %.2f + broker %.2f; wakala run %.2f + broker %.2f + Postgres %@ (2 cores: %.1f core-seconds in the run's wall time)",
-                        kcatCPU.child, kcatCPU.broker, runCPU.child, runCPU.broker, runCPU.postgres.map { String(format: "%.2f", $0) } ?? "?", 2 * r.seconds))
+            note(String(format: "  CPU seconds: kcat %.2f + broker %.2f; wakala run %.2f + broker %.2f + Postgres %@ (%d cores: %.1f core-seconds in the run's wall time)",
+                        kcatCPU.child, kcatCPU.broker, runCPU.child, runCPU.broker, runCPU.postgres.map { String(format: "%.2f", $0) } ?? "?",
+                        cores, Double(cores) * r.seconds))
             for line in r.stderr.split(separator: "\n") where line.contains("loop time") || line.contains("done after") { note("  " + line) }
             rows.append((k.seconds, r.seconds))
             print(String(format: "round %d: kcat %.2f s (%.0f records/s), wakala run %.2f s (%.0f records/s): %.2fx kcat's rate",
