@@ -352,6 +352,7 @@ public final class KafkaPipeline {
             if let failure { throw failure }
             let t = now()
             for task in tasks.values.sorted(by: { $0.id < $1.id }) {
+                holdUnreadActive(task, now: t)
                 task.runner.tick(now: t)
                 try forward(task, now: t)
             }
@@ -500,9 +501,27 @@ public final class KafkaPipeline {
         let t = now()
         for p in touched.sorted() {
             guard let task = tasks[p] else { continue }
+            holdUnreadActive(task, now: t)
             task.process(inputs: inputs, now: t)
             try task.checkpointer.absorb(task.runner)
             if untilEnd { noteEnds(task) }
+        }
+    }
+
+    /// Idleness counts only silence at a log's end. An input partition whose log holds records the
+    /// task has not read (librdkafka's high watermark from its last fetch; none known yet counts
+    /// as unread) is not idle, however long no record came: that silence is this process's — a
+    /// broker outage, retries, a checkpoint blocked on a flush, an overloaded machine — and the
+    /// records, once read, must not find the watermark gone past them (nor a receiver of the
+    /// task's routed events, told "idle" on an internal topic). Called right before every
+    /// judgement of idleness (processing, ticks, announcements); only partitions whose
+    /// `idle_timeout` ran out are looked up, so a busy run asks librdkafka nothing. A bounded run
+    /// (`--until-end`, inputs produced before it) thus never goes idle before a partition's end,
+    /// and its results do not depend on stalls or on `idle_timeout`.
+    func holdUnreadActive(_ task: PipelineTask, now t: EpochMillis) {
+        for (i, topic) in inputs.enumerated() where !task.endedInputs.contains(i) && task.runner.tracker.isIdle(partition: i, now: t) {
+            let high = consumer.cachedHighWatermark(TopicPartition(topic, task.id))
+            if high < 0 || high > (task.next[topic] ?? 0) { task.runner.keepActive(partition: i, now: t) }
         }
     }
 
@@ -516,6 +535,7 @@ public final class KafkaPipeline {
             }
         }
         guard !internalTopics.isEmpty else { return }
+        holdUnreadActive(task, now: t)
         let wm = task.runner.tracker.current
         let idle = !task.sourcesEnded && task.runner.tracker.allIdle(now: t)
         if let a = task.announced, a.watermark == wm, a.idle == idle { return }

@@ -60,6 +60,20 @@ import TestSupport
          "--postgres", url, "--data", dir, "--outputs", outputs]
     }
 
+    /// A copy of the default pipeline in `work` with one setting changed (`from` must occur in it).
+    static func pipelineVariant(_ work: String, _ from: String, _ to: String) throws -> String {
+        let path = work + "/pipeline-variant.yaml"
+        let yaml = try String(contentsOfFile: "Pipelines/analytics.yaml", encoding: .utf8)
+        try #require(yaml.contains(from))
+        try yaml.replacingOccurrences(of: from, with: to).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// `runArgs` with another pipeline file.
+    static func runArgs(_ bootstrap: String, _ url: String, _ dir: String, group: String, outputs: String = "files", pipeline: String) -> [String] {
+        runArgs(bootstrap, url, dir, group: group, outputs: outputs).map { $0 == "Pipelines/analytics.yaml" ? pipeline : $0 }
+    }
+
     /// Read models, Parquet tables and derived-event ids of two runs are equal, and not trivially.
     static func expectSameResults(_ urlA: String, _ dirA: String, _ urlB: String, _ dirB: String) throws {
         let modelsA = try ExactlyOnceTests.readModels(urlA), modelsB = try ExactlyOnceTests.readModels(urlB)
@@ -184,5 +198,79 @@ import TestSupport
                                timeout: 120)
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stderr.contains("usage=3") && r.stderr.contains("orders=4") && r.stderr.contains("Pipelines/analytics.yaml"), "\(r.stderr)")
+    }
+
+    /// `idle_timeout` in a live run: a partition read to its log end that gets no record for that
+    /// long stops holding its task's watermark back. Every task here has input partitions that
+    /// never get a record (two tenants over four partitions) beside some that do; an empty
+    /// partition's watermark is the beginning of time, so without idleness no task's watermark
+    /// could ever move. (The other side of the rule — a partition with unread records is never
+    /// idle — is the fault test's, with the same 1 s timeout.)
+    @Test func aQuietPartitionAtItsEndGoesIdleInALiveRun() throws {
+        let partitions = 4
+        let (work, input) = try ExactlyOnceTests.scratch("idle", seed: 63, tenants: 2, extra: [])
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let lines = try Data(contentsOf: URL(fileURLWithPath: input)).split(separator: 0x0A).count
+        let broker = try Self.broker(partitions: partitions)
+        let url = try TestDatabase.fresh("idle_live")
+        let pipeline = try Self.pipelineVariant(work, "idle_timeout: 60s", "idle_timeout: 1s")
+        let p = Process()
+        p.executableURL = try wakalaBinary()
+        p.arguments = Self.runArgs(broker.bootstrapServers, url, work + "/out", group: "idle", pipeline: pipeline).filter { $0 != "--until-end" }
+            + ["--metrics-port", "0", "--checkpoint-interval", "500ms"]
+        let log = work + "/run.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        var port: Int?
+        _ = KafkaScaleOutTests.waitUntil("the metrics port", timeout: 60) {
+            port = logText().components(separatedBy: "metrics on http://127.0.0.1:").dropFirst().first
+                .flatMap { Int($0.prefix { $0.isNumber }) }
+            return port != nil || !p.isRunning
+        }
+        guard let port else { Issue.record("no metrics port: \(logText().suffix(800))"); return }
+        func metrics() -> String { (try? HTTPReply.get("http://127.0.0.1:\(port)/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? "" }
+        /// Each task's watermark (UTC s) as /metrics shows it.
+        func watermarks() -> [Int: Double] {
+            var out: [Int: Double] = [:]
+            for line in metrics().split(separator: "\n") where line.hasPrefix("wakala_task_watermark_seconds{task=\"") {
+                let task = line.dropFirst("wakala_task_watermark_seconds{task=\"".count).prefix { $0.isNumber }
+                if let t = Int(task), let v = Double(line.split(separator: " ").last ?? "") { out[t] = v }
+            }
+            return out
+        }
+        #expect(KafkaScaleOutTests.waitUntil("all \(partitions) tasks", timeout: 120) { watermarks().count == partitions || !p.isRunning })
+
+        // The stream, then (once all of it was read) the same records again: these arrive when the
+        // empty partitions have long been idle, while the others are active.
+        #expect(try Self.produce(broker.bootstrapServers, input) == lines)
+        #expect(KafkaScaleOutTests.waitUntil("every record read", timeout: 180) {
+            DemoTests.metric(metrics(), "wakala_records_in_total") >= Double(lines) || !p.isRunning
+        })
+        let probe = try KafkaConsumer(brokers: broker.bootstrapServers, group: "idle-probe")
+        var empty: [Int: [String]] = [:], filled: [Int: Int64] = [:]
+        for t in Topics.inputs {
+            for q in 0..<partitions {
+                let high = try probe.watermarks(TopicPartition(t, q)).high
+                if high == 0 { empty[q, default: []].append(t) } else { filled[q, default: 0] += high }
+            }
+        }
+        // The precondition: a task with both kinds of partition.
+        let mixed = (0..<partitions).filter { empty[$0] != nil && filled[$0] != nil }
+        #expect(!mixed.isEmpty, "empty partitions \(empty), records \(filled)")
+        #expect(try Self.produce(broker.bootstrapServers, input) == lines)
+        let moved = KafkaScaleOutTests.waitUntil("every task with records past the beginning of time", timeout: 180) {
+            let w = watermarks()
+            return filled.keys.allSatisfy { (w[$0] ?? 0) > 0 } || !p.isRunning
+        }
+        #expect(moved, "watermarks: \(watermarks().sorted { $0.key < $1.key }); tasks with empty partitions \(empty), with records \(filled); log: \(logText().suffix(800))")
+        #expect(p.isRunning)
+        kill(p.processIdentifier, SIGTERM)
+        #expect(KafkaScaleOutTests.waitUntil("the run to stop", timeout: 120) { !p.isRunning })
+        #expect(p.terminationReason == .exit && p.terminationStatus == 0, "\(logText().suffix(800))")
+        withExtendedLifetime(broker) {}
     }
 }

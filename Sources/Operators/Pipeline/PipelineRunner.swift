@@ -305,6 +305,9 @@ public final class PipelineRunner {
     /// as active from `now`.
     public func restartClock(now: EpochMillis) { tracker.touchAll(now: now) }
 
+    /// Source partition `partition` has records not read yet: not idle at `now`.
+    public func keepActive(partition: Int, now: EpochMillis) { tracker.touch(partition: partition, now: now) }
+
     // MARK: internal topics (Kafka mode)
 
     /// Kafka mode, per repartition operator: dedupe of what its internal topic delivers (an

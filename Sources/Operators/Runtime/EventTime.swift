@@ -59,6 +59,13 @@ public struct WatermarkTracker: Sendable, Equatable {
         for p in partitions.keys { partitions[p]!.lastActivity = now }
     }
 
+    /// `partition` counts as active at `now` without a record of its own: its log holds records
+    /// not read yet, so its silence is the reader's (a broker outage, a stalled process), not its
+    /// source's — Flink's pausable idleness clock serves the same end.
+    public mutating func touch(partition: Int, now: EpochMillis) {
+        partitions[partition]?.lastActivity = now
+    }
+
     /// Whether every partition is idle at `now` (or there is none): the watermark cannot move.
     public func allIdle(now: EpochMillis) -> Bool {
         partitions.values.allSatisfy { now - $0.lastActivity >= settings.idleTimeout }
