@@ -297,7 +297,9 @@ public final class KafkaPipeline {
         // are processed first — its positions count them, and the next owner starts after them.
         for t in going where !closing && !t.finished && !t.finishing {
             do {
-                t.process(inputs: inputs, now: now())
+                let at = now()
+                holdUnreadActive(t, now: at)
+                t.process(inputs: inputs, now: at)
                 try t.checkpointer.absorb(t.runner)
                 try checkpoint(t, wait: false)
             } catch { failure = failure ?? error }
@@ -316,7 +318,9 @@ public final class KafkaPipeline {
             let end = endOffsets[TopicPartition(topic, t.id)] ?? 0
             if (t.next[topic] ?? 0) >= end {
                 t.endedInputs.insert(i)
-                t.runner.finish(partition: i, now: now())
+                let at = now()
+                holdUnreadActive(t, now: at)
+                t.runner.finish(partition: i, now: at)
             }
         }
         if !t.sourcesEnded, t.endedInputs.count == inputs.count {
@@ -514,10 +518,10 @@ public final class KafkaPipeline {
     /// broker outage, retries, a checkpoint blocked on a flush, an overloaded machine — and the
     /// records, once read, must not find the watermark gone past them (nor a receiver of the
     /// task's routed events, told "idle" on an internal topic). Called right before every
-    /// judgement of idleness (processing, ticks, announcements); only partitions whose
-    /// `idle_timeout` ran out are looked up, so a busy run asks librdkafka nothing. A bounded run
-    /// (`--until-end`, inputs produced before it) thus never goes idle before a partition's end,
-    /// and its results do not depend on stalls or on `idle_timeout`.
+    /// judgement of idleness (processing, ticks, a partition's end, announcements); only
+    /// partitions whose `idle_timeout` ran out are looked up, so a busy run asks librdkafka
+    /// nothing. A bounded run (`--until-end`, inputs produced before it) thus never goes idle
+    /// before a partition's end, and its results do not depend on stalls or on `idle_timeout`.
     func holdUnreadActive(_ task: PipelineTask, now t: EpochMillis) {
         for (i, topic) in inputs.enumerated() where !task.endedInputs.contains(i) && task.runner.tracker.isIdle(partition: i, now: t) {
             let high = consumer.cachedHighWatermark(TopicPartition(topic, task.id))
