@@ -260,7 +260,6 @@ public final class KafkaConsumer {
         try KafkaMetadata.partitionCount(rk, topic, timeoutMs: timeoutMs)
     }
 
-    /// The low and high (next to be written) offsets of one partition.
     /// The high watermark librdkafka last saw in a fetch response for a partition this consumer
     /// reads (no request; -1 when none yet): consumer lag without a round trip per partition.
     public func cachedHighWatermark(_ tp: TopicPartition) -> Int64 {
@@ -269,6 +268,7 @@ public final class KafkaConsumer {
         return high
     }
 
+    /// The low and high (next to be written) offsets of one partition.
     public func watermarks(_ tp: TopicPartition, timeoutMs: Int = 10_000) throws -> (low: Int64, high: Int64) {
         var low: Int64 = 0, high: Int64 = 0
         let err = rd_kafka_query_watermark_offsets(rk, tp.topic, Int32(tp.partition), &low, &high, Int32(timeoutMs))
