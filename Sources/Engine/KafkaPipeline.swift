@@ -224,6 +224,16 @@ public final class KafkaPipeline {
         _ = try checkpointer.resume(runner)
         runner.restartClock(now: now())
         let task = PipelineTask(id: p, runner: runner, checkpointer: checkpointer, inputs: inputs.count)
+        // Unread: librdkafka's high watermark from its last fetch (no request) above the task's
+        // next offset, or none known yet. Records of a poll not yet processed count as unread (the
+        // task's offsets move only once they are). Asked only about partitions whose idle_timeout
+        // ran out, so a busy run asks librdkafka nothing.
+        runner.unread = { [weak self, unowned task] i in
+            guard let self else { return true }
+            let topic = self.inputs[i]
+            let high = self.consumer.cachedHighWatermark(TopicPartition(topic, task.id))
+            return high < 0 || high > (task.next[topic] ?? 0)
+        }
         if untilEnd { noteEnds(task) }
         return task
     }
@@ -297,9 +307,7 @@ public final class KafkaPipeline {
         // are processed first — its positions count them, and the next owner starts after them.
         for t in going where !closing && !t.finished && !t.finishing {
             do {
-                let at = now()
-                holdUnreadActive(t, now: at)
-                t.process(inputs: inputs, now: at)
+                t.process(inputs: inputs, now: now())
                 try t.checkpointer.absorb(t.runner)
                 try checkpoint(t, wait: false)
             } catch { failure = failure ?? error }
@@ -318,9 +326,7 @@ public final class KafkaPipeline {
             let end = endOffsets[TopicPartition(topic, t.id)] ?? 0
             if (t.next[topic] ?? 0) >= end {
                 t.endedInputs.insert(i)
-                let at = now()
-                holdUnreadActive(t, now: at)
-                t.runner.finish(partition: i, now: at)
+                t.runner.finish(partition: i, now: now())
             }
         }
         if !t.sourcesEnded, t.endedInputs.count == inputs.count {
@@ -356,7 +362,6 @@ public final class KafkaPipeline {
             if let failure { throw failure }
             let t = now()
             for task in tasks.values.sorted(by: { $0.id < $1.id }) {
-                holdUnreadActive(task, now: t)
                 task.runner.tick(now: t)
                 try forward(task, now: t)
             }
@@ -505,27 +510,9 @@ public final class KafkaPipeline {
         let t = now()
         for p in touched.sorted() {
             guard let task = tasks[p] else { continue }
-            holdUnreadActive(task, now: t)
             task.process(inputs: inputs, now: t)
             try task.checkpointer.absorb(task.runner)
             if untilEnd { noteEnds(task) }
-        }
-    }
-
-    /// Idleness counts only silence at a log's end. An input partition whose log holds records the
-    /// task has not read (librdkafka's high watermark from its last fetch; none known yet counts
-    /// as unread) is not idle, however long no record came: that silence is this process's — a
-    /// broker outage, retries, a checkpoint blocked on a flush, an overloaded machine — and the
-    /// records, once read, must not find the watermark gone past them (nor a receiver of the
-    /// task's routed events, told "idle" on an internal topic). Called right before every
-    /// judgement of idleness (processing, ticks, a partition's end, announcements); only
-    /// partitions whose `idle_timeout` ran out are looked up, so a busy run asks librdkafka
-    /// nothing. A bounded run (`--until-end`, inputs produced before it) thus never goes idle
-    /// before a partition's end, and its results do not depend on stalls or on `idle_timeout`.
-    func holdUnreadActive(_ task: PipelineTask, now t: EpochMillis) {
-        for (i, topic) in inputs.enumerated() where !task.endedInputs.contains(i) && task.runner.tracker.isIdle(partition: i, now: t) {
-            let high = consumer.cachedHighWatermark(TopicPartition(topic, task.id))
-            if high < 0 || high > (task.next[topic] ?? 0) { task.runner.keepActive(partition: i, now: t) }
         }
     }
 
@@ -539,9 +526,8 @@ public final class KafkaPipeline {
             }
         }
         guard !internalTopics.isEmpty else { return }
-        holdUnreadActive(task, now: t)
         let wm = task.runner.tracker.current
-        let idle = !task.sourcesEnded && task.runner.tracker.allIdle(now: t)
+        let idle = !task.sourcesEnded && task.runner.sourcesIdle(now: t)
         if let a = task.announced, a.watermark == wm, a.idle == idle { return }
         if task.announced != nil, t - task.announcedAt < 100, wm != WatermarkTracker.end, !idle { return }
         let marker = ExchangeRecord.marker(sender: task.id, watermark: wm, idle: idle)

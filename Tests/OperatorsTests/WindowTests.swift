@@ -158,22 +158,26 @@ import Testing
         #expect(t.advance(now: 63_000) == ms("2026-03-01T10:04:30Z"))
     }
 
-    @Test func aTouchedPartitionIsNotIdleAndStillHoldsTheWatermark() {
-        // A partition whose log holds unread records is touched by its reader (Kafka mode): it
+    @Test func aPartitionWithUnreadRecordsIsNotIdleAndStillHoldsTheWatermark() {
+        // A partition whose log holds unread records (its reader says so, Kafka mode) is not idle: it
         // stays in the minimum however long no record of it came.
         var t = WatermarkTracker(settings: settings, partitions: [0, 1], now: 0)
         t.observe(partition: 1, eventTime: ms("2026-03-01T09:00:00Z"), now: 1_000)
         t.observe(partition: 0, eventTime: ms("2026-03-01T10:00:00Z"), now: 1_000)
-        t.touch(partition: 1, now: 61_000)
+        // At 61 s partition 1's log still holds unread records (partition 0's does not).
+        var asked: [Int] = []
+        t.holdActive(now: 61_000) { asked.append($0); return $0 == 1 }
+        #expect(asked.sorted() == [0, 1]) // both timed out at 61 s; only they are asked
         t.observe(partition: 0, eventTime: ms("2026-03-01T10:05:00Z"), now: 100_000)
         #expect(!t.isIdle(partition: 1, now: 100_000))
         #expect(!t.allIdle(now: 120_000)) // partition 0's record at 100 s
         #expect(t.advance(now: 100_000) == ms("2026-03-01T08:59:30Z"))
-        // Untouched from 61 s on: idle at 121 s, and the watermark moves on.
+        // Not held since 61 s: idle at 121 s, and the watermark moves on.
         #expect(t.advance(now: 121_000) == ms("2026-03-01T10:04:30Z"))
-        // A partition not tracked (removed, or never added) is not created by a touch.
-        t.touch(partition: 7, now: 121_000)
-        #expect(t.isIdle(partition: 7, now: 121_000))
+        // Partitions still in time are not asked.
+        asked = []
+        t.holdActive(now: 121_000) { asked.append($0); return false }
+        #expect(asked == [1])
     }
 
     @Test func allIdleHoldsEndOfInputReleases() {

@@ -278,14 +278,34 @@ public final class PipelineRunner {
     private func run(partition: Int, events: consuming [Timestamped<Event>], maxTime: EpochMillis, now: EpochMillis) {
         deliver(events, from: sourceName)
         if maxTime != .min { tracker.observe(partition: partition, eventTime: maxTime, now: now) }
-        tracker.advance(now: now)
+        advanceSources(now: now)
         advance(to: stageWatermark)
     }
 
     /// Processing time passed without input.
     public func tick(now: EpochMillis) {
-        tracker.advance(now: now)
+        advanceSources(now: now)
         advance(to: stageWatermark)
+    }
+
+    /// Kafka mode: whether source partition `p`'s log holds records not read yet (the driver
+    /// answers from its consumer). Idleness counts only silence at a log's end: such a partition
+    /// is never idle, however long no record came — that silence is the reader's (an outage, a
+    /// checkpoint blocked on the broker, an overloaded machine), and its records, once read, must
+    /// not find the watermark gone past them. nil (files): every silence is the source's.
+    public var unread: ((Int) -> Bool)?
+
+    /// The sources' watermark moved on at `now` (idleness judged as ``unread`` allows).
+    private func advanceSources(now: EpochMillis) {
+        if let unread { tracker.holdActive(now: now, unread: unread) }
+        tracker.advance(now: now)
+    }
+
+    /// Whether every source partition is idle at `now` (as ``unread`` allows): what a Kafka task
+    /// announces on the internal topics.
+    public func sourcesIdle(now: EpochMillis) -> Bool {
+        if let unread { tracker.holdActive(now: now, unread: unread) }
+        return tracker.allIdle(now: now)
     }
 
     /// End of a bounded input: every buffered event and open window is emitted (in Kafka mode,
@@ -304,9 +324,6 @@ public final class PipelineRunner {
     /// Processing time restarts (a restored task in another process): every partition counts
     /// as active from `now`.
     public func restartClock(now: EpochMillis) { tracker.touchAll(now: now) }
-
-    /// Source partition `partition` has records not read yet: not idle at `now`.
-    public func keepActive(partition: Int, now: EpochMillis) { tracker.touch(partition: partition, now: now) }
 
     // MARK: internal topics (Kafka mode)
 

@@ -59,11 +59,14 @@ public struct WatermarkTracker: Sendable, Equatable {
         for p in partitions.keys { partitions[p]!.lastActivity = now }
     }
 
-    /// `partition` counts as active at `now` without a record of its own: its log holds records
-    /// not read yet, so its silence is the reader's (a broker outage, a stalled process), not its
-    /// source's — Flink's pausable idleness clock serves the same end.
-    public mutating func touch(partition: Int, now: EpochMillis) {
-        partitions[partition]?.lastActivity = now
+    /// Each partition whose idle timeout ran out but whose log, `unread` says, still holds
+    /// records not read counts as active at `now`: its silence is the reader's (a broker outage,
+    /// a stalled process), not its source's — Flink's pausable idleness clock serves the same
+    /// end. `unread` is asked only about those partitions.
+    public mutating func holdActive(now: EpochMillis, unread: (Int) -> Bool) {
+        for (p, state) in partitions where now - state.lastActivity >= settings.idleTimeout && unread(p) {
+            partitions[p]!.lastActivity = now
+        }
     }
 
     /// Whether every partition is idle at `now` (or there is none): the watermark cannot move.
