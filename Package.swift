@@ -57,6 +57,7 @@ let package = Package(
         // Sinks: Postgres (libpq) and the local Postgres cluster helper.
         .target(name: "Sinks",
                 dependencies: ["Domain", "Ingest", "Operators", "CLibPQ", "CSupport",
+                               .product(name: "Crypto", package: "swift-crypto"),
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Metrics", package: "swift-metrics")],
                 swiftSettings: crossModule),

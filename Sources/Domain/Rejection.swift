@@ -1,7 +1,7 @@
 /// Why an input record was not accepted (CONTRACT §1 "Bad input"). The raw values are the
 /// stable snake_case codes written to the dead-letter output's `reason`.
 public enum RejectReason: String, CaseIterable, Sendable, Codable {
-    /// The record is over 1 MiB.
+    /// The record is over the source's `max_record_bytes` (default 1 MiB).
     case tooLarge = "too_large"
     /// The record's bytes are not valid UTF-8 (or a `\u` escape is a lone surrogate).
     case invalidUTF8 = "invalid_utf8"
@@ -33,6 +33,9 @@ public enum RejectReason: String, CaseIterable, Sendable, Codable {
     case invalidTimestamp = "invalid_timestamp"
     /// Older than watermark − allowed lateness (CONTRACT §2).
     case lateEvent = "late_event"
+    /// Event time more than `max_future` ahead of the record's own clock (the Kafka record
+    /// timestamp, or the partition's established watermark in a file): never moves a watermark.
+    case futureTimestamp = "future_timestamp"
 }
 
 /// A rejected record's reason and a human-readable detail naming the field.

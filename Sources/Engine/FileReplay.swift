@@ -25,14 +25,16 @@ public struct FileSource: Sendable {
     /// measured no gain there: 2.7–2.9 s for the generated week either way).
     public func feed(_ runner: PipelineRunner, skip: Int64 = 0, decodeAhead: Bool = true, now: () -> EpochMillis,
                      afterBatch: (_ lastOffset: Int64, _ count: Int, _ bytesRead: Int64) throws -> Void) throws {
+        try establishClock(runner)
         guard decodeAhead else { return try feedInline(runner, skip: skip, now: now, afterBatch: afterBatch) }
         nonisolated(unsafe) let reader = try NDJSONReader(path: path) // used by the decoding thread only
+        let decoder = runner.decoder
         let queue = Handoff<(batch: PipelineRunner.DecodedBatch, read: Int64)>(capacity: 2)
         let decoding = Thread {
             struct Cancelled: Error {}
             do {
                 try self.batches(reader, skip: skip) { views in
-                    guard queue.put((PipelineRunner.decode(views), reader.fileBytesRead)) else { throw Cancelled() }
+                    guard queue.put((PipelineRunner.decode(views, with: decoder), reader.fileBytesRead)) else { throw Cancelled() }
                 }
                 queue.finish(nil)
             } catch is Cancelled {
@@ -52,6 +54,22 @@ public struct FileSource: Sendable {
 }
 
 extension FileSource {
+    /// The file's clock for the `max_future` rule, from its head (the first
+    /// ``PipelineRunner/clockSampleRecords`` lines, whatever `skip` is: a resumed run judges by
+    /// the same clock as the first).
+    func establishClock(_ runner: PipelineRunner) throws {
+        let reader = try NDJSONReader(path: path)
+        var arena: [UInt8] = []
+        var spans: [Range<Int>] = []
+        try reader.forEach(limit: PipelineRunner.clockSampleRecords) { bytes, _, _ in
+            spans.append(arena.count..<(arena.count + bytes.count))
+            arena.append(contentsOf: bytes)
+        }
+        arena.withUnsafeBytes { all in
+            runner.establishClock(partition: 0, sample: spans.lazy.map { UnsafeRawBufferPointer(rebasing: all[$0]) })
+        }
+    }
+
     /// Reads, decodes and processes on the caller's thread.
     func feedInline(_ runner: PipelineRunner, skip: Int64, now: () -> EpochMillis,
                     afterBatch: (_ lastOffset: Int64, _ count: Int, _ bytesRead: Int64) throws -> Void) throws {
@@ -155,6 +173,12 @@ public final class FileReplay {
         /// Derived events and dead letters to these brokers (at least once; consumers dedupe by
         /// id) instead of part files.
         public var kafkaBrokers: String?
+        /// Seconds the first Postgres connection may take before the replay gives up (exit 1).
+        public var connectTimeout = 60.0
+        /// Where the Postgres URL came from, named in configuration errors.
+        public var postgresSetting = "--postgres"
+        /// Drop this pipeline's state, read models and files first (`--reset`).
+        public var reset = false
         public var log: (String) -> Void = { _ in }
         public init(postgresURL: String, dataDir: String) { self.postgresURL = postgresURL; self.dataDir = dataDir }
     }
@@ -190,12 +214,18 @@ public final class FileReplay {
         let plan = SinkPlan(config)
         plan.apply(to: runner)
         var producer: KafkaProducer?
-        if let brokers = settings.kafkaBrokers { producer = try KafkaProducer(brokers: brokers) }
-        let checkpointer = Checkpointer(plan.checkpointer(pipeline: config.name, postgresURL: settings.postgresURL,
-                                                          dataDir: settings.dataDir, task: 0),
-                                        kafka: producer, log: settings.log)
+        if let brokers = settings.kafkaBrokers {
+            producer = try KafkaProducer(brokers: brokers, settings: [("message.max.bytes", String(KafkaProducer.maxMessageBytes))])
+        }
+        var cs = plan.checkpointer(pipeline: config.name, postgresURL: settings.postgresURL, dataDir: settings.dataDir, task: 0)
+        cs.connectTimeout = settings.connectTimeout
+        cs.postgresSetting = settings.postgresSetting
+        let checkpointer = Checkpointer(cs, kafka: producer, log: settings.log)
+        if settings.reset { try checkpointer.reset(describe: settings.log) }
         var summary = Summary()
         summary.resumedAfter = try checkpointer.resume(runner)
+        // The checkpoints belong to one input: another file is refused, not silently skipped.
+        try checkpointer.bindInput(try Checkpointer.InputIdentity.of(path: source.path))
         let everyRecords = settings.checkpointRecords.map { max(source.batch, ($0 + source.batch - 1) / source.batch * source.batch) }
         var sinceCheckpoint = 0
         var lastCheckpoint = monotonicSeconds()

@@ -43,7 +43,15 @@ public final class KafkaPipeline {
         /// new, empty cluster then starts the internal topics afresh and loses nothing. Sound with
         /// one task (a checkpoint is then one transaction for the whole pipeline).
         public var drainInternalTopicsAtCheckpoint = false
+        /// Seconds Kafka and Postgres may take to answer at start (retried with backoff) before
+        /// the run gives up (exit 1, naming them); later outages pause the input and are retried.
+        public var connectTimeout = 60.0
+        /// Where the Postgres URL came from, named in configuration errors.
+        public var postgresSetting = "--postgres"
         public var log: (String) -> Void = { _ in }
+        /// Outages being retried (warning level), and what was lost or changed (error level).
+        public var warn: ((String) -> Void)?
+        public var error: ((String) -> Void)?
 
         public init(brokers: String, group: String, postgresURL: String, dataDir: String) {
             self.brokers = brokers; self.group = group; self.postgresURL = postgresURL
@@ -53,6 +61,11 @@ public final class KafkaPipeline {
 
     /// A pipeline file that cannot run against this cluster (exit 2).
     public struct ConfigurationError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Kafka did not answer within the connect timeout at start (exit 1).
+    public struct Unreachable: Error, CustomStringConvertible {
         public var description: String
     }
 
@@ -132,10 +145,24 @@ public final class KafkaPipeline {
         inputIndex = Dictionary(uniqueKeysWithValues: inputs.enumerated().map { ($1, $0) })
         exchange = try KafkaProducer(brokers: settings.brokers, settings: [("linger.ms", "2")])
         // Co-partitioning: partition p of every input topic is task p.
+        // The first answer from the cluster is waited for (it may be starting) up to the connect
+        // timeout; a topic it says does not exist is a configuration error at once.
         var counts: [String: Int] = [:]
+        let began = DispatchTime.now().uptimeNanoseconds
+        var delay = 0.2
         for t in inputs {
-            do { counts[t] = try exchange.partitionCount(t) } catch {
-                throw ConfigurationError(description: "\(config.file): source topic \(t) at \(settings.brokers): \(error)")
+            while counts[t] == nil {
+                do { counts[t] = try exchange.partitionCount(t, timeoutMs: 5_000) } catch let e as KafkaError where e.isUnknownTopic {
+                    throw ConfigurationError(description: "\(config.file): source topic \(t) at \(settings.brokers): \(e)")
+                } catch {
+                    let waited = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+                    if waited >= settings.connectTimeout {
+                        throw Unreachable(description: "Kafka at \(settings.brokers) did not answer within \(Int(settings.connectTimeout)) s (--connect-timeout): \(error)")
+                    }
+                    (settings.warn ?? settings.log)("Kafka at \(settings.brokers) did not answer (\(error)); retrying in \(String(format: "%.1f", delay)) s (giving up after \(Int(settings.connectTimeout)) s)")
+                    try Shutdown.sleep(delay, while: "waiting for Kafka at \(settings.brokers)")
+                    delay = min(5, delay * 2)
+                }
             }
         }
         let distinct = Set(counts.values)
@@ -170,7 +197,7 @@ public final class KafkaPipeline {
         self.internalTopics = internalTopics
         operatorOfTopic = Dictionary(uniqueKeysWithValues: internalTopics.map { ($1, $0) })
         consumer = try KafkaConsumer(brokers: settings.brokers, group: settings.group)
-        internalStarts = try Self.internalStarts(config.name, Array(internalTopics.values), partitions: n, settings.postgresURL, consumer)
+        internalStarts = try Self.internalStarts(config.name, Array(internalTopics.values), partitions: n, settings, consumer)
         if settings.untilEnd {
             for t in inputs {
                 for p in 0..<n { endOffsets[TopicPartition(t, p)] = try consumer.watermarks(TopicPartition(t, p)).high }
@@ -188,10 +215,11 @@ public final class KafkaPipeline {
     /// (recorded once): a task that has no checkpoint yet starts there, not at the beginning,
     /// where records of an earlier incarnation of the pipeline (another database, a reset) may
     /// lie — their watermark markers would let the operators run ahead of the events.
-    static func internalStarts(_ pipeline: String, _ topics: [String], partitions n: Int, _ url: String,
+    static func internalStarts(_ pipeline: String, _ topics: [String], partitions n: Int, _ settings: Settings,
                                _ consumer: KafkaConsumer) throws -> [TopicPartition: Int64] {
         guard !topics.isEmpty else { return [:] }
-        let db = try PGConnection(url: url)
+        let db = try PGConnection.connect(url: settings.postgresURL, setting: settings.postgresSetting, timeout: settings.connectTimeout,
+                                          log: settings.warn ?? settings.log)
         try Migrations.run(db)
         var out: [TopicPartition: Int64] = [:]
         for t in topics {
@@ -220,7 +248,11 @@ public final class KafkaPipeline {
         var s = plan.checkpointer(pipeline: config.name, postgresURL: settings.postgresURL, dataDir: settings.dataDir, task: p)
         // Exactly once to Kafka: a transactional producer per task (``KafkaTransactions``).
         if settings.outputsToKafka { s.transactions = (settings.brokers, markerTopic) }
-        let checkpointer = Checkpointer(s, log: { [log = settings.log] in log("task \(p): \($0)") })
+        s.connectTimeout = settings.connectTimeout
+        s.postgresSetting = settings.postgresSetting
+        let warn = settings.warn ?? settings.log, error = settings.error ?? warn
+        let checkpointer = Checkpointer(s, log: { [log = settings.log] in log("task \(p): \($0)") },
+                                        warn: { warn("task \(p): \($0)") }, error: { error("task \(p): \($0)") })
         _ = try checkpointer.resume(runner)
         runner.restartClock(now: now())
         let task = PipelineTask(id: p, runner: runner, checkpointer: checkpointer, inputs: inputs.count)

@@ -36,6 +36,8 @@ final class PipelineTask {
     /// This round's input records, back to back, with their spans and offsets per input topic.
     var arena: [UInt8] = []
     var spans: [[(range: Range<Int>, offset: Int64)]]
+    /// Each input record's Kafka timestamp (its clock for the `max_future` rule), like `spans`.
+    var clocks: [[EpochMillis]]
     /// This round's internal-topic records, in arrival order.
     var inbound: [Inbound] = []
 
@@ -51,6 +53,7 @@ final class PipelineTask {
         next = checkpointer.positions
         kafkaCommitted = checkpointer.checkpointID
         spans = Array(repeating: [], count: inputs)
+        clocks = Array(repeating: [], count: inputs)
         unpublished = Array(repeating: 0, count: inputs)
     }
 
@@ -73,6 +76,7 @@ final class PipelineTask {
     func append(input: Int, _ r: ConsumedRecord) {
         unpublished[input] += 1
         spans[input].append((arena.count..<(arena.count + r.value.count), r.offset))
+        clocks[input].append(r.timestamp)
         arena.append(contentsOf: r.value)
         sinceCheckpoint += 1
     }
@@ -95,12 +99,12 @@ final class PipelineTask {
             arena.withUnsafeBytes { all in
                 for (i, list) in spans.enumerated() where !list.isEmpty {
                     let views = list.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset) }
-                    runner.process(partition: i, records: views, now: now, source: topics[i])
+                    runner.process(partition: i, records: views, now: now, source: topics[i], sourcePartition: id, clocks: clocks[i])
                     next[topics[i]] = list[list.count - 1].offset + 1
                 }
             }
             arena.removeAll(keepingCapacity: true)
-            for i in spans.indices { spans[i].removeAll(keepingCapacity: true) }
+            for i in spans.indices { spans[i].removeAll(keepingCapacity: true); clocks[i].removeAll(keepingCapacity: true) }
         }
         guard !inbound.isEmpty else { return }
         var batch: [Timestamped<Event>] = []

@@ -73,6 +73,9 @@ public struct WebhookTranslator: Sendable {
 
     public init(tenants: [String: String]) { self.tenants = tenants }
 
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z in seconds since the epoch.
+    static let earliestSeconds: Int64 = -62_167_219_200, latestSeconds: Int64 = 253_402_300_799
+
     static func id(_ prefix: String, _ parts: String...) -> String {
         let digest = SHA256.hash(data: Array(parts.joined(separator: "\u{1F}").utf8))
         return prefix + digest.prefix(16).map { String(format: "%02x", $0) }.joined()
@@ -121,6 +124,16 @@ public struct WebhookTranslator: Sendable {
                         out.deadLetters += 1
                         continue
                     }
+                    // Seconds since the epoch from outside: range-checked before any arithmetic
+                    // (years 0000–9999, what RFC 3339 can write), else a dead letter — a trap here
+                    // would take the gateway down at every re-delivery.
+                    guard (Self.earliestSeconds...Self.latestSeconds).contains(ts) else {
+                        out.records.append(deadLetter(body, reason: RejectReason.invalidTimestamp.rawValue,
+                                                      detail: "message \(wamid): timestamp \(ts) is outside years 0000–9999",
+                                                      source: "webhook:whatsapp", key: tenant))
+                        out.deadLetters += 1
+                        continue
+                    }
                     let at = RFC3339.format(ts * 1000)
                     var w = JSONWriter()
                     w.beginObject()
@@ -146,6 +159,22 @@ public struct WebhookTranslator: Sendable {
             }
         }
         return out
+    }
+
+    /// A JSON value as whole non-negative cents below 2^53, or nil (booleans, strings, fractions,
+    /// negatives, non-finite or inexact numbers).
+    static func cents(_ v: Any) -> Int64? {
+        // JSON booleans come back as NSNumber too (and on Linux `1 is Bool` holds): their
+        // objCType is "c", a number's never is.
+        guard let n = v as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
+        let d = n.doubleValue
+        guard d.isFinite, d >= 0, d < 9_007_199_254_740_992, d == d.rounded(.towardZero) else { return nil }
+        return Int64(d)
+    }
+
+    static func shown(_ v: Any) -> String {
+        let s = v is String ? "\"\(v)\"" : "\(v)"
+        return s.count > 64 ? String(s.prefix(64)) + "…" : s
     }
 
     /// The message's content object: the Cloud API's own object for its type (`text`, `image`,
@@ -186,9 +215,19 @@ public struct WebhookTranslator: Sendable {
         let metadata = (data["metadata"] as? [String: Any]) ?? ((data["transaction"] as? [String: Any])?["metadata"] as? [String: Any]) ?? [:]
         let reference = (data["reference"] as? String) ?? (data["transaction_reference"] as? String)
             ?? ((data["transaction"] as? [String: Any])?["reference"] as? String)
-        let amount = (data["amount"] as? NSNumber)?.int64Value
+        // Paystack amounts are integers in the currency's subunit (cents). Anything else — a
+        // fraction, a negative, a string, a number past 2^53 (no longer exact as JSON's double) —
+        // is not truncated into some other valid payment: it is dead-lettered.
+        if let raw = data["amount"], Self.cents(raw) == nil {
+            out.records.append(deadLetter(body, reason: RejectReason.invalidMoney.rawValue,
+                                          detail: "\(event): data.amount must be a non-negative integer number of cents, got \(Self.shown(raw))",
+                                          source: "webhook:paystack", key: metadata["tenant_id"] as? String ?? ""))
+            out.deadLetters += 1
+            return out
+        }
+        let amount = data["amount"].flatMap(Self.cents)
         guard let tenant = metadata["tenant_id"] as? String, let order = metadata["order_id"] as? String, let reference,
-              let amount, amount >= 0 else {
+              let amount else {
             out.records.append(deadLetter(body, reason: "missing_payment_fields",
                                           detail: "\(event) needs data.reference, data.amount and metadata.tenant_id and metadata.order_id",
                                           source: "webhook:paystack", key: metadata["tenant_id"] as? String ?? ""))

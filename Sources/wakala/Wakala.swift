@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Ingest
 
 /// `wakala`: the Wakala Stream command line (CONTRACT §3.1).
 @main
@@ -31,7 +32,7 @@ struct Wakala: ParsableCommand {
                 Foundation.exit(0)
             }
             FileHandle.standardError.write(Data(("wakala: " + message + "\n").utf8))
-            Foundation.exit(code == .validationFailure || error is ValidationError ? 2 : 1)
+            Foundation.exit(code == .validationFailure || error is ValidationError || error is SettingError ? 2 : 1)
         }
     }
 }

@@ -259,6 +259,38 @@ enum Hooks {
         #expect(f.gateway.terminationStatus == 0)
     }
 
+    /// Numbers from outside are range-checked before arithmetic (issue 27, 2 and 10): a signed
+    /// WhatsApp timestamp of 2^53 or −2^63 seconds and Paystack amounts that are not whole cents
+    /// are dead letters with a reason and 200 — the gateway stays up and nothing is truncated
+    /// into another valid payment.
+    @Test func hostileNumbersAreDeadLettersAndTheGatewayStaysUp() throws {
+        let f = try GatewayFixture()
+        func message(_ id: String, _ ts: String) -> [UInt8] {
+            Hooks.webhook([[Hooks.change("106540352242922", messages: [
+                #"{"from":"27821234567","id":"\#(id)","timestamp":"\#(ts)","type":"text","text":{"body":"x"}}"#])]])
+        }
+        for (id, ts) in [("wamid.H1", "9223372036854776"), ("wamid.H2", "-9223372036854775808"), ("wamid.H3", "253402300800")] {
+            let r = try f.whatsapp(message(id, ts))
+            #expect(r.status == 200, "timestamp \(ts): \(r.status)")
+            #expect(try HTTPReply.get("http://127.0.0.1:\(f.port)/healthz").status == 200, "the gateway died on timestamp \(ts)")
+        }
+        #expect(try f.whatsapp(message("wamid.OK", "253402300799")).status == 200) // 9999-12-31T23:59:59Z still writes
+        for amount in ["99.999", "-100", "\"5000\"", "1e30", "true", "9007199254740993"] {
+            let body = Array(#"{"event":"charge.success","data":{"id":7,"reference":"ref-h","amount":\#(amount),"paid_at":"2026-03-01T10:00:00Z","metadata":{"tenant_id":"t-0001","order_id":"o-1"}}}"#.utf8)
+            let r = try f.paystack(body)
+            #expect(r.status == 200, "amount \(amount): \(r.status)")
+        }
+        #expect(try f.paystack(Hooks.charge("ref-ok", tenant: "t-0001", order: "o-2", amount: 100, id: 8)).status == 200)
+        let dead = try f.read(Topics.deadLetters)
+        #expect(dead.filter { $0.headers.contains("reason=invalid_timestamp") }.count == 3, "\(dead.map(\.headers))")
+        #expect(dead.filter { $0.headers.contains("reason=invalid_money") }.count == 6, "\(dead.map(\.headers))")
+        let inbound = try f.read("whatsapp.inbound")
+        #expect(inbound.count == 1 && inbound[0].value.contains("9999-12-31T23:59:59.000Z"))
+        let payments = try f.read("payments")
+        #expect(payments.count == 1 && payments[0].value.contains(#""amount":"1.00""#), "\(payments.map(\.value))")
+        #expect(f.gateway.isRunning)
+    }
+
     /// A tenants file with an unquoted number (YAML would read 0123 as 123) is refused: exit 2.
     @Test func tenantsFileNeedsQuotedPhoneNumberIDs() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-tenants-\(UUID().uuidString).yaml").path

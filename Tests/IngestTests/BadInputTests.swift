@@ -75,6 +75,12 @@ let badCases: [BadCase] = [
     BadCase("timezone", Samples.envelope("tenant.created", #"{"name":"S","tier":"basic","timezone":"Africa/Soweto"}"#), .invalidValue, "timezone"),
     BadCase("actor type", orderRecord.replacingOccurrences(of: #""type":"user""#, with: #""type":"robot""#), .invalidValue, "actor.type"),
     BadCase("channel", Samples.envelope("notification.sent", #"{"notification_id":"n","recipient":"x","channel":"pigeon","template":"t"}"#), .invalidValue, "channel"),
+    // U+0000: valid JSON and UTF-8, but no Postgres text column can store it (issue 27, 1).
+    BadCase("NUL in an item name", order(#""name":"Kota""#, with: #""name":"Braai\u0000pack""#), .invalidValue, "U+0000"),
+    BadCase("NUL in customer_id", order(#""customer_id":"c-1""#, with: #""customer_id":"c\u00001""#), .invalidValue, "U+0000"),
+    BadCase("NUL in an ignored field", orderRecord.replacingOccurrences(of: #""tenant_id":"t-1","#, with: #""tenant_id":"t-1","note":"\u0000","#), .invalidValue, "U+0000"),
+    BadCase("NUL in a key", orderRecord.replacingOccurrences(of: #""tenant_id":"t-1","#, with: #""tenant_id":"t-1","n\u0000":1,"#), .invalidValue, "U+0000"),
+    BadCase("NUL in metadata", orderRecord.replacingOccurrences(of: #""tenant_id":"t-1","#, with: #""tenant_id":"t-1","metadata":{"source":"x\u0000"},"#), .invalidValue, "U+0000"),
     // Outside a stated range.
     BadCase("quantity 0", order(#""quantity":1,"#, with: #""quantity":0,"#), .outOfRange, "data.items[1].quantity"),
     BadCase("negative quantity", order(#""quantity":2"#, with: #""quantity":-2"#), .outOfRange, "quantity"),
@@ -122,7 +128,7 @@ let badCases: [BadCase] = [
 
     @Test func everyInputReasonIsCovered() {
         let covered = Set(badCases.map(\.reason))
-        let input = Set(RejectReason.allCases).subtracting([.lateEvent]) // late_event is the watermark's, not the decoder's
+        let input = Set(RejectReason.allCases).subtracting([.lateEvent, .futureTimestamp]) // the watermark's and the record clock's, not the decoder's
         #expect(input.subtracting(covered).isEmpty, "uncovered: \(input.subtracting(covered))")
     }
 

@@ -7,17 +7,20 @@ import Domain
 /// over meaning: a record that is not valid JSON anywhere is `invalid_json` (or `invalid_utf8`)
 /// even when an earlier field was also wrong. No input makes it crash.
 public struct EventDecoder: Sendable {
-    /// Records over this many bytes (1 MiB) are rejected as `too_large`.
+    /// The default limit: records over 1 MiB are rejected as `too_large`.
     public static let maxRecordBytes = 1 << 20
     /// Orders hold 1–500 items.
     public static let maxItems = 500
 
-    public init() {}
+    /// Records over this many bytes are rejected as `too_large` (the source's `max_record_bytes`).
+    public let maxRecordBytes: Int
+
+    public init(maxRecordBytes: Int = EventDecoder.maxRecordBytes) { self.maxRecordBytes = maxRecordBytes }
 
     /// Decodes one record.
     public func decode(_ bytes: UnsafeRawBufferPointer) -> Result<Event, Rejection> {
-        guard bytes.count <= Self.maxRecordBytes else {
-            return .failure(Rejection(.tooLarge, "record is \(bytes.count) bytes; the limit is \(Self.maxRecordBytes)"))
+        guard bytes.count <= maxRecordBytes else {
+            return .failure(Rejection(.tooLarge, "record is \(bytes.count) bytes; the limit is \(maxRecordBytes) (the source's max_record_bytes)"))
         }
         guard bytes.count > 0, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             return .failure(Rejection(.invalidJSON, "empty record"))

@@ -247,6 +247,11 @@ struct JSONCursor {
                 } else if scalar >= 0xDC00 && scalar <= 0xDFFF {
                     throw Rejection(.invalidUTF8, "lone surrogate escape at byte \(i)")
                 }
+                if scalar == 0 {
+                    // Valid JSON, but Postgres text cannot hold U+0000: refused here, for every
+                    // string of the record (CONTRACT §1), before any of it is stored.
+                    throw Rejection(.invalidValue, "a string holds U+0000 (\\u0000) at byte \(i - 6), which text columns cannot store")
+                }
                 if scalar >= 0x80 { ascii = false }
                 out?.pointee.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
             default:

@@ -18,6 +18,15 @@ public struct ConsumedRecord {
     public var offset: Int64
     public var key: UnsafeRawBufferPointer
     public var value: UnsafeRawBufferPointer
+    /// The record's timestamp (its producer's create time, or the broker's log-append time) in
+    /// UTC milliseconds; -1 when the record carries none.
+    public var timestamp: Int64 = -1
+
+    public init(topic: String, partition: Int, offset: Int64, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
+                timestamp: Int64 = -1) {
+        self.topic = topic; self.partition = partition; self.offset = offset
+        self.key = key; self.value = value; self.timestamp = timestamp
+    }
 }
 
 /// librdkafka's high-level (group) consumer, as the pipeline uses it (CONTRACT §3.1): the
@@ -188,7 +197,8 @@ public final class KafkaConsumer {
             if let t = names[rkt] { topic = t } else { topic = String(cString: rd_kafka_topic_name(rkt)); names[rkt] = topic }
             try body(ConsumedRecord(topic: topic, partition: Int(msg.partition), offset: msg.offset,
                                     key: UnsafeRawBufferPointer(start: msg.key, count: msg.key_len),
-                                    value: UnsafeRawBufferPointer(start: msg.payload, count: msg.len)))
+                                    value: UnsafeRawBufferPointer(start: msg.payload, count: msg.len),
+                                    timestamp: rd_kafka_message_timestamp(m, nil)))
             n += 1
         }
         return n

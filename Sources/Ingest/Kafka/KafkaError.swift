@@ -4,9 +4,23 @@ import Foundation
 /// A failure reported by librdkafka, with its message.
 public struct KafkaError: Error, CustomStringConvertible, Sendable {
     public var description: String
-    public init(_ d: String) { description = d }
+    /// librdkafka's error code, when one caused it.
+    public var code: Int32?
+    public init(_ d: String, code: Int32? = nil) { description = d; self.code = code }
     init(_ what: String, _ err: rd_kafka_resp_err_t) {
         description = "\(what): \(String(cString: rd_kafka_err2str(err)))"
+        code = err.rawValue
+    }
+
+    /// The cluster answered that the topic (or partition) does not exist.
+    public var isUnknownTopic: Bool {
+        code == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.rawValue || code == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC.rawValue
+    }
+
+    /// A record refused for its size (by our producer's `message.max.bytes` or by the broker):
+    /// sending it again as it is cannot succeed.
+    public var isSizeRefusal: Bool {
+        code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE.rawValue || code == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE.rawValue
     }
 }
 

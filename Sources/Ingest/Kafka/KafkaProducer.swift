@@ -13,6 +13,9 @@ public final class KafkaProducer {
         var delivered = 0
         var failed = 0
         var firstError: String?
+        /// Failures since the last ``flush(timeout:)`` looked (each flush reports its own).
+        var unreported = 0
+        var unreportedError: (text: String, code: Int32)?
     }
 
     /// Connects to `brokers` (comma-separated host:port). `settings` override the defaults.
@@ -37,7 +40,10 @@ public final class KafkaProducer {
                 s.delivered += 1
             } else {
                 s.failed += 1
-                if s.firstError == nil { s.firstError = String(cString: rd_kafka_err2str(msg.pointee.err)) }
+                let text = String(cString: rd_kafka_err2str(msg.pointee.err))
+                if s.firstError == nil { s.firstError = text }
+                s.unreported += 1
+                if s.unreportedError == nil { s.unreportedError = (text, msg.pointee.err.rawValue) }
             }
         }
         rk = try makeKafkaHandle(RD_KAFKA_PRODUCER, conf)
@@ -79,6 +85,23 @@ public final class KafkaProducer {
             let err = rd_kafka_last_error()
             guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else { throw KafkaError("produce to \(name)", err) }
             rd_kafka_poll(rk, 50)
+        }
+        rd_kafka_poll(rk, 0)
+    }
+
+    /// Queues one message stamped with `timestamp` (UTC ms) as its create time — the record's
+    /// clock for the pipeline's `max_future` rule; generated streams stamp their generated clock.
+    public func produce(topic: String, key: String, value: [UInt8], timestamp: Int64) throws {
+        var k = key
+        try k.withUTF8 { kb in
+            try value.withUnsafeBytes { vb in
+                while true {
+                    let err = wakala_produce_at(rk, topic, kb.baseAddress, kb.count, vb.baseAddress, vb.count, timestamp)
+                    if err == RD_KAFKA_RESP_ERR_NO_ERROR { break }
+                    guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else { throw KafkaError("produce to \(topic)", err) }
+                    rd_kafka_poll(rk, 50)
+                }
+            }
         }
         rd_kafka_poll(rk, 0)
     }
@@ -203,8 +226,27 @@ public final class KafkaProducer {
     /// Waits until every queued message is acknowledged (or `timeout` passes); throws if any failed.
     public func flush(timeout: Duration = .seconds(30)) throws {
         let ms = Int32(timeout.components.seconds * 1000)
-        let err = rd_kafka_flush(rk, ms)
+        // In slices, so a stop request is not kept waiting by a broker that is away.
+        var left = max(1, ms)
+        var err = RD_KAFKA_RESP_ERR__TIMED_OUT
+        while left > 0 {
+            err = rd_kafka_flush(rk, min(left, 200))
+            if err != RD_KAFKA_RESP_ERR__TIMED_OUT { break }
+            left -= 200
+            if Shutdown.requested { break }
+        }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("flush", err) }
-        if stats.failed > 0 { throw KafkaError("\(stats.failed) messages were not delivered: \(stats.firstError ?? "?")") }
+        if stats.unreported > 0 {
+            let n = stats.unreported, first = stats.unreportedError
+            stats.unreported = 0
+            stats.unreportedError = nil
+            throw KafkaError("\(n) messages were not delivered: \(first?.text ?? "?")", code: first?.code)
+        }
     }
+
+    /// The largest record our producers send (`message.max.bytes`): dead letters are the
+    /// original records, and the consumer reads records up to librdkafka's
+    /// `receive.message.max.bytes` (100 MB by default), so the producer must not refuse them
+    /// first; a broker that still refuses one gets it cut (the dead-letter sinks).
+    public static let maxMessageBytes = 100_000_000
 }

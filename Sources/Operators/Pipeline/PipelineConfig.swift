@@ -87,18 +87,21 @@ public struct PipelineConfig: Sendable {
         "dead_letters": Schema([("name", req(.string)), ("type", req(.string)), ("topic", opt(.string)), ("path", opt(.string))]),
     ]
 
+    static let maxRecordBytes = ("max_record_bytes", opt(.integer(1_024...(64 << 20)), "records over this many bytes are dead-lettered as too_large (default 1048576)"))
+
     static let sourceSchemas: [String: Schema] = [
         "kafka": Schema([("name", req(.string)), ("type", req(.string)), ("brokers", req(.string)), ("topics", req(.list(.string))),
-                         ("group", opt(.string))]),
+                         ("group", opt(.string)), maxRecordBytes]),
         "file": Schema([("name", req(.string)), ("type", req(.string)), ("path", opt(.string, "replay takes --input instead")),
-                        ("topics", opt(.list(.string)))]),
+                        ("topics", opt(.list(.string))), maxRecordBytes]),
     ]
 
     static let root = Schema([
         ("pipeline", req(.string, "the pipeline's name")),
         ("sources", req(.list(.tagged(sourceSchemas)))),
         ("event_time", opt(.object(Schema([("max_out_of_orderness", opt(.duration)), ("idle_timeout", opt(.duration)),
-                                            ("allowed_lateness", opt(.duration))])))),
+                                            ("allowed_lateness", opt(.duration)),
+                                            ("max_future", opt(.duration, "event times further ahead of the record's clock (Kafka timestamp, or the partition's watermark in a file) are dead-lettered as future_timestamp (default 1d)"))])))),
         ("operators", req(.list(.tagged(operatorSchemas)))),
         ("sinks", opt(.list(.tagged(sinkSchemas)))),
         ("checkpoint", opt(.object(Schema([("interval", req(.duration)),
@@ -191,6 +194,7 @@ public struct PipelineConfig: Sendable {
             if let v = ms(et["max_out_of_orderness"]) { settings.maxOutOfOrderness = v }
             if let v = ms(et["idle_timeout"]) { settings.idleTimeout = v }
             if let v = ms(et["allowed_lateness"]) { settings.allowedLateness = v }
+            if let v = ms(et["max_future"]) { settings.maxFuture = v }
         }
 
         var names: [String: String] = [:] // name → what it is

@@ -20,7 +20,8 @@ public final class PipelineRunner {
     let readers: [String: [(stage: Int, types: EventTypeSet?)]]
     /// For each stage, the stages taking its derived events (``Stage/take(_:)``).
     let derivedReaders: [Int: [Int]]
-    let decoder = EventDecoder()
+    /// Decodes and validates records; its `maxRecordBytes` is the source's `max_record_bytes`.
+    public let decoder: EventDecoder
     let sourceName: String
 
     /// What each operator emitted, in emission order (indexed like the stages). Derived events
@@ -67,6 +68,7 @@ public final class PipelineRunner {
         tracker = WatermarkTracker(settings: config.eventTime, partitions: partitions, now: now)
         guard let source = config.sources.first else { throw Unsupported(description: "the pipeline has no source") }
         sourceName = source.name
+        decoder = EventDecoder(maxRecordBytes: source.params["max_record_bytes"].flatMap(Int.init) ?? EventDecoder.maxRecordBytes)
         var stages: [Stage] = []
         var readers: [String: [(stage: Int, types: EventTypeSet?)]] = [:]
         var derivedReaders: [Int: [Int]] = [:]
@@ -152,8 +154,7 @@ public final class PipelineRunner {
 
     /// Decodes and validates records (no state touched: safe on any thread, while this runner
     /// processes an earlier batch on another).
-    public static func decode(_ records: [(bytes: UnsafeRawBufferPointer, offset: Int64)]) -> DecodedBatch {
-        let decoder = EventDecoder()
+    public static func decode(_ records: [(bytes: UnsafeRawBufferPointer, offset: Int64)], with decoder: EventDecoder) -> DecodedBatch {
         var b = DecodedBatch()
         b.arena.reserveCapacity(records.reduce(0) { $0 + $1.bytes.count })
         b.items.reserveCapacity(records.count)
@@ -167,51 +168,100 @@ public final class PipelineRunner {
 
     /// Processes one batch of raw records read from `partition` (each with its offset), at
     /// processing time `now`.
-    /// `source` names where they came from in dead letters (the topic; default the source's name).
+    /// `source` names where they came from in dead letters (the topic; default the source's name),
+    /// `sourcePartition` the Kafka partition (default `partition`, the watermark input). `clocks`,
+    /// one per record, are the records' own clocks (Kafka record timestamps; negative: none) for
+    /// the `max_future` rule; without them a partition's established watermark is its clock.
     public func process(partition: Int, records: [(bytes: UnsafeRawBufferPointer, offset: Int64)], now: EpochMillis,
-                        source: String? = nil) {
+                        source: String? = nil, sourcePartition: Int? = nil, clocks: [EpochMillis]? = nil) {
         let decoded = records.map { (bytes: $0.bytes, offset: $0.offset, result: decoder.decode($0.bytes)) }
-        process(partition: partition, decoded: decoded, now: now, source: source)
+        process(partition: partition, decoded: decoded, now: now, source: source, sourcePartition: sourcePartition, clocks: clocks)
     }
 
     /// Processes a batch decoded by ``decode(_:)`` (the late check, taps and the operators run here).
     public func process(partition: Int, decoded batch: DecodedBatch, now: EpochMillis, source: String? = nil) {
         batch.arena.withUnsafeBytes { all in
             let items = batch.items.map { (bytes: UnsafeRawBufferPointer(rebasing: all[$0.range]), offset: $0.offset, result: $0.result) }
-            process(partition: partition, decoded: items, now: now, source: source)
+            process(partition: partition, decoded: items, now: now, source: source, sourcePartition: nil, clocks: nil)
         }
     }
 
+    // MARK: the record's clock (max_future)
+
+    /// Per source partition, the clock a file establishes before its first record is judged:
+    /// the median event time of its first valid records (``establishClock(partition:sample:)``).
+    private var clockSeeds: [Int: EpochMillis] = [:]
+
+    /// How many records of a file's head ``establishClock(partition:sample:)`` looks at.
+    public static let clockSampleRecords = 1_001
+
+    /// A file's partition gets its clock before any record is judged: the median event time of
+    /// the valid records among `sample` (the head of the file, the same whatever the batch size),
+    /// so a lone outlier — even the file's very first record — is judged against the others and
+    /// never becomes the clock. Without valid records, nothing is established.
+    public func establishClock(partition: Int, sample: some Sequence<UnsafeRawBufferPointer>) {
+        var times: [EpochMillis] = []
+        for bytes in sample {
+            if case .success(let e) = decoder.decode(bytes) { times.append(e.time) }
+        }
+        guard !times.isEmpty else { return }
+        times.sort()
+        clockSeeds[partition] = times[(times.count - 1) / 2]
+    }
+
+    /// The clock a record of `partition` without a clock of its own is judged against: its
+    /// established watermark (the highest accepted event time − out-of-orderness; `highest` is the
+    /// running maximum within the batch) or the file's established clock, whichever is later.
+    @inline(__always)
+    private func partitionClock(_ partition: Int, highest: EpochMillis) -> EpochMillis? {
+        let seen = highest == .min ? EpochMillis.min : highest &- tracker.settings.maxOutOfOrderness
+        let clock = max(seen, clockSeeds[partition] ?? .min)
+        return clock == .min ? nil : clock
+    }
+
     private func process(partition: Int, decoded records: [(bytes: UnsafeRawBufferPointer, offset: Int64, result: Result<Event, Rejection>)],
-                         now: EpochMillis, source: String?) {
+                         now: EpochMillis, source: String?, sourcePartition: Int?, clocks: [EpochMillis]?) {
         let sourceName = source ?? self.sourceName
+        let dlqPartition = sourcePartition ?? partition
         var events: [Timestamped<Event>] = []
         events.reserveCapacity(records.count)
         // With retention: each event's record (to dead-letter events of retired state).
         var recordOf: [Int32] = []
         var maxTime = EpochMillis.min
+        // The partition's highest accepted event time, moving record by record (the file clock).
+        var highest = tracker.partitions[partition]?.maxEventTime ?? .min
+        let maxFuture = tracker.settings.maxFuture
         for (n, r) in records.enumerated() {
             recordsIn += 1
             switch r.result {
             case .success(let e):
+                let own = clocks.map { $0[n] } ?? -1
+                if let clock = own >= 0 ? own : partitionClock(partition, highest: highest), e.time > clock &+ maxFuture {
+                    deadByReason[RejectReason.futureTimestamp.rawValue, default: 0] += 1
+                    deadLetters.append(DeadLetter(record: Array(r.bytes), reason: .futureTimestamp,
+                                                  detail: "event time \(RFC3339.format(e.time)) is more than max_future \(DurationText.format(maxFuture)) ahead of the record's clock \(RFC3339.format(clock)) (\(own >= 0 ? "its Kafka timestamp" : "the partition's watermark"))",
+                                                  source: sourceName, partition: dlqPartition, offset: r.offset))
+                    continue
+                }
                 if tracker.isLate(e.time) {
                     late += 1
                     deadByReason["late_event", default: 0] += 1
                     deadLetters.append(DeadLetter(record: Array(r.bytes), reason: .lateEvent,
                                                   detail: "event time \(RFC3339.format(e.time)) is older than watermark \(RFC3339.format(tracker.current)) − allowed lateness \(DurationText.format(tracker.settings.allowedLateness))",
-                                                  source: sourceName, partition: partition, offset: r.offset))
+                                                  source: sourceName, partition: dlqPartition, offset: r.offset))
                     continue
                 }
                 accepted += 1
                 acceptedByType[e.type.ordinal] += 1
                 if e.time > maxTime { maxTime = e.time }
+                if e.time > highest { highest = e.time }
                 if !taps.isEmpty { raw.add(e.eventID, r.bytes) }
                 if !retiring.isEmpty { recordOf.append(Int32(n)) }
                 events.append(Timestamped(time: e.time, value: e))
             case .failure(let f):
                 deadByReason[f.reason.rawValue, default: 0] += 1
                 deadLetters.append(DeadLetter(record: Array(r.bytes), reason: f.reason, detail: f.detail,
-                                              source: sourceName, partition: partition, offset: r.offset))
+                                              source: sourceName, partition: dlqPartition, offset: r.offset))
             }
         }
         for i in retiring {
@@ -225,7 +275,7 @@ public final class PipelineRunner {
                 deadByReason["late_event", default: 0] += 1
                 deadLetters.append(DeadLetter(record: Array(r.bytes), reason: .lateEvent,
                                               detail: "\(stages[i].name) has retired the state of \(e.orderID.map { "order \($0)" } ?? "this key") (it ended and the watermark passed it + allowed lateness), so this event is late for it",
-                                              source: sourceName, partition: partition, offset: r.offset))
+                                              source: sourceName, partition: dlqPartition, offset: r.offset))
             }
             let drop = Set(gone)
             events = events.enumerated().filter { !drop.contains($0.offset) }.map(\.element)

@@ -119,6 +119,15 @@ public struct Scenario {
     public func run() throws -> Outcome {
         let config = try PipelineConfig.load(path: pipeline)
         let runner = try PipelineRunner(config: config, partitions: [0], now: 0)
+        // The input's clock from its head, as `replay` takes it from a file's.
+        let head = input.prefix(PipelineRunner.clockSampleRecords).flatMap { $0 }
+        head.withUnsafeBytes { all in
+            var at = 0
+            runner.establishClock(partition: 0, sample: input.prefix(PipelineRunner.clockSampleRecords).map { r in
+                defer { at += r.count }
+                return UnsafeRawBufferPointer(rebasing: all[at..<(at + r.count)])
+            })
+        }
         var offset: Int64 = 0
         for chunk in stride(from: 0, to: input.count, by: 1) {
             let part = Array(input[chunk..<min(chunk + 1, input.count)])

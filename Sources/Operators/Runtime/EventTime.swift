@@ -10,10 +10,17 @@ public struct EventTimeSettings: Sendable, Equatable {
     /// Records older than watermark − this are late. Default 10 min.
     public var allowedLateness: Int64 = 600_000
 
-    public init(maxOutOfOrderness: Int64 = 30_000, idleTimeout: Int64 = 60_000, allowedLateness: Int64 = 600_000) {
+    /// A record whose event time is more than this ahead of its own clock (its Kafka timestamp,
+    /// or its partition's established watermark) is dead-lettered as `future_timestamp` and never
+    /// moves a watermark. Default 1 day.
+    public var maxFuture: Int64 = 86_400_000
+
+    public init(maxOutOfOrderness: Int64 = 30_000, idleTimeout: Int64 = 60_000, allowedLateness: Int64 = 600_000,
+                maxFuture: Int64 = 86_400_000) {
         self.maxOutOfOrderness = maxOutOfOrderness
         self.idleTimeout = idleTimeout
         self.allowedLateness = allowedLateness
+        self.maxFuture = maxFuture
     }
 }
 

@@ -1,3 +1,5 @@
+import Crypto
+import Metrics
 import Domain
 import Foundation
 import Operators
@@ -50,5 +52,23 @@ enum KafkaRecords {
             ]))
         }
         return records
+    }
+
+    /// What a cut dead letter's value is cut to: under the 1,000,000 bytes that Kafka brokers and
+    /// librdkafka take by default, with room for the headers and the batch around it.
+    static let cutValueBytes = 1_000_000 - 16_384
+
+    /// A dead letter a broker refused for its size, cut so it can always be written: its value's
+    /// first ``cutValueBytes`` bytes, with headers `truncated=true`, `original_bytes` and
+    /// `sha256` (of the whole original value) beside the usual ones. Counted
+    /// (`wakala_dead_letters_truncated_total`); the caller logs it at error.
+    static func cut(_ r: KafkaTransactions.Record) -> KafkaTransactions.Record {
+        guard r.value.count > cutValueBytes else { return r }
+        var c = r
+        let digest = SHA256.hash(data: r.value).map { String(format: "%02x", $0) }.joined()
+        c.value = Array(r.value.prefix(cutValueBytes))
+        c.headers += [("truncated", Array("true".utf8)), ("original_bytes", Array(String(r.value.count).utf8)), ("sha256", Array(digest.utf8))]
+        Counter(label: "wakala_dead_letters_truncated_total").increment()
+        return c
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CSupport
+import Crypto
 import Domain
 import Foundation
 import Metrics
@@ -54,6 +55,12 @@ public final class Checkpointer: @unchecked Sendable {
         /// First retry delay; doubles up to `maxBackoff`.
         public var backoff = 0.2
         public var maxBackoff = 10.0
+        /// Seconds the first connection may take (the server starting, a refused port) before
+        /// the run gives up (exit 1, naming host and port); after it, an outage pauses the input
+        /// and is retried until it heals or a signal stops the process.
+        public var connectTimeout = 60.0
+        /// The flag or variable the URL came from, named in configuration errors.
+        public var postgresSetting = "--postgres"
         public init(pipeline: String, postgresURL: String, parquetDir: String, dataDir: String) {
             self.pipeline = pipeline; self.postgresURL = postgresURL; self.parquetDir = parquetDir; self.dataDir = dataDir
         }
@@ -89,10 +96,18 @@ public final class Checkpointer: @unchecked Sendable {
     /// Exactly-once Kafka output, set up by ``resume(_:)`` when the settings ask for it.
     private var transactions: KafkaTransactions?
 
-    public init(_ settings: Settings, kafka: KafkaProducer? = nil, log: @escaping (String) -> Void) {
+    /// Outages (a retry after a failure) go here: warning level where the driver has levels;
+    /// what was lost or changed (a dead letter cut to fit Kafka) to `error`.
+    private let warn: (String) -> Void
+    private let error: (String) -> Void
+
+    public init(_ settings: Settings, kafka: KafkaProducer? = nil, log: @escaping (String) -> Void,
+                warn: ((String) -> Void)? = nil, error: ((String) -> Void)? = nil) {
         self.settings = settings
         self.kafka = kafka
         self.log = log
+        self.warn = warn ?? log
+        self.error = error ?? warn ?? log
     }
 
     /// Runs `body` against a healthy connection, reconnecting and retrying with backoff on failures
@@ -102,20 +117,130 @@ public final class Checkpointer: @unchecked Sendable {
         var delay = settings.backoff
         while true {
             do {
-                if db == nil || db?.isHealthy == false { db = try PGConnection(url: settings.postgresURL) }
+                if db == nil || db?.isHealthy == false {
+                    db = nil
+                    // The first connection: settings that cannot work fail at once, an unreachable
+                    // server is waited for up to the connect timeout. Later: an outage, retried.
+                    db = connected ? try PGConnection(url: settings.postgresURL)
+                                   : try PGConnection.connect(url: settings.postgresURL, setting: settings.postgresSetting,
+                                                              timeout: settings.connectTimeout, log: log)
+                    connected = true
+                }
                 return try body(db!)
             } catch {
-                if error is Fenced { throw error }
+                if error is Fenced || error is SettingError || error is PGConnection.Unreachable || error is Shutdown.Interrupted { throw error }
+                if let e = error as? PGError, e.isConfiguration { throw SettingError(setting: settings.postgresSetting, e.message) }
                 if let e = error as? PGError, !e.isTransient, db?.isHealthy == true {
                     throw PGError("\(what): \(e.message)", sqlState: e.sqlState)
                 }
                 databaseRetries += 1
                 db = nil
-                log("\(what) failed (\(error)); input paused, retrying in \(String(format: "%.1f", delay)) s")
-                Thread.sleep(forTimeInterval: delay)
+                Counter(label: "wakala_postgres_retries_total").increment()
+                warn("\(what) failed (\(error)); input paused, retrying in \(String(format: "%.1f", delay)) s")
+                try Shutdown.sleep(delay, while: "\(what) (Postgres at \(PGConnection.target(settings.postgresURL)) failing: \(error))")
                 delay = min(settings.maxBackoff, delay * 2)
             }
         }
+    }
+
+    /// Whether a connection ever succeeded (then failures are outages, retried without end).
+    private var connected = false
+
+    // MARK: the input a file replay belongs to
+
+    /// A file replay's input: its path, size and a fingerprint of its head.
+    public struct InputIdentity: Sendable, CustomStringConvertible {
+        public var path: String
+        public var bytes: Int64
+        public var headBytes: Int
+        public var headSHA256: String
+        public var description: String { "\(path) (\(bytes) bytes, first \(headBytes) bytes sha256 \(headSHA256.prefix(16))…)" }
+
+        /// Bytes of the head fingerprinted.
+        public static let headLimit = 1 << 16
+
+        /// The identity of the file at `path`, its head read up to `headBytes` (default
+        /// ``headLimit``; a recorded identity is checked over its own head length).
+        public static func of(path: String, headBytes: Int = headLimit) throws -> InputIdentity {
+            let url = URL(fileURLWithPath: path)
+            let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+            let h = try FileHandle(forReadingFrom: url)
+            defer { try? h.close() }
+            let head = try h.read(upToCount: min(headBytes, Int(size))) ?? Data()
+            let digest = SHA256.hash(data: head).map { String(format: "%02x", $0) }.joined()
+            return InputIdentity(path: url.standardizedFileURL.path, bytes: size, headBytes: head.count, headSHA256: digest)
+        }
+    }
+
+    /// The checkpoints were made from another input (exit 2: `--data` and a database elsewhere,
+    /// or `--reset`).
+    public struct OtherInput: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Binds this pipeline's checkpoints to `input` (call after ``resume(_:)``): a fresh start
+    /// records it; a resumed one must read the same file — the same head, at least as long (a
+    /// file that grew resumes into its new lines) — else ``OtherInput`` is thrown and nothing runs.
+    public func bindInput(_ input: InputIdentity) throws {
+        let row = try withDatabase("reading the replay's input") { db in
+            try db.query("SELECT path, bytes, head_bytes, head_sha256 FROM wakala.replay_inputs WHERE pipeline = $1", [settings.pipeline]).rows.first
+        }
+        if checkpointID > 0, let row, let bytes = row[1].flatMap(Int64.init), let headBytes = row[2].flatMap(Int.init), let sha = row[3] {
+            let recorded = InputIdentity(path: row[0] ?? "?", bytes: bytes, headBytes: headBytes, headSHA256: sha)
+            let now = try InputIdentity.of(path: input.path, headBytes: headBytes)
+            guard now.headBytes == headBytes, now.headSHA256 == sha, input.bytes >= bytes else {
+                throw OtherInput(description: "the checkpoints of pipeline '\(settings.pipeline)' in Postgres at \(PGConnection.target(settings.postgresURL)) "
+                                 + "(checkpoint \(checkpointID)) were made from \(recorded), but the input is \(input): another file. "
+                                 + "Resuming would skip its first records. Replay it with another --data and database, or pass --reset "
+                                 + "to drop this pipeline's state, read models and files and start over.")
+            }
+        }
+        try withDatabase("recording the replay's input") { db in
+            try db.query("""
+                INSERT INTO wakala.replay_inputs (pipeline, path, bytes, head_bytes, head_sha256) VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (pipeline) DO UPDATE SET path = EXCLUDED.path, bytes = EXCLUDED.bytes, head_bytes = EXCLUDED.head_bytes,
+                  head_sha256 = EXCLUDED.head_sha256, recorded_at = now()
+                """, [settings.pipeline, input.path, String(input.bytes), String(input.headBytes), input.headSHA256])
+        }
+    }
+
+    /// `--reset`: drops this pipeline's checkpoints, keyed state, Kafka outbox, recorded input and
+    /// file manifest, empties the read-model tables, and deletes the part files under the Parquet,
+    /// `derived/` and `dlq/` folders — each said through `describe` before it goes. Call before
+    /// ``resume(_:)``.
+    public func reset(describe: (String) -> Void) throws {
+        let p = settings.pipeline
+        try withDatabase("resetting pipeline \(p)") { db in
+            try Migrations.run(db)
+            func count(_ sql: String) throws -> Int { Int(try db.query(sql, [p]).rows.first?[0] ?? "0") ?? 0 }
+            let checkpoints = try count("SELECT count(*) FROM wakala.checkpoints WHERE pipeline = $1")
+            let entries = try count("SELECT count(*) FROM wakala.state_entries WHERE pipeline = $1")
+            let files = try count("SELECT count(*) FROM wakala.file_manifest WHERE pipeline = $1")
+            describe("reset: dropping pipeline '\(p)': \(checkpoints) checkpoint row(s), \(entries) keyed state entries, \(files) committed file(s) in the manifest")
+            var models: [String] = []
+            for t in Migrations.primaryKeys.keys.sorted() {
+                let n = Int(try db.query("SELECT count(*) FROM wakala.\(t)").rows.first?[0] ?? "0") ?? 0
+                if n > 0 { models.append("\(t) \(n)") }
+            }
+            describe("reset: emptying the read models" + (models.isEmpty ? " (already empty)" : ": " + models.joined(separator: ", ") + " rows"))
+            try db.transaction {
+                for t in ["checkpoints", "state_entries", "file_manifest", "kafka_outbox", "kafka_outbox_batches", "internal_topic_starts", "replay_inputs"] {
+                    try db.query("DELETE FROM wakala.\(t) WHERE pipeline = $1", [p])
+                }
+                try db.execute("TRUNCATE " + Migrations.primaryKeys.keys.sorted().map { "wakala.\($0)" }.joined(separator: ", "))
+            }
+        }
+        var removed = 0
+        for dir in [settings.parquetDir, settings.dataDir + "/derived", settings.dataDir + "/dlq"] {
+            guard let list = FileManager.default.enumerator(atPath: dir) else { continue }
+            var doomed: [String] = []
+            for case let f as String in list {
+                let name = (f as NSString).lastPathComponent
+                if name.hasPrefix("part-") || name.hasPrefix(".tmp-part-") { doomed.append(dir + "/" + f) }
+            }
+            for path in doomed { try FileManager.default.removeItem(atPath: path); removed += 1 }
+        }
+        describe("reset: deleted \(removed) part file(s) under \(settings.parquetDir), \(settings.dataDir)/derived and \(settings.dataDir)/dlq")
     }
 
     /// Migrates, restores the runner from the last checkpoint and removes uncommitted files.
@@ -153,7 +278,7 @@ public final class Checkpointer: @unchecked Sendable {
         if let t = settings.transactions {
             let eos = try KafkaTransactions(brokers: t.brokers, pipeline: settings.pipeline, task: settings.partition,
                                             markerTopic: t.markerTopic, derivedTopics: settings.derivedTopics,
-                                            deadLetterTopic: settings.deadLetterTopic, log: log)
+                                            deadLetterTopic: settings.deadLetterTopic, log: warn, logError: error)
             try withDatabase("recovering Kafka transactions") { db in try eos.recover(committed: checkpointID, db) }
             transactions = eos
         }
@@ -166,7 +291,7 @@ public final class Checkpointer: @unchecked Sendable {
             list.append(transactions)
         } else if let kafka {
             let k = KafkaSink(producer: kafka, derivedTopics: settings.derivedTopics, deadLetterTopic: settings.deadLetterTopic,
-                              backoff: settings.backoff, maxBackoff: settings.maxBackoff, log: log)
+                              backoff: settings.backoff, maxBackoff: settings.maxBackoff, log: warn, logError: error)
             kafkaSink = k
             list.append(k)
         } else {

@@ -50,9 +50,11 @@ final class KafkaTransactions: CheckpointSink {
     /// Failed transactions in a row (their aborts finished) after which the producer is replaced.
     var replaceAfterFailures = 4
     let log: (String) -> Void
+    let logError: (String) -> Void
 
     init(brokers: String, pipeline: String, task: Int, markerTopic: String, derivedTopics: [String: String], deadLetterTopic: String,
-         log: @escaping (String) -> Void) throws {
+         log: @escaping (String) -> Void, logError: ((String) -> Void)? = nil) throws {
+        self.logError = logError ?? log
         self.derivedTopics = derivedTopics
         self.deadLetterTopic = deadLetterTopic
         self.brokers = brokers
@@ -71,7 +73,8 @@ final class KafkaTransactions: CheckpointSink {
     /// bounded run ended in one-second waves).
     static func makeProducer(brokers: String, pipeline: String, task: Int, topics: Set<String>) throws -> KafkaProducer {
         let p = try KafkaProducer(brokers: brokers, settings: [("transactional.id", "\(pipeline)-task-\(task)"),
-                                                              ("transaction.timeout.ms", "60000")])
+                                                              ("transaction.timeout.ms", "60000"),
+                                                              ("message.max.bytes", String(KafkaProducer.maxMessageBytes))])
         try p.initTransactions()
         for topic in topics { try p.learn(topic: topic) }
         return p
@@ -202,16 +205,27 @@ final class KafkaTransactions: CheckpointSink {
     /// that fails is aborted and tried again with backoff (the brokers may be down); a fenced
     /// producer (another process owns the task now) is thrown. A producer whose abort does not
     /// finish, or whose transactions keep failing, is replaced.
-    func publish(_ records: [Record], checkpoint: Int64) throws {
+    func publish(_ list: [Record], checkpoint: Int64) throws {
         var delay = backoff
+        var records = list
         var todo = records
         var failures = 0
         while true {
             do {
                 try producer.beginTransaction()
-                for r in todo {
-                    try r.value.withUnsafeBytes { v in
-                        try producer.produce(topic: r.topic, partition: r.partition, key: r.key, value: v, headers: r.headers)
+                for (i, r) in todo.enumerated() {
+                    do {
+                        try r.value.withUnsafeBytes { v in
+                            try producer.produce(topic: r.topic, partition: r.partition, key: r.key, value: v, headers: r.headers)
+                        }
+                    } catch let e as KafkaError where e.isSizeRefusal && r.topic == deadLetterTopic && r.value.count > KafkaRecords.cutValueBytes {
+                        // Refused by our producer for its size: cut, so it can be written at all.
+                        let c = cutDeadLetter(r, checkpoint: checkpoint, e)
+                        todo[i] = c
+                        if let k = records.firstIndex(where: { $0.value == r.value && $0.partition == r.partition }) { records[k] = c }
+                        try c.value.withUnsafeBytes { v in
+                            try producer.produce(topic: c.topic, partition: c.partition, key: c.key, value: v, headers: c.headers)
+                        }
                     }
                 }
                 // Every record is on its broker before the marker is sent: a marker in the log
@@ -226,6 +240,16 @@ final class KafkaTransactions: CheckpointSink {
             } catch let e as KafkaProducer.TransactionError where e.fatal {
                 throw e
             } catch {
+                // A broker refused a record for its size: sent again as it is, it would be refused
+                // for ever. Oversized dead letters are cut (the only records that can be: derived
+                // events are small); anything else that the broker refuses for size is thrown.
+                let sizeRefused = (error as? KafkaError)?.isSizeRefusal == true
+                if sizeRefused {
+                    let oversized = records.indices.filter { records[$0].topic == deadLetterTopic && records[$0].value.count > KafkaRecords.cutValueBytes }
+                    guard !oversized.isEmpty else { throw error }
+                    for i in oversized { records[i] = cutDeadLetter(records[i], checkpoint: checkpoint, error) }
+                    todo = todo.map { $0.topic == deadLetterTopic && $0.value.count > KafkaRecords.cutValueBytes ? KafkaRecords.cut($0) : $0 }
+                }
                 log("publishing checkpoint \(checkpoint) to Kafka failed (\(error)); aborting the transaction, retrying in \(String(format: "%.1f", delay)) s")
                 var stuck = false
                 do {
@@ -265,10 +289,19 @@ final class KafkaTransactions: CheckpointSink {
                     log(replace ? "task \(task): replacing the transactional producer failed (\(error)); retrying"
                               : "task \(task): reading what checkpoint \(checkpoint) left readable failed (\(error)); retrying")
                 }
-                Thread.sleep(forTimeInterval: delay)
+                try Shutdown.sleep(delay, while: "publishing checkpoint \(checkpoint) to Kafka (\(error))")
                 delay = min(maxBackoff, delay * 2)
             }
         }
+    }
+
+    /// A dead letter refused for its size, cut (``KafkaRecords/cut(_:)``) and said so at error level.
+    private func cutDeadLetter(_ r: Record, checkpoint: Int64, _ why: Error) -> Record {
+        let c = KafkaRecords.cut(r)
+        let source = r.headers.first { $0.0 == "source" }.map { String(decoding: $0.1, as: UTF8.self) } ?? "?"
+        let offset = r.headers.first { $0.0 == "offset" }.map { String(decoding: $0.1, as: UTF8.self) } ?? "?"
+        logError("a dead letter of \(r.value.count) bytes (\(source) offset \(offset)) was refused by Kafka (\(why)); writing its first \(c.value.count) bytes with truncated=true, original_bytes and sha256 headers (checkpoint \(checkpoint))")
+        return c
     }
 
     /// The last checkpoint whose Kafka transaction committed (its marker, read `read_committed`);

@@ -103,6 +103,13 @@ public enum Migrations {
         Migration(version: 8, name: "checkpoint state stored as written", sql: """
             ALTER TABLE wakala.checkpoints ALTER COLUMN state SET STORAGE EXTERNAL;
             """),
+        // `replay --sinks`: the file a pipeline's checkpoints were made from, so a rerun with
+        // another file is refused instead of resuming past records it never read.
+        Migration(version: 9, name: "the input a file replay's checkpoints belong to", sql: """
+            CREATE TABLE wakala.replay_inputs (
+                pipeline text PRIMARY KEY, path text NOT NULL, bytes bigint NOT NULL, head_bytes int NOT NULL,
+                head_sha256 text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now());
+            """),
     ]
 
     /// Applies the migrations not applied yet; returns their versions.

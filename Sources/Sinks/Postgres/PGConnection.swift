@@ -1,5 +1,6 @@
 import CLibPQ
 import Foundation
+import Ingest
 
 /// A failure from Postgres: the server's message and SQLSTATE when there is one.
 public struct PGError: Error, CustomStringConvertible, Sendable {
@@ -16,6 +17,13 @@ public struct PGError: Error, CustomStringConvertible, Sendable {
     public var isTransient: Bool {
         guard let s = sqlState else { return true }
         return s.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300", "40001", "40P01"].contains(s)
+    }
+
+    /// Whether the settings are wrong rather than the server away: a refused login (28000,
+    /// 28P01) or a database that does not exist (3D000). Retrying cannot mend these.
+    public var isConfiguration: Bool {
+        guard let s = sqlState else { return false }
+        return ["28000", "28P01", "3D000"].contains(s)
     }
 }
 
@@ -36,16 +44,88 @@ public struct PGRows: Sendable {
 public final class PGConnection {
     private let conn: OpaquePointer
 
-    /// Connects with a libpq connection string or URL (`postgresql://user@host:port/db`).
+    /// Connects with a libpq connection string or URL (`postgresql://user@host:port/db`). A
+    /// string libpq cannot read throws ``SettingError``; a refused login or a missing database
+    /// throws a ``PGError`` whose ``PGError/isConfiguration`` holds (libpq gives no SQLSTATE for
+    /// a failed connection: the server's message says which).
     public init(url: String) throws {
+        try Self.checkSyntax(url)
         guard let c = PQconnectdb(url) else { throw PGError("out of memory connecting to Postgres") }
         if PQstatus(c) != CONNECTION_OK {
             let msg = String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines)
             PQfinish(c)
-            throw PGError("cannot connect to Postgres: \(msg)")
+            throw PGError("cannot connect to Postgres at \(Self.target(url)): \(msg)", sqlState: Self.refusal(msg))
         }
         conn = c
         _ = try execute("SET client_min_messages TO warning")
+    }
+
+    /// Throws ``SettingError`` when libpq cannot read `url` as a connection string or URI.
+    public static func checkSyntax(_ url: String, setting: String = "the Postgres URL") throws {
+        var err: UnsafeMutablePointer<CChar>?
+        guard let opts = PQconninfoParse(url, &err) else {
+            let why = err.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "out of memory"
+            if let err { PQfreemem(err) }
+            throw SettingError(setting: setting, "'\(url)' is not a connection string or URL libpq can read (\(why)); e.g. postgresql://user@host:5432/db")
+        }
+        PQconninfoFree(opts)
+    }
+
+    /// Where `url` points, for messages: `host:port` (or the socket folder), never the password.
+    public static func target(_ url: String) -> String {
+        guard let opts = PQconninfoParse(url, nil) else { return "?" }
+        defer { PQconninfoFree(opts) }
+        var values: [String: String] = [:]
+        var o = opts
+        while let k = o.pointee.keyword {
+            if let v = o.pointee.val { values[String(cString: k)] = String(cString: v) }
+            o += 1
+        }
+        let env = ProcessInfo.processInfo.environment
+        let host = values["host"] ?? values["hostaddr"] ?? env["PGHOST"] ?? "/var/run/postgresql"
+        let port = values["port"] ?? env["PGPORT"] ?? "5432"
+        let db = values["dbname"].map { "/\($0)" } ?? ""
+        return host.hasPrefix("/") ? "socket \(host) port \(port)\(db)" : "\(host):\(port)\(db)"
+    }
+
+    /// The SQLSTATE a failed connection's message stands for, when it is the server refusing
+    /// the settings (a login, a database) rather than being away.
+    static func refusal(_ msg: String) -> String? {
+        if msg.contains("database") && msg.contains("does not exist") { return "3D000" }
+        if msg.contains("password authentication failed") || msg.contains("no password supplied") { return "28P01" }
+        if msg.contains("authentication failed") || (msg.contains("role") && msg.contains("does not exist"))
+            || msg.contains("no pg_hba.conf entry") || msg.contains("permission denied for database") { return "28000" }
+        return nil
+    }
+
+    /// Postgres did not answer within the connect timeout at start (runtime failure, exit 1).
+    public struct Unreachable: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Connects, retrying what may heal (the server not up yet, refused connections, DNS) with
+    /// backoff for `timeout` seconds, then throws ``Unreachable`` naming host and port. Settings
+    /// that cannot work (an unreadable URL, a refused login, a missing database) throw
+    /// ``SettingError`` at once, naming `setting`. A stop request ends the wait (``Shutdown``).
+    public static func connect(url: String, setting: String, timeout: Double, log: (String) -> Void) throws -> PGConnection {
+        try checkSyntax(url, setting: setting)
+        let began = DispatchTime.now().uptimeNanoseconds
+        var delay = 0.2
+        while true {
+            do {
+                return try PGConnection(url: url)
+            } catch let e as PGError where e.isConfiguration {
+                throw SettingError(setting: setting, e.message)
+            } catch {
+                let waited = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+                if waited >= timeout {
+                    throw Unreachable(description: "Postgres at \(target(url)) did not answer within \(Int(timeout)) s (--connect-timeout): \(error)")
+                }
+                log("connecting to Postgres at \(target(url)) failed (\(error)); retrying in \(String(format: "%.1f", delay)) s (giving up after \(Int(timeout)) s)")
+                try Shutdown.sleep(min(delay, max(0.05, timeout - waited)), while: "connecting to Postgres at \(target(url))")
+                delay = min(5, delay * 2)
+            }
+        }
     }
 
     deinit { PQfinish(conn) }

@@ -59,7 +59,7 @@ func produceGenerated(_ config: GeneratorConfig, to broker: EmbeddedBroker, part
     do { // the producer goes before the broker does
         let producer = try KafkaProducer(brokers: broker.bootstrapServers)
         try generator.generate { r in
-            try producer.produce(topic: r.topic, key: r.key, value: r.value)
+            try producer.produce(topic: r.topic, key: r.key, value: r.value, timestamp: r.arrival)
             count += 1
         }
         try producer.flush(timeout: .seconds(300))

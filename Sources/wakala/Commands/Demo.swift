@@ -288,7 +288,7 @@ final class DemoFeeder: @unchecked Sendable {
                             Thread.sleep(forTimeInterval: min(0.05, max(0.001, Double(r.arrival - clock.now()) / 1000 / clock.speed)))
                         }
                     }
-                    try producer.produce(topic: r.topic, key: r.key, value: r.value)
+                    try producer.produce(topic: r.topic, key: r.key, value: r.value, timestamp: r.arrival)
                     lock.lock(); count += 1; perTopic[r.topic, default: 0] += 1; lock.unlock()
                     if !behind.isEmpty, (perTopic[r.topic] ?? 0) >= (positions[r.topic] ?? 0) {
                         behind.remove(r.topic)

@@ -71,7 +71,7 @@ struct Generate: ParsableCommand {
             let producer = try KafkaProducer(brokers: brokers)
             var byTopic: [String: Int] = [:]
             try generator.generate { r in
-                try producer.produce(topic: r.topic, key: r.key, value: r.value)
+                try producer.produce(topic: r.topic, key: r.key, value: r.value, timestamp: r.arrival)
                 byTopic[r.topic, default: 0] += 1
                 count += 1
                 progress.tick(count, detail: "event time \(RFC3339.format(r.eventTime))")

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Ingest
 import ServiceLifecycle
 
 /// The pipeline's loop on a thread of its own, as a service of a ServiceGroup
@@ -28,6 +29,7 @@ struct PipelineService: Service {
             }
         } onGracefulShutdown: {
             stop.set()
+            Shutdown.request() // retry loops stop waiting; the watchdog bounds the rest
         }
     }
 }

@@ -26,6 +26,10 @@ struct Replay: ParsableCommand {
     var checkpointRecords: Int?
     @Option(help: "With --sinks: send derived events and dead letters to these Kafka brokers (the pipeline's topics) instead of derived/ and dlq/ files.")
     var kafka: String?
+    @Option(help: "With --sinks: how long Postgres may take to answer at start (down, starting, a refused port) before the replay gives up with exit 1; a URL libpq cannot read, a refused login or a missing database fail at once with exit 2. Later outages pause the input and are retried; SIGTERM/SIGINT stop within 10 s either way.")
+    var connectTimeout: DurationArg = DurationArg(millis: 60_000)
+    @Flag(help: "With --sinks: first drop this pipeline's checkpoints and state, empty the read models and delete its Parquet, derived and dead-letter part files (each said before it goes), then replay from the start. Needed to replay another file into the same --data and database.")
+    var reset = false
 
     /// The pipeline's runner over one partition; a topology this build cannot run is a usage error.
     func makeRunner(_ config: PipelineConfig) throws -> PipelineRunner {
@@ -139,23 +143,37 @@ extension Replay {
         settings.checkpointRecords = checkpointRecords
         settings.checkpointInterval = Double(config.checkpointInterval) / 1000
         settings.kafkaBrokers = kafka
+        settings.connectTimeout = Double(connectTimeout.millis) / 1000
+        settings.reset = reset
+        settings.postgresSetting = postgres != nil ? "--postgres" : env("WAKALA_POSTGRES_URL") != nil ? "WAKALA_POSTGRES_URL" : "\(pipeline): sinks.postgres.url"
         settings.log = { note("wakala replay: \($0)") }
         let source = FileSource(path: input, batch: batch)
         let runner = try makeRunner(config)
         let replay = FileReplay(config: config, source: source, runner: runner, settings: settings)
         // SIGTERM / SIGINT: stop after the batch in hand, take a last checkpoint, exit 0; a rerun
-        // resumes there.
-        ShutdownSignal.install()
+        // resumes there. A retry in progress (Postgres away) stops too: exit 1 with the reason.
+        Shutdown.installSignalHandlers()
         let began = monotonicSeconds()
         let progress = ReplayProgress(size: source.size)
         // Live heap (allocated, not freed), sampled: RSS also counts freed pages the allocator has
         // not returned yet, which swing with each checkpoint cycle; this says whether the live
         // part grows.
         var heapPeak = 0, heapSampled = 0.0
-        let summary = try replay.run(now: nowMillis, shouldStop: { ShutdownSignal.requested }) { read in
-            progress.update(records: runner.recordsIn, watermark: runner.tracker.current, read: read)
-            let t = monotonicSeconds()
-            if t - heapSampled >= 0.25 { heapSampled = t; heapPeak = max(heapPeak, wakala_heap_in_use()) }
+        let summary: FileReplay.Summary
+        do {
+            summary = try replay.run(now: nowMillis, shouldStop: { Shutdown.requested }) { read in
+                progress.update(records: runner.recordsIn, watermark: runner.tracker.current, read: read)
+                let t = monotonicSeconds()
+                if t - heapSampled >= 0.25 { heapSampled = t; heapPeak = max(heapPeak, wakala_heap_in_use()) }
+            }
+        } catch let e as SettingError {
+            progress.done()
+            note("wakala replay: \(e)")
+            throw ExitCode(2)
+        } catch let e as Checkpointer.OtherInput {
+            progress.done()
+            note("wakala replay: \(e)")
+            throw ExitCode(2)
         }
         progress.done()
         if summary.stoppedBySignal {
@@ -169,22 +187,5 @@ extension Replay {
                     summary.retries > 0 ? " (after \(summary.retries) retries)" : ""))
         note("  heap in use at most \(heapPeak >> 20) MB (sampled every 0.25 s); largest state snapshot: \(summary.largestStateBytes) bytes; held at the end of the input: "
              + summary.countersAtEnd.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
-    }
-}
-
-/// A shutdown request by SIGTERM or SIGINT, polled between batches.
-enum ShutdownSignal {
-    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
-
-    static var requested: Bool { flag != 0 }
-
-    static func install() {
-        for s in [SIGTERM, SIGINT] { signal(s) { _ in ShutdownSignal.flag = 1 } }
-        // A parent may have spawned us with these blocked (the mask is inherited): unblock them.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }

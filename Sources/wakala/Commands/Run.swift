@@ -7,6 +7,7 @@ import ServiceLifecycle
 import Domain
 import Engine
 import Foundation
+import Ingest
 import Operators
 
 /// `wakala run`: the production mode (CONTRACT §3.1, §4) — the pipeline's Kafka source in, its
@@ -24,10 +25,17 @@ struct Run: ParsableCommand {
         <pipeline>-<operator>-repartition, created with the inputs' partition count. Producers must \
         partition by murmur2 of the key (the Java client's default; librdkafka's murmur2_random).
 
-        SIGTERM or Ctrl-C: finish the batch in hand, checkpoint every task, commit the offsets, leave \
-        the group, exit 0. Exit 2: a pipeline file problem or input topics with different partition \
-        counts; exit 1: a failure that retrying cannot mend (Postgres down or Kafka unreachable are \
-        retried, with the reason logged).
+        Start: Kafka and Postgres that do not answer (down, starting, a refused port) are retried \
+        with backoff for --connect-timeout (default 60s), then exit 1 naming them. Settings that \
+        cannot work fail at once with exit 2 naming the setting: a Postgres URL libpq cannot read, \
+        a refused login, a database that does not exist, a pipeline file problem, a missing topic, \
+        input topics with different partition counts. Once running, an outage of either pauses the \
+        input and is retried until it heals (logged at warning; wakala_postgres_retries_total).
+
+        SIGTERM or Ctrl-C, whatever the run is doing (retrying included): it stops within 10 s — \
+        finish the batch in hand, checkpoint every task, commit the offsets, leave the group, exit 0; \
+        when the last checkpoint cannot be written (Postgres or Kafka away), exit 1 with the reason \
+        (the previous checkpoint stands: nothing is committed half, a rerun resumes there).
         """)
 
     @Option(help: "The pipeline file.") var pipeline: String
@@ -44,6 +52,7 @@ struct Run: ParsableCommand {
     @Option(help: "Where derived events and dead letters go: kafka (the pipeline's topics) or files (derived/, dlq/ part files).")
     var outputs: String = "kafka"
 
+    @Option(help: "How long Kafka and Postgres may take to answer at start before the run gives up (exit 1).") var connectTimeout: DurationArg = DurationArg(millis: 60_000)
     @Option(help: "Serve /metrics (Prometheus) and /healthz on this loopback port (0: any; unset: none).") var metricsPort: Int?
     @OptionGroup var logging: LoggingOptions
 
@@ -77,8 +86,14 @@ struct Run: ParsableCommand {
         settings.checkpointProcessRecords = checkpointProcessRecords ?? config.checkpointMaxProcessRecords
         settings.checkpointInterval = Double(checkpointInterval?.millis ?? config.checkpointInterval) / 1000
         settings.outputsToKafka = outputs == "kafka"
+        settings.connectTimeout = Double(connectTimeout.millis) / 1000
+        settings.postgresSetting = postgres != nil ? "--postgres" : env("WAKALA_POSTGRES_URL") != nil ? "WAKALA_POSTGRES_URL" : "\(pipeline): sinks.postgres.url"
         let logger = logging.logger("wakala.run")
         settings.log = { logger.info("\($0)") }
+        settings.warn = { logger.warning("\($0)") }
+        settings.error = { logger.error("\($0)") }
+        // SIGTERM/SIGINT reach every retry loop (and arm the watchdog) as well as the group below.
+        Shutdown.installSignalHandlers()
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let began = monotonicSeconds()
@@ -88,6 +103,11 @@ struct Run: ParsableCommand {
         } catch let e as KafkaPipeline.ConfigurationError {
             note(e.description)
             throw ExitCode(2)
+        } catch let e as SettingError {
+            note("wakala run: \(e)")
+            throw ExitCode(2)
+        } catch {
+            throw RuntimeFailure("\(error)")
         }
         note("wakala run: pipeline \(config.name), group \(settings.group) at \(settings.brokers): \(driver.taskCount) tasks" +
              (untilEnd ? ", until the end offsets at start (\(driver.endTotal) records)" : ""))
@@ -106,7 +126,10 @@ struct Run: ParsableCommand {
             services.append(.init(service: app))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do { try awaitSync { try await group.run() } } catch { throw RuntimeFailure("\(error)") }
+        do { try awaitSync { try await group.run() } } catch let e as SettingError {
+            note("wakala run: \(e)")
+            throw ExitCode(2)
+        } catch { throw RuntimeFailure("\(error)") }
         guard let summary = pipelineService.summary.get else { throw RuntimeFailure("the pipeline stopped without a summary") }
         let seconds = monotonicSeconds() - began
         note(String(format: "wakala run: %@ after %.1f s: %d records (%.0f /s), %d accepted, %d dead letters, %d checkpoints%@",
