@@ -114,6 +114,8 @@ public final class KafkaPipeline {
     let operatorOfTopic: [String: String]
     /// The exactly-once markers topic (``KafkaTransactions``): partition p holds task p's.
     let markerTopic: String
+    /// Where derived events and dead letters go: the kafka sink's `brokers`, else the source's.
+    let outputBrokers: String
     public let taskCount: Int
     let consumer: KafkaConsumer
     let exchange: KafkaProducer
@@ -173,7 +175,19 @@ public final class KafkaPipeline {
         taskCount = n
         var internalTopics: [String: String] = [:]
         markerTopic = "\(config.name)-eos-markers"
-        var needed: [(topic: String, what: String)] = settings.outputsToKafka ? [(markerTopic, "the exactly-once markers")] : []
+        // Derived events and dead letters go to the kafka sink's brokers (the source's when it
+        // names none), and with them the exactly-once markers.
+        outputBrokers = SinkPlan(config).kafkaBrokers ?? settings.brokers
+        var needed: [(topic: String, what: String)] = settings.outputsToKafka && outputBrokers == settings.brokers ? [(markerTopic, "the exactly-once markers")] : []
+        if settings.outputsToKafka && outputBrokers != settings.brokers {
+            let out = try KafkaProducer(brokers: outputBrokers)
+            var have = try? out.partitionCount(markerTopic)
+            if have == nil { try? out.createTopic(markerTopic, partitions: n, timeoutMs: 5_000); have = try? out.partitionCount(markerTopic) }
+            guard let have, have >= n else {
+                throw ConfigurationError(description: "\(config.file): the kafka sink's brokers \(outputBrokers) need topic \(markerTopic) (the exactly-once markers) with \(n) partitions, " +
+                                         (have.map { "but it has \($0)" } ?? "but it does not exist"))
+            }
+        }
         for op in config.operators where op.type == "repartition" {
             let topic = op.params.first { $0.0 == "topic" }?.1 ?? "\(config.name)-\(op.name)-repartition"
             needed.append((topic, "operator \(op.name)"))
@@ -247,7 +261,7 @@ public final class KafkaPipeline {
         plan.apply(to: runner)
         var s = plan.checkpointer(pipeline: config.name, postgresURL: settings.postgresURL, dataDir: settings.dataDir, task: p)
         // Exactly once to Kafka: a transactional producer per task (``KafkaTransactions``).
-        if settings.outputsToKafka { s.transactions = (settings.brokers, markerTopic) }
+        if settings.outputsToKafka { s.transactions = (outputBrokers, markerTopic) }
         s.connectTimeout = settings.connectTimeout
         s.postgresSetting = settings.postgresSetting
         let warn = settings.warn ?? settings.log, error = settings.error ?? warn

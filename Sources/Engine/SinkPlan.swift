@@ -22,18 +22,31 @@ public struct SinkPlan: Sendable {
     /// Operator → topic of the derived events a kafka sink takes (its inputs with an `output`).
     public var derivedTopics: [String: String] = [:]
     public var deadLetterTopic = Topics.deadLetters
+    /// The dead_letters sink's `path`: where file mode's `dlq/` part files go.
+    public var deadLetterPath: String?
+    /// `window_aggregate` operators among the postgres and parquet sinks' inputs: their rows go to
+    /// a table of their own (`output`, else the operator's name).
+    public var windowReadModels: [WindowTable] = []
+    public var parquetWindows: [WindowTable] = []
 
     public init(_ config: PipelineConfig) {
         allowedLateness = config.eventTime.allowedLateness
         func param(_ c: PipelineConfig.Component, _ key: String) -> String? { c.params.first { $0.0 == key }?.1 }
+        func windows(_ inputs: [String]) -> [WindowTable] {
+            config.operators.filter { $0.type == "window_aggregate" && inputs.contains($0.name) }.map {
+                WindowTable(op: $0.name, table: param($0, "output") ?? $0.name, sums: param($0, "sum") != nil)
+            }
+        }
         for s in config.sinks {
             switch s.type {
             case "postgres":
                 postgresURL = param(s, "url")
                 readModelInputs.formUnion(s.inputs)
+                windowReadModels += windows(s.inputs)
             case "parquet":
                 parquetPath = param(s, "path")
                 parquetInputs.formUnion(s.inputs)
+                parquetWindows += windows(s.inputs)
                 if let n = param(s, "row_group_rows").flatMap(Int.init) { parquetRowGroupRows = n }
                 if let c = param(s, "compact") { parquetCompact = c == "true" }
             case "kafka":
@@ -43,6 +56,7 @@ public struct SinkPlan: Sendable {
                 }
             case "dead_letters":
                 if let t = param(s, "topic") { deadLetterTopic = t }
+                deadLetterPath = param(s, "path")
             default:
                 break
             }
@@ -66,6 +80,9 @@ public struct SinkPlan: Sendable {
         s.compaction = parquetCompact ? allowedLateness : nil
         s.derivedTopics = derivedTopics
         s.deadLetterTopic = deadLetterTopic
+        s.deadLetterDir = deadLetterPath
+        s.windowTables = windowReadModels
+        s.parquetWindows = parquetWindows
         return s
     }
 }

@@ -11,7 +11,7 @@ import TestSupport
 @Suite(.serialized) struct ExactlyOnceTests {
     static let readModelTables = ["tenants", "orders", "order_status_history", "order_transition_rejections", "deliveries",
                                   "tenant_usage", "rollup_hourly", "rollup_daily", "rollup_products", "rollup_payments",
-                                  "rollup_deliveries", "rollup_messages"]
+                                  "rollup_deliveries", "rollup_messages", "orders_per_hour"]
 
     /// Every read-model table, all columns as text, sorted.
     static func readModels(_ url: String) throws -> [String: [[String?]]] {
@@ -20,6 +20,7 @@ import TestSupport
         for t in readModelTables {
             let cols = try db.query("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'wakala' AND table_name = $1", [t])
             let n = Int(cols.rows[0][0]!)!
+            guard n > 0 else { out[t] = []; continue } // a pipeline whose sinks do not make this table
             out[t] = try db.query("SELECT * FROM wakala.\(t) ORDER BY \((1...n).map(String.init).joined(separator: ", "))").rows
         }
         return out

@@ -22,8 +22,8 @@ import TestSupport
         let (work, input) = try ExactlyOnceTests.scratch("compact", seed: 71, tenants: 3, days: 3, extra: [])
         defer { try? FileManager.default.removeItem(atPath: work) }
         var yaml = try String(contentsOfFile: "Pipelines/analytics.yaml", encoding: .utf8)
-        #expect(yaml.contains("    inputs: [dedupe, orders]\n"))
-        yaml = yaml.replacingOccurrences(of: "    inputs: [dedupe, orders]\n", with: "    inputs: [dedupe, orders]\n    compact: false\n")
+        #expect(yaml.contains("    inputs: [dedupe, orders_per_hour]\n"))
+        yaml = yaml.replacingOccurrences(of: "    inputs: [dedupe, orders_per_hour]\n", with: "    inputs: [dedupe, orders_per_hour]\n    compact: false\n")
         let keepAll = work + "/keep-all.yaml"
         try yaml.write(toFile: keepAll, atomically: true, encoding: .utf8)
         func replay(_ pipeline: String, _ url: String, _ dir: String) throws -> Finished {

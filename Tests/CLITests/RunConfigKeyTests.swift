@@ -19,7 +19,7 @@ import TestSupport
         }
         change("    group: wakala-analytics\n", "    group: custom-group\n")
         change("    lookup: data.delivery_id\n", "    lookup: data.delivery_id\n    topic: custom-deliveries\n")
-        change("    inputs: [dedupe, orders]\n", "    inputs: [dedupe, orders]\n    row_group_rows: 500\n")
+        change("    inputs: [dedupe, orders_per_hour]\n", "    inputs: [dedupe, orders_per_hour]\n    row_group_rows: 500\n")
         change("    inputs: [orders, quotas, deliveries]\n", "    inputs: [orders]\n")
         let pipeline = work + "/keys.yaml"
         try yaml.write(toFile: pipeline, atomically: true, encoding: .utf8)

@@ -63,7 +63,8 @@ public struct PipelineConfig: Sendable {
                       ("events", opt(eventTypes))]),
         "window_aggregate": op([("key", req(keyPath, "field path such as tenant_id")), ("events", opt(eventTypes)),
                                 ("window", req(windowSchema)), ("timezone", opt(.string, "tenant or an IANA zone")),
-                                ("sum", opt(moneyPath, "money field path to sum")), ("output", opt(.string))]),
+                                ("sum", opt(moneyPath, "money field path to sum")),
+                                ("output", opt(.string, "the table (Postgres) and folder (Parquet) its rows go to when a sink takes it (default: its name)"))]),
         "repartition": op([("key", req(keyPath)), ("topic", opt(.string, "internal topic in Kafka mode, default <pipeline>-<operator>-repartition")),
                            ("events", opt(eventTypes)),
                            ("lookup", opt(keyPath, "for events without the key: the field whose latest keyed event gives it")),
@@ -88,6 +89,33 @@ public struct PipelineConfig: Sendable {
     ]
 
     static let maxRecordBytes = ("max_record_bytes", opt(.integer(1_024...(64 << 20)), "records over this many bytes are dead-lettered as too_large (default 1048576)"))
+
+    /// What each sink type takes among its `inputs`: operator types (and `source`, the events
+    /// of a source).
+    static let sinkTakes: [String: [String]] = [
+        "postgres": ["order_lifecycle", "quota", "delivery_eta", "rollup", "window_aggregate"],
+        "parquet": ["source", "dedupe", "repartition", "window_aggregate"],
+        "kafka": ["order_lifecycle", "quota", "delivery_eta"],
+    ]
+
+    static func describe(_ takes: [String]) -> String {
+        takes.map { $0 == "source" ? "sources" : $0 + " operators" }.joined(separator: ", ")
+    }
+
+    /// Tables of the pipeline itself (read models and bookkeeping), which an operator's rows may
+    /// not take the name of.
+    public static let reservedTables: Set<String> = [
+        "tenants", "orders", "order_status_history", "order_transition_rejections", "deliveries", "tenant_usage",
+        "checkpoints", "file_manifest", "schema_migrations", "internal_topic_starts", "kafka_outbox", "kafka_outbox_batches",
+        "state_entries", "replay_inputs", "events", "order_facts", "order_items",
+    ]
+
+    /// A name an operator's table may have: a plain lower-case identifier, not reserved.
+    static func isTableName(_ t: String) -> Bool {
+        guard let first = t.utf8.first, t.utf8.count <= 63, !(48...57).contains(first) else { return false }
+        return t.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 95 }
+            && !reservedTables.contains(t) && !t.hasPrefix("rollup_") && !t.hasPrefix("stage_")
+    }
 
     static let sourceSchemas: [String: Schema] = [
         "kafka": Schema([("name", req(.string)), ("type", req(.string)), ("brokers", req(.string)), ("topics", req(.list(.string))),
@@ -263,6 +291,28 @@ public struct PipelineConfig: Sendable {
         }
         var sinks: [Component] = []
         for (i, s) in (m["sinks"]?.sequence ?? []).enumerated() { sinks.append(component(s, "sinks[\(i)]", isSink: true)) }
+        // What each sink can take (CONTRACT §3.3–3.5): a declared input that no sink writes is an
+        // error here, not a run that commits nothing of it.
+        let opType = Dictionary(operators.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        let sourceNames = Set(sources.map(\.name))
+        for (i, s) in (m["sinks"]?.sequence ?? []).enumerated() {
+            guard let sm = s.mapping, let type = str(sm["type"]), let takes = Self.sinkTakes[type] else { continue }
+            for (j, input) in (sm["inputs"]?.sequence ?? []).enumerated() {
+                guard let name = str(input) else { continue }
+                let kind = sourceNames.contains(name) ? "source" : opType[name]
+                guard let kind else { continue } // unknown names are reported above
+                guard takes.contains(kind) else {
+                    fail(input, "sinks[\(i)].inputs[\(j)]", "'\(name)' is a \(kind == "source" ? "source" : kind + " operator"), which a \(type) sink cannot take; it takes \(Self.describe(takes))")
+                    continue
+                }
+                guard kind == "window_aggregate", let op = operators.first(where: { $0.name == name }) else { continue }
+                let table = op.params.first { $0.0 == "output" }?.1 ?? name
+                if !Self.isTableName(table) {
+                    fail(input, "sinks[\(i)].inputs[\(j)]", "'\(name)' writes its rows to table '\(table)' (its output, else its name), which must be lower-case letters, digits and _ (at most 63, not starting with a digit) and not one of the pipeline's own tables or rollup_*")
+                }
+            }
+        }
+
         let interval = ms(m["checkpoint"]?.mapping?["interval"]) ?? 10_000
         if interval <= 0 { fail(m["checkpoint"], "checkpoint.interval", "must be positive") }
         guard errors.isEmpty else { throw ConfigErrors(errors) }

@@ -87,7 +87,7 @@ public final class PipelineRunner {
             case "window_aggregate":
                 stage = WindowAggregateStage(name: c.name, key: EventField(rawValue: p["key"]!)!, sum: p["sum"].flatMap(MoneyField.init(rawValue:)),
                                              types: types, window: c.window!, timezone: p["timezone"],
-                                             allowedLateness: config.eventTime.allowedLateness)
+                                             allowedLateness: config.eventTime.allowedLateness, table: p["output"])
             case "delivery_eta":
                 var settings = DeliveryTracker.Settings()
                 if let g = p["geofence_m"].flatMap(Double.init) { settings.geofenceMeters = g }

@@ -36,6 +36,14 @@ public struct Scenario {
         return m["scenario"] != nil
     }
 
+    /// Whether a YAML file is a pipeline file (top-level `sources:` or `operators:`), which a
+    /// folder of scenarios may hold beside them. Any other YAML file there must be a scenario.
+    public static func isPipeline(path: String) -> Bool {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let node = try? Yams.compose(yaml: text), let m = node.mapping else { return false }
+        return m["sources"] != nil || m["operators"] != nil
+    }
+
     public static func load(path: String) throws -> Scenario {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         func fail(_ node: Node?, _ message: String) -> ConfigErrors {

@@ -14,10 +14,19 @@ public final class WindowAggregateStage: Stage {
     var batch: [Timestamped<Keyed<String, Int64>>] = []
     var late: [Timestamped<Keyed<String, Int64>>] = []
     var results: [WindowResult<String, CountSum.State>] = []
+    /// A postgres sink takes this operator's rows (``enableRetention()``): they wait here for the
+    /// next checkpoint's ``drainReadModel()``, as rows of table ``table``.
+    var keepsReadModel = false
+    var readModel: [OutputRow] = []
+    /// The Postgres table and Parquet folder of its rows (`output`, default the operator's name).
+    public let table: String
+    /// Whether rows carry `sum` (a money field is summed).
+    public var sums: Bool { sum != nil }
 
     public init(name: String, key: EventField, sum: MoneyField?, types: EventTypeSet?, window: WindowSpec,
-                timezone: String?, allowedLateness: Int64) {
+                timezone: String?, allowedLateness: Int64, table: String? = nil) {
         self.name = name
+        self.table = table ?? name
         self.key = key
         self.sum = sum
         self.types = types
@@ -55,10 +64,20 @@ public final class WindowAggregateStage: Stage {
             var f: [(String, OutputValue)] = [("key", .string(r.key)), ("window_start", .time(r.window.start)),
                                               ("window_end", .time(r.window.end)), ("count", .int(r.value.count))]
             if sum != nil { f.append(("sum", .int(r.value.sum))) }
+            if keepsReadModel { readModel.append(OutputRow(f)) } // the latest values per key and window: an upsert
             f.append(("update", .bool(r.isUpdate)))
             out.rows.append(OutputRow(f))
         }
     }
+
+    /// Rows emitted since the last call, for the table named ``table`` (primary key: key,
+    /// window_start, window_end; a re-firing replaces its window's row).
+    public func drainReadModel() -> [ReadModelRow] {
+        defer { readModel.removeAll(keepingCapacity: true) }
+        return readModel.map { ReadModelRow(table: table, row: $0) }
+    }
+
+    public func enableRetention() { keepsReadModel = true }
 
     public var counters: [(String, Int)] { [("open_windows", op.openWindows), ("late", op.lateCount)] }
 

@@ -55,6 +55,12 @@ public final class Checkpointer: @unchecked Sendable {
         /// First retry delay; doubles up to `maxBackoff`.
         public var backoff = 0.2
         public var maxBackoff = 10.0
+        /// `window_aggregate` operators whose rows the postgres sink keeps (a table each, made on
+        /// start) and those whose rows the parquet sink keeps.
+        public var windowTables: [WindowTable] = []
+        public var parquetWindows: [WindowTable] = []
+        /// Where `dlq/` part files go (the dead_letters sink's `path`; default `<dataDir>/dlq`).
+        public var deadLetterDir: String?
         /// Seconds the first connection may take (the server starting, a refused port) before
         /// the run gives up (exit 1, naming host and port); after it, an outage pauses the input
         /// and is retried until it heals or a signal stops the process.
@@ -231,7 +237,7 @@ public final class Checkpointer: @unchecked Sendable {
             }
         }
         var removed = 0
-        for dir in [settings.parquetDir, settings.dataDir + "/derived", settings.dataDir + "/dlq"] {
+        for dir in [settings.parquetDir, settings.dataDir + "/derived", settings.deadLetterDir ?? settings.dataDir + "/dlq"] {
             guard let list = FileManager.default.enumerator(atPath: dir) else { continue }
             var doomed: [String] = []
             for case let f as String in list {
@@ -240,7 +246,7 @@ public final class Checkpointer: @unchecked Sendable {
             }
             for path in doomed { try FileManager.default.removeItem(atPath: path); removed += 1 }
         }
-        describe("reset: deleted \(removed) part file(s) under \(settings.parquetDir), \(settings.dataDir)/derived and \(settings.dataDir)/dlq")
+        describe("reset: deleted \(removed) part file(s) under \(settings.parquetDir), \(settings.dataDir)/derived and \(settings.deadLetterDir ?? settings.dataDir + "/dlq")")
     }
 
     /// Migrates, restores the runner from the last checkpoint and removes uncommitted files.
@@ -248,6 +254,7 @@ public final class Checkpointer: @unchecked Sendable {
     public func resume(_ runner: PipelineRunner) throws -> Int64 {
         let row = try withDatabase("connecting to Postgres") { db -> [String?]? in
             try Migrations.run(db)
+            for w in settings.windowTables { try Migrations.ensureWindowTable(w.table, sums: w.sums, db) }
             return try db.query("SELECT checkpoint_id, source_offset, encode(state, 'hex'), positions::text FROM wakala.checkpoints WHERE pipeline = $1 AND partition = $2",
                                 [settings.pipeline, String(settings.partition)]).rows.first
         }
@@ -284,7 +291,8 @@ public final class Checkpointer: @unchecked Sendable {
         }
         // The sinks, in the order they prepare: Parquet; derived events and dead letters to Kafka
         // exactly once, at least once, or to part files; the read models.
-        let parquet = ParquetSink(root: settings.parquetDir, worker: settings.worker, rowGroupRows: settings.parquetRowGroupRows)
+        let parquet = ParquetSink(root: settings.parquetDir, worker: settings.worker, rowGroupRows: settings.parquetRowGroupRows,
+                                  windows: settings.parquetWindows)
         parquetSink = parquet
         var list: [CheckpointSink] = [parquet]
         if let transactions {
@@ -295,7 +303,8 @@ public final class Checkpointer: @unchecked Sendable {
             kafkaSink = k
             list.append(k)
         } else {
-            list.append(PartFileSink(dataDir: settings.dataDir, worker: settings.worker))
+            list.append(PartFileSink(dataDir: settings.dataDir, worker: settings.worker, derivedFrom: Set(settings.derivedTopics.keys),
+                                     deadLetterDir: settings.deadLetterDir))
         }
         list.append(ReadModelSink())
         sinks = list
@@ -314,7 +323,7 @@ public final class Checkpointer: @unchecked Sendable {
                                            committed: ours, log: log)
         }
         var removed = 0
-        for dir in [settings.parquetDir, settings.dataDir + "/derived", settings.dataDir + "/dlq"] {
+        for dir in [settings.parquetDir, settings.dataDir + "/derived", settings.deadLetterDir ?? settings.dataDir + "/dlq"] {
             guard let files = FileManager.default.enumerator(atPath: dir) else { continue }
             for case let f as String in files {
                 let path = dir + "/" + f

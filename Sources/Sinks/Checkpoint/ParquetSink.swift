@@ -20,8 +20,12 @@ final class ParquetSink: CheckpointSink, @unchecked Sendable { // its state live
     /// stays bounded (each batch holds its events until encoded).
     private let slots = DispatchSemaphore(value: 4)
 
-    init(root: String, worker: Int, rowGroupRows: Int) {
+    /// `window_aggregate` operators whose rows go to tables of their own, by operator name.
+    let windows: [String: WindowTable]
+
+    init(root: String, worker: Int, rowGroupRows: Int, windows: [WindowTable] = []) {
         self.root = root; self.worker = worker; self.rowGroupRows = rowGroupRows
+        self.windows = Dictionary(windows.map { ($0.op, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Queues the events tapped since the last call (`checkpoint`: the id they will commit with)
@@ -60,7 +64,24 @@ final class ParquetSink: CheckpointSink, @unchecked Sendable { // its state live
     }
 
     func prepare(_ cut: CheckpointCut) throws -> [ParquetTables.File] {
-        guard let files = cut.parquet else { return [] }
+        var files = cut.parquet
+        do {
+            for (name, results) in cut.outputs where !results.isEmpty {
+                guard let w = windows[name] else { continue }
+                if files == nil { files = ParquetTables.Appender(root: root, checkpoint: cut.id, worker: worker, rowGroupRows: rowGroupRows) }
+                try files!.appendWindowRows(table: w.table, sums: w.sums, results)
+            }
+        } catch { files?.abandon(); throw error }
+        guard let files else { return [] }
         do { return try files.close() } catch { files.abandon(); throw error }
     }
+}
+
+/// A `window_aggregate` operator a sink takes: its rows' table (its `output`, else its name) and
+/// whether they carry a sum.
+public struct WindowTable: Sendable, Equatable {
+    public var op: String
+    public var table: String
+    public var sums: Bool
+    public init(op: String, table: String, sums: Bool) { self.op = op; self.table = table; self.sums = sums }
 }

@@ -32,6 +32,12 @@ public enum ParquetTables {
         ParquetColumn("vendor_id", .string, optional: true), ParquetColumn("created_at", .timestampMillis),
     ]
 
+    /// The columns of a `window_aggregate` operator's table.
+    public static func windowColumns(sums: Bool) -> [ParquetColumn] {
+        [ParquetColumn("key", .string), ParquetColumn("window_start", .timestampMillis), ParquetColumn("window_end", .timestampMillis),
+         ParquetColumn("count", .int64)] + (sums ? [ParquetColumn("sum", .int64)] : []) + [ParquetColumn("update", .boolean)]
+    }
+
     /// A table's columns by its name (nil: not one of these tables).
     public static func columns(of table: String) -> [ParquetColumn]? {
         switch table {
@@ -128,6 +134,23 @@ public enum ParquetTables {
                     it.put(8, item.vendorID); it.put(9, e.time)
                     try it.endRow()
                 }
+            }
+        }
+
+        /// Adds a `window_aggregate` operator's rows to its table (`<root>/<table>/date=…`, the
+        /// UTC date of the window's start): key, window_start, window_end, count, sum (when it
+        /// sums), update (a re-firing within the allowed lateness: the latest row of a window wins).
+        public func appendWindowRows(table: String, sums: Bool, _ results: [StageResult]) throws {
+            let columns = ParquetTables.windowColumns(sums: sums)
+            for case .row(let r) in results {
+                guard case .time(let start)? = r["window_start"], case .time(let end)? = r["window_end"],
+                      case .string(let key)? = r["key"], case .int(let count)? = r["count"] else { continue }
+                let date = RFC3339.format(floorDiv(start, 86_400_000).quotient * 86_400_000).prefix(10)
+                var row: [ParquetValue] = [.string(key), .int(start), .int(end), .int(count)]
+                if sums { if case .int(let sum)? = r["sum"] { row.append(.int(sum)) } else { row.append(.int(0)) } }
+                if case .bool(let u)? = r["update"] { row.append(.bool(u)) } else { row.append(.bool(false)) }
+                try writer(table, columns, date: date).append(row)
+                rows += 1
             }
         }
 

@@ -10,8 +10,16 @@ import Operators
 final class PartFileSink: CheckpointSink {
     let dataDir: String
     let worker: Int
+    /// The operators whose derived events a kafka sink takes (its `inputs`): only theirs are
+    /// written, as only theirs would go to Kafka.
+    let derivedFrom: Set<String>
+    /// Where dead letters go (the dead_letters sink's `path`, default `<dataDir>/dlq`).
+    let deadLetterDir: String
 
-    init(dataDir: String, worker: Int) { self.dataDir = dataDir; self.worker = worker }
+    init(dataDir: String, worker: Int, derivedFrom: Set<String>, deadLetterDir: String? = nil) {
+        self.dataDir = dataDir; self.worker = worker; self.derivedFrom = derivedFrom
+        self.deadLetterDir = deadLetterDir ?? dataDir + "/dlq"
+    }
 
     func prepare(_ cut: CheckpointCut) throws -> [ParquetTables.File] {
         // The lines formatted straight into the file's bytes (no String per line, no join), a
@@ -19,12 +27,12 @@ final class PartFileSink: CheckpointSink {
         // doubling and faulted in afresh every time).
         let derivedFile = LineFile(dir: dataDir + "/derived", id: cut.id, worker: worker, kind: "derived")
         defer { derivedFile.abandon() }
-        for (_, results) in cut.outputs {
+        for (name, results) in cut.outputs where derivedFrom.contains(name) {
             for case .event(let d) in results {
                 try derivedFile.line { d.appendJSON(to: &$0) }
             }
         }
-        let deadFile = LineFile(dir: dataDir + "/dlq", id: cut.id, worker: worker, kind: "dlq")
+        let deadFile = LineFile(dir: deadLetterDir, id: cut.id, worker: worker, kind: "dlq")
         defer { deadFile.abandon() }
         for d in cut.dead { try deadFile.line { $0.append(contentsOf: d.json.utf8) } }
         return [try derivedFile.finish(), try deadFile.finish()].compactMap { $0 }

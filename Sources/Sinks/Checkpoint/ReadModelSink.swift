@@ -51,8 +51,8 @@ public final class ReadModelSink: CheckpointSink {
             byTable[r.table, default: []].append(r.row)
         }
         return try order.map { table in
-            guard let keys = Migrations.primaryKeys[table] else { throw PGError("no read-model table \(table)") }
             let list = byTable[table]!
+            guard let keys = Migrations.keys(of: table, firstRow: list.first) else { throw PGError("no read-model table \(table)") }
             return (table, list[0].fields.map(\.0), !dedupeAll && appendOnly.contains(table) ? list : lastPerKey(list, keys: keys))
         }
     }
@@ -106,7 +106,7 @@ public final class ReadModelSink: CheckpointSink {
                 } catch let e as PGError where e.sqlState == "23505" { // unique_violation
                     try db.execute("ROLLBACK TO SAVEPOINT wakala_append")
                 }
-                try upsert(g.table, g.columns, lastPerKey(g.rows, keys: Migrations.primaryKeys[g.table]!), db)
+                try upsert(g.table, g.columns, lastPerKey(g.rows, keys: Migrations.keys(of: g.table, firstRow: g.rows.first)!), db)
             } else {
                 try upsert(g.table, g.columns, g.rows, db)
             }
@@ -115,7 +115,7 @@ public final class ReadModelSink: CheckpointSink {
 
     /// COPY into a temporary staging table, then one INSERT … ON CONFLICT DO UPDATE.
     private static func upsert(_ table: String, _ names: [String], _ rows: [OutputRow], _ db: PGConnection) throws {
-        let keys = Migrations.primaryKeys[table]!
+        let keys = Migrations.keys(of: table, firstRow: rows.first)!
         let columns = names.map { "\"\($0)\"" }
         let quoted = columns.joined(separator: ", ")
         let stage = "stage_\(table)"

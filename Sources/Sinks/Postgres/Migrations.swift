@@ -1,3 +1,5 @@
+import Operators
+
 /// The pipeline's own numbered migrations of schema `wakala` (CONTRACT §3.3). Applied in order
 /// inside one transaction under an advisory lock, each recorded in `wakala.schema_migrations`, so
 /// running them twice (or from two processes at once) is a no-op.
@@ -128,6 +130,32 @@ public enum Migrations {
             }
             return applied
         }
+    }
+
+    /// The table of a `window_aggregate` operator a postgres sink takes (its `output`, else its
+    /// name; checked to be a plain identifier when the pipeline loads): made from the operator's
+    /// row shape on start, upserted by key and window.
+    /// Under the migrations' advisory lock: tasks starting side by side would otherwise race in
+    /// `CREATE TABLE IF NOT EXISTS` (which is not safe against a concurrent create).
+    public static func ensureWindowTable(_ table: String, sums: Bool, _ db: PGConnection) throws {
+        try db.transaction {
+            try db.execute("SELECT pg_advisory_xact_lock(7238429)")
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS wakala.\(table) (
+                    key text NOT NULL, window_start timestamptz NOT NULL, window_end timestamptz NOT NULL, count bigint NOT NULL,
+                    \(sums ? "sum bigint NOT NULL, " : "")PRIMARY KEY (key, window_start, window_end))
+                """)
+        }
+    }
+
+    /// Primary-key columns of a `window_aggregate` operator's table.
+    public static let windowKeys = ["key", "window_start", "window_end"]
+
+    /// The primary key of `table`: a read model's, or a window table's when its rows have that shape.
+    static func keys(of table: String, firstRow: OutputRow?) -> [String]? {
+        if let k = primaryKeys[table] { return k }
+        guard let f = firstRow?.fields, f.count >= 3, f[0].0 == "key", f[1].0 == "window_start", f[2].0 == "window_end" else { return nil }
+        return windowKeys
     }
 
     /// Primary-key columns of each read-model table (what an upsert conflicts on).

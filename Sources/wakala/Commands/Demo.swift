@@ -121,7 +121,8 @@ struct Demo: ParsableCommand {
         do {
             // Parquet and part files under the demo's folder, whatever the working directory.
             config = try PipelineConfig.load(path: try Self.pipelinePath(),
-                                             environment: ProcessInfo.processInfo.environment.merging(["WAKALA_DATA_DIR": absolute + "/data"]) { $1 })
+                                             environment: ProcessInfo.processInfo.environment.merging(["WAKALA_DATA_DIR": absolute + "/data",
+                                                                                                       "WAKALA_KAFKA_BROKERS": broker.bootstrapServers]) { $1 })
         } catch let e as ConfigErrors {
             for err in e.errors { note(err.description) }
             throw ExitCode(2)

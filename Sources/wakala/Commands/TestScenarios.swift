@@ -8,7 +8,7 @@ struct TestScenarios: ParsableCommand {
         commandName: "test",
         abstract: "Run the replayed-stream scenarios under a folder; print a diff for each failure; exit 1 if any fails.")
 
-    @Argument(help: "A folder of scenario files (or one file).") var path: String
+    @Argument(help: "A folder of scenario files (or one file). Every YAML file under it that is not a pipeline file (top-level sources: or operators:) must be a scenario; one that cannot be read as one fails.") var path: String
 
     func run() throws {
         var isDir: ObjCBool = false
@@ -22,7 +22,9 @@ struct TestScenarios: ParsableCommand {
         } else {
             files = [path]
         }
-        files = files.filter(Scenario.isScenario).sorted()
+        // Pipeline files may sit beside the scenarios; every other YAML file is taken for a
+        // scenario, so one that cannot be read as one (a misspelt `scenario:`) fails, not vanishes.
+        files = files.filter { !isDir.boolValue || !Scenario.isPipeline(path: $0) }.sorted()
         guard !files.isEmpty else { throw ValidationError("no scenario files (YAML with a scenario: key) under \(path)") }
         var passed = 0, failed = 0
         for f in files {
