@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.8.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // System libraries (Debian: librdkafka-dev, libpq-dev, libzstd-dev).
@@ -75,6 +77,11 @@ let package = Package(
         .target(name: "Serve",
                 dependencies: ["Domain", "Query", "Sinks",
                                .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "HummingbirdCore", package: "hummingbird"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio"),
+                               .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                               .product(name: "Crypto", package: "swift-crypto"),
                                .product(name: "HTTPTypes", package: "swift-http-types"),
                                .product(name: "JWTKit", package: "jwt-kit"),
                                .product(name: "Metrics", package: "swift-metrics"),

@@ -107,20 +107,24 @@ public final class GatewayServer: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: APIMiddleware(allow: "GET, POST", isRoute: { Self.isRoute($0) }))
+        router.add(middleware: APIMiddleware(allow: "GET, HEAD, POST", isRoute: { Self.isRoute($0) }))
         let s = settings
-        router.get("/healthz") { _, _ in DashboardServer.json(.object([("status", .string("ok"))])) }
-        router.get("/readyz") { [producer] _, _ in
+        router.getAndHead("/healthz") { _, _ in DashboardServer.json(.object([("status", .string("ok"))])) }
+        router.getAndHead("/readyz") { [producer, logger] _, _ in
             let ok = try await offloop { producer.reachable() }
-            guard ok else { throw APIError(status: .serviceUnavailable, code: "not_ready", message: "Kafka at \(s.brokers) does not answer") }
-            return DashboardServer.json(.object([("status", .string("ready"))]))
+            // Unauthenticated: says whether, never where or why (that goes to the log).
+            guard ok else {
+                logger.warning("not ready: Kafka at \(s.brokers) does not answer")
+                return DashboardServer.json(.object([("ready", .bool(false))]), status: .serviceUnavailable)
+            }
+            return DashboardServer.json(.object([("ready", .bool(true)), ("status", .string("ready"))]))
         }
         let registry = self.registry
-        router.get("/metrics") { _, _ in
+        router.getAndHead("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
         // The Cloud API's verification handshake.
-        router.get("/webhooks/whatsapp") { request, _ in
+        router.getAndHead("/webhooks/whatsapp") { request, _ in
             let q = request.uri.queryParameters
             guard let expected = s.whatsappVerifyToken, q.get("hub.mode") == "subscribe", let token = q.get("hub.verify_token"),
                   Array(token.utf8).count == Array(expected.utf8).count,
@@ -150,6 +154,7 @@ public final class GatewayServer: Sendable {
     /// The HTTP server as a service of a ServiceGroup (swift-service-lifecycle).
     public func service(onListening: @escaping @Sendable (Int) -> Void) -> any Service {
         Application(router: router(),
+                    server: HTTPHardening.server,
                     configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wakala-gateway"),
                     onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
                     logger: logger)

@@ -8,6 +8,15 @@ public struct DashboardClaims: JWTPayload {
     public var tenant_id: String
     public var role: String?
     public var tier: String?
+    /// Optional registered claims, honoured when present: not before, issued at (each with
+    /// ``leeway`` for clock skew), issuer and audience (checked when the server names them).
+    public var nbf: NotBeforeClaim?
+    public var iat: IssuedAtClaim?
+    public var iss: IssuerClaim?
+    public var aud: AudienceClaim?
+
+    /// Clock skew allowed on `nbf` and `iat`.
+    public static let leeway: TimeInterval = 60
 
     public init(tenantID: String, expires: Date, role: String? = nil) {
         exp = ExpirationClaim(value: expires)
@@ -17,7 +26,23 @@ public struct DashboardClaims: JWTPayload {
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
-        guard !tenant_id.isEmpty else { throw JWTError.claimVerificationFailure(failedClaim: nil, reason: "tenant_id is empty") }
+        let now = Date()
+        if let nbf { try nbf.verifyNotBefore(currentDate: now.addingTimeInterval(Self.leeway)) }
+        if let iat, iat.value > now.addingTimeInterval(Self.leeway) {
+            throw JWTError.claimVerificationFailure(failedClaim: iat, reason: "issued in the future")
+        }
+        // The tenant is checked as `?tenant_id=` is: a strict character set, so a claim holding
+        // NUL or anything path- or SQL-like never names a tenant.
+        guard Self.isTenantID(tenant_id) else {
+            throw JWTError.claimVerificationFailure(failedClaim: nil, reason: "tenant_id must be letters, digits and _ - . : (at most 128)")
+        }
+    }
+
+    /// Letters, digits and `_ - . :`, 1–128 of them (the rule for ids in paths and queries).
+    public static func isTenantID(_ v: String) -> Bool {
+        !v.isEmpty && v.utf8.count <= 128 && v.unicodeScalars.allSatisfy {
+            ($0.isASCII && CharacterSet.alphanumerics.contains($0)) || "_-.:".unicodeScalars.contains($0)
+        }
     }
 
     public var isPlatformAdmin: Bool { role == "platform_admin" }
@@ -29,6 +54,9 @@ public struct DashboardClaims: JWTPayload {
 public struct TokenVerifier: Sendable {
     let hs256: JWTKeyCollection?
     let rs256: JWTKeyCollection?
+    /// When set (`--jwt-issuer`, `--jwt-audience`), a token must carry this `iss` / an `aud` with it.
+    public var issuer: String?
+    public var audience: String?
 
     public struct Refused: Error, CustomStringConvertible {
         public var description: String
@@ -65,10 +93,18 @@ public struct TokenVerifier: Sendable {
         }
         guard let keys else { throw Refused(description: "algorithm \(alg) is not configured on this server") }
         do {
-            return try await keys.verify(token, as: DashboardClaims.self)
+            let claims = try await keys.verify(token, as: DashboardClaims.self)
+            if let issuer, claims.iss?.value != issuer { throw Refused(description: "the token's issuer (iss) is not \(issuer)") }
+            if let audience {
+                do { try claims.aud?.verifyIntendedAudience(includes: audience) } catch { throw Refused(description: "the token is not for audience \(audience)") }
+                if claims.aud == nil { throw Refused(description: "the token is not for audience \(audience)") }
+            }
+            return claims
+        } catch let e as Refused {
+            throw e
         } catch let e as JWTError {
             switch e.errorType {
-            case .claimVerificationFailure: throw Refused(description: "the token has expired or its claims are invalid")
+            case .claimVerificationFailure: throw Refused(description: "the token has expired, is not valid yet, or its claims are invalid" + (e.reason.map { " (\($0))" } ?? ""))
             case .signatureVerificationFailed: throw Refused(description: "the token's signature does not verify")
             default: throw Refused(description: "the token was refused (\(e.errorType))")
             }

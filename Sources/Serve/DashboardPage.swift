@@ -1,8 +1,22 @@
+import Crypto
+import Foundation
+
 /// `GET /`: the web dashboard — one page, no CDN, no third-party code: our own small SVG charts.
 /// The token is typed in (or passed in the URL fragment, which never reaches a server) and kept in
 /// sessionStorage. Every figure carries its raw value in `data-value` (the browser test compares
 /// them with the API's JSON).
 enum DashboardPage {
+    /// The page's Content-Security-Policy: its one inline script by its SHA-256 (nothing else
+    /// runs), its inline styles, data: images (none today), requests to this origin only; it may
+    /// not be framed, submit forms or change its base URL.
+    static let contentSecurityPolicy: String = {
+        let open = html.range(of: "<script>")!, close = html.range(of: "</script>")!
+        let script = Array(html[open.upperBound..<close.lowerBound].utf8)
+        let hash = Data(SHA256.hash(data: script)).base64EncodedString()
+        return "default-src 'none'; script-src 'sha256-\(hash)'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+            + "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    }()
+
     static let html = #"""
 <!doctype html>
 <html lang="en">

@@ -18,6 +18,9 @@ public struct ServeSettings: Sendable {
     public var postgresURL: String
     public var jwtSecret: String?
     public var rsaPublicKeyPEM: String?
+    /// Required `iss` and `aud` of tokens, when set.
+    public var jwtIssuer: String?
+    public var jwtAudience: String?
     /// Per-tenant rate limits by tier; off only for load benchmarks.
     public var rateLimits = true
     public var connections = 4
@@ -99,15 +102,23 @@ public struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The methods a served path takes (the `Allow` header of a 405).
     let allow: String
     static var requestID: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+    static var referrerPolicy: HTTPField.Name { HTTPField.Name("Referrer-Policy")! }
+    static var frameOptions: HTTPField.Name { HTTPField.Name("X-Frame-Options")! }
 
-    public init(allow: String = "GET", isRoute: @escaping @Sendable (String) -> Bool) {
+    public init(allow: String = "GET, HEAD", isRoute: @escaping @Sendable (String) -> Bool) {
         self.allow = allow
         self.isRoute = isRoute
     }
 
+    /// The page's Content-Security-Policy: its own inline script and style only (by hash for the
+    /// script), no other origin, no framing, no forms, no base URL.
+    static var pagePolicy: String { DashboardPage.contentSecurityPolicy }
+
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
         var response: Response
+        // HEAD is GET without the body, on every GET route (``RouterMethods/getAndHead(_:use:)``).
+        let isHead = request.method == .head
         do {
             response = try await next(request, context)
         } catch let e as APIError {
@@ -139,6 +150,17 @@ public struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         Timer(label: "wakala_http_request_duration_seconds", dimensions: dims)
             .recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
         if let id = context.logger[metadataKey: "hb.request.id"] { response.headers[Self.requestID] = id.description }
+        // Security headers everywhere; tenant data is never cached; the page gets its policy.
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[Self.frameOptions] = "DENY"
+        response.headers[Self.referrerPolicy] = "no-referrer"
+        if request.uri.path.hasPrefix("/v1/") { response.headers[.cacheControl] = "no-store" }
+        if response.headers[.contentType]?.hasPrefix("text/html") == true { response.headers[.contentSecurityPolicy] = Self.pagePolicy }
+        if isHead {
+            let length = response.headers[.contentLength]
+            response.body = ResponseBody()
+            response.headers[.contentLength] = length
+        }
         if response.status.code >= 500 || response.status == .tooManyRequests {
             context.logger.warning("\(request.method) \(request.uri.path) → \(response.status.code)")
         } else {
@@ -162,7 +184,10 @@ public final class DashboardServer: Sendable {
         self.settings = settings
         pool = ConnectionPool(url: settings.postgresURL, size: settings.connections)
         store = RollupStore(pool: pool)
-        verifier = try await TokenVerifier(secret: settings.jwtSecret, publicKeyPEM: settings.rsaPublicKeyPEM)
+        var verifier = try await TokenVerifier(secret: settings.jwtSecret, publicKeyPEM: settings.rsaPublicKeyPEM)
+        verifier.issuer = settings.jwtIssuer
+        verifier.audience = settings.jwtAudience
+        self.verifier = verifier
         self.registry = registry
         self.logger = logger
     }
@@ -205,9 +230,13 @@ public final class DashboardServer: Sendable {
         let store = self.store, asked = tenant
         let r: TenantRollups
         if let cached = store.current(asked) { r = cached } else { r = try await offloop { try store.rollups(asked) } }
-        if settings.rateLimits, let wait = limiter.take(tenant, tier: r.tier, now: Int64(Date().timeIntervalSince1970 * 1000)) {
+        // A platform admin's reads count against the admin (at the enterprise limit), never
+        // against the tenant it looks at: an admin cannot use up a merchant's minute.
+        let (bucket, tier, who) = claims.isPlatformAdmin ? ("admin:" + claims.tenant_id, "enterprise", "platform admin \(claims.tenant_id)")
+                                                         : (tenant, r.tier, "tenant \(tenant)")
+        if settings.rateLimits, let wait = limiter.take(bucket, tier: tier, now: Int64(Date().timeIntervalSince1970 * 1000)) {
             var e = APIError(status: .tooManyRequests, code: "rate_limited",
-                             message: "tenant \(tenant) (\(r.tier)) is over \(RateLimiter.limit(tier: r.tier)) requests per minute")
+                             message: "\(who) (\(tier)) is over \(RateLimiter.limit(tier: tier)) requests per minute")
             e.retryAfter = wait
             throw e
         }
@@ -228,41 +257,43 @@ public final class DashboardServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: APIMiddleware(isRoute: { path in Self.isRoute(path) }))
         let pool = self.pool
-        router.get("/healthz") { _, _ in Self.json(.object([("status", .string("ok"))])) }
-        router.get("/readyz") { _, _ in
+        router.getAndHead("/healthz") { _, _ in Self.json(.object([("status", .string("ok"))])) }
+        router.getAndHead("/readyz") { [logger] _, _ in
             do {
                 let n = try await offloop { try pool.with { db in
                     try db.query("SELECT count(*) FROM wakala.schema_migrations").rows.first?[0].flatMap { Int($0) } ?? 0
                 } }
-                return Self.json(.object([("status", .string("ready")), ("migrations", .int(Int64(n)))]))
+                return Self.json(.object([("ready", .bool(true)), ("status", .string("ready")), ("migrations", .int(Int64(n)))]))
             } catch {
-                throw APIError(status: .serviceUnavailable, code: "not_ready", message: "Postgres is not reachable or not migrated: \(error)")
+                // Unauthenticated: says whether, never where or why (libpq's text names hosts).
+                logger.warning("not ready: Postgres is not reachable or not migrated: \(error)")
+                return Self.json(.object([("ready", .bool(false))]), status: .serviceUnavailable)
             }
         }
         let registry = self.registry
-        router.get("/metrics") { _, _ in
+        router.getAndHead("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
-        router.get("/openapi.json") { _, _ in
+        router.getAndHead("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
-        router.get("/") { _, _ in
+        router.getAndHead("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
         }
-        router.get("/v1/dashboard") { [self] request, _ in
+        router.getAndHead("/v1/dashboard") { [self] request, _ in
             let c = try await caller(request)
             let q = request.uri.queryParameters
             let range = try Dashboard.range(from: q.get("from"), to: q.get("to"), granularity: q.get("granularity"), zone: c.rollups.zone)
             return Self.json(Dashboard.answer(c.rollups, from: range.from, to: range.to, granularity: range.granularity))
         }
-        router.get("/v1/orders/:order_id") { [self] request, context in
+        router.getAndHead("/v1/orders/:order_id") { [self] request, context in
             let c = try await caller(request)
             let id = try Self.checkID(context.parameters.get("order_id"), "order_id")
             let zone = c.rollups.zone
             return Self.json(try await offloop { try pool.with { try ReadModels.order(c.tenant, id, zone: zone, $0) } })
         }
-        router.get("/v1/orders") { [self] request, _ in
+        router.getAndHead("/v1/orders") { [self] request, _ in
             let c = try await caller(request)
             let status = request.uri.queryParameters.get("status")
             if let s = status, !ReadModels.statuses.contains(s) {
@@ -275,18 +306,18 @@ public final class DashboardServer: Sendable {
                 try ReadModels.orders(c.tenant, status: status, page: page, limit: limit, zone: zone, $0)
             } })
         }
-        router.get("/v1/deliveries/:delivery_id") { [self] request, context in
+        router.getAndHead("/v1/deliveries/:delivery_id") { [self] request, context in
             let c = try await caller(request)
             let id = try Self.checkID(context.parameters.get("delivery_id"), "delivery_id")
             let zone = c.rollups.zone
             return Self.json(try await offloop { try pool.with { try ReadModels.delivery(c.tenant, id, zone: zone, $0) } })
         }
-        router.get("/v1/usage") { [self] request, _ in
+        router.getAndHead("/v1/usage") { [self] request, _ in
             let c = try await caller(request)
             let tier = c.rollups.tier
             return Self.json(try await offloop { try pool.with { try ReadModels.usage(c.tenant, tier: tier, $0) } })
         }
-        router.get("/v1/live") { [self] request, _ in
+        router.getAndHead("/v1/live") { [self] request, _ in
             let c = try await caller(request)
             let now = settings.now()
             return Self.json(try await offloop { try pool.with { try ReadModels.live(c.rollups, now: now, $0) } })
@@ -299,6 +330,7 @@ public final class DashboardServer: Sendable {
     public func service(onListening: @escaping @Sendable (Int) -> Void) -> any Service {
         store.startListening { [logger] m in logger.warning("\(m)") }
         return Application(router: router(),
+                    server: HTTPHardening.server,
                            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wakala"),
                            onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
                            logger: logger)
@@ -310,5 +342,17 @@ public final class DashboardServer: Sendable {
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         defer { store.stop() }
         try await group.run()
+    }
+}
+
+
+extension RouterMethods {
+    /// A GET route that HEAD answers too: the same status and headers, no body (``APIMiddleware``
+    /// drops it and keeps the length), as RFC 9110 asks of every GET resource.
+    @discardableResult public func getAndHead(
+        _ path: RouterPath = "", use handler: @Sendable @escaping (Request, Context) async throws -> some ResponseGenerator
+    ) -> Self {
+        on(path, method: .get, use: handler)
+        return on(path, method: .head, use: handler)
     }
 }

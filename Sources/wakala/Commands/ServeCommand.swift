@@ -12,8 +12,10 @@ struct ServeCommand: ParsableCommand {
         discussion: """
         Reads the read models the pipeline committed (Postgres: WAKALA_POSTGRES_URL) and sees each \
         new checkpoint within a second (LISTEN/NOTIFY). Tokens: HS256 signed with WAKALA_JWT_SECRET, \
-        or RS256 with --jwt-public-key; claims exp and tenant_id, role platform_admin may pass \
-        ?tenant_id=. Prints `listening: http://HOST:PORT` once it accepts connections; SIGINT/SIGTERM \
+        or RS256 with --jwt-public-key; claims exp and tenant_id (letters, digits, _ - . :), nbf and \
+        iat honoured with 60 s leeway, iss and aud checked when --jwt-issuer / --jwt-audience name \
+        them; role platform_admin may pass ?tenant_id= (its reads count against the admin's own \
+        limit). Slow clients are cut: 10 s for a request's headers, 30 s for its body, 60 s idle. Prints `listening: http://HOST:PORT` once it accepts connections; SIGINT/SIGTERM \
         finish the requests in flight and exit 0.
         """)
 
@@ -21,6 +23,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Port (0: any free port, printed).") var port: Int = 8080
     @Option(help: "Postgres URL (env WAKALA_POSTGRES_URL).") var postgres: String?
     @Option(help: "PEM file with an RSA public key for RS256 tokens.") var jwtPublicKey: String?
+    @Option(help: "Accept only tokens whose iss claim is this.") var jwtIssuer: String?
+    @Option(help: "Accept only tokens whose aud claim names this.") var jwtAudience: String?
     @Option(help: "Per-tenant rate limits by tier: on, or off (for load benchmarks only).") var rateLimits: String = "on"
     @OptionGroup var logging: LoggingOptions
 
@@ -45,6 +49,8 @@ struct ServeCommand: ParsableCommand {
         settings.port = port
         settings.jwtSecret = secret
         settings.rsaPublicKeyPEM = pem
+        settings.jwtIssuer = jwtIssuer
+        settings.jwtAudience = jwtAudience
         settings.rateLimits = rateLimits == "on"
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
