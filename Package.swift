@@ -103,6 +103,7 @@ let package = Package(
         .executableTarget(name: "wakala",
                           dependencies: ["Domain", "Ingest", "Operators", "Sinks", "Engine", "Query", "Serve", "Gateway",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Crypto", package: "swift-crypto"),
                                          .product(name: "Hummingbird", package: "hummingbird"),
                                          .product(name: "Metrics", package: "swift-metrics"),
                                          .product(name: "Prometheus", package: "swift-prometheus"),

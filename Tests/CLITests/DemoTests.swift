@@ -188,6 +188,46 @@ import Testing
     }
 }
 
+extension DemoTests {
+    /// Issue 27, point 11: data folders the server user cannot enter (a checkout under a
+    /// root-only folder) each get a fallback cluster of their own, never a shared one; and a
+    /// database that does not belong to the folder's demo.json is dropped (saying so), not resumed.
+    @Test(.enabled(if: getuid() == 0, "the fallback is for a server user (postgres) that cannot enter the folder: root runs only"))
+    func theDemosStateIsItsFolderAlone() throws {
+        let root = try Self.tempDir("demo-rootonly")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(chmod(root, 0o700) == 0)
+        let w = try wakalaBinary()
+        func demo(_ dir: String) throws -> Finished {
+            try runProcess(w, ["demo", "--data", dir, "--port", "0", "--now", "2026-03-10T00:00:00Z", "--backlog-days", "1", "--live-days", "0",
+                               "--speed", "20000", "--tenants", "2", "--exit-at-end"], timeout: 300)
+        }
+        func fallback(_ r: Finished) -> String? {
+            guard let line = r.stderr.split(separator: "\n").first(where: { $0.contains("its database lives in ") }),
+                  let from = line.range(of: "its database lives in "), let to = line.range(of: " instead") else { return nil }
+            return String(line[from.upperBound..<to.lowerBound])
+        }
+        let a = try demo(root + "/a"), b = try demo(root + "/b")
+        let fa = fallback(a), fb = fallback(b)
+        defer { for f in [fa, fb].compactMap({ $0 }) { try? FileManager.default.removeItem(atPath: f) } }
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr.suffix(800)) \(b.stderr.suffix(800))")
+        #expect(fa != nil && fb != nil && fa != fb, "each folder its own cluster: \(fa ?? "-") \(fb ?? "-")")
+        #expect(!b.stderr.contains("re-produced up to the last checkpoint"), "B resumed A's database: \(b.stderr.suffix(800))")
+        if let fa {
+            let mode = (try FileManager.default.attributesOfItem(atPath: fa)[.posixPermissions] as? Int) ?? 0
+            #expect(mode & 0o077 == 0, "the fallback folder is private: mode \(String(mode, radix: 8))")
+        }
+        // A's state file gone, its database left: not resumed under the new state — dropped, said so.
+        try FileManager.default.removeItem(atPath: root + "/a/demo.json")
+        let fresh = try demo(root + "/a")
+        #expect(fresh.status == 0 && fresh.stderr.contains("belongs to another demo") && fresh.stderr.contains("starting afresh"), "\(fresh.stderr.suffix(800))")
+        #expect(!fresh.stderr.contains("re-produced up to the last checkpoint"))
+        // And the same state again resumes its own database.
+        let again = try demo(root + "/a")
+        #expect(again.status == 0 && again.stderr.contains("re-produced up to the last checkpoint") && !again.stderr.contains("starting afresh"), "\(again.stderr.suffix(800))")
+    }
+}
+
 /// SplitMix64 for the kill point (the seed goes into failure messages).
 struct SeededKillPoint {
     var state: UInt64

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Domain
 import Engine
 import Foundation
@@ -47,6 +48,9 @@ struct Demo: ParsableCommand {
         var days: Int
         var clock: Int64
         var secret: String
+        /// Names this demo in its database (`COMMENT ON DATABASE`), so a database that belongs to
+        /// another demo (or to none) is never resumed. Absent in files of older versions.
+        var id: String?
     }
 
     func run() throws {
@@ -65,20 +69,30 @@ struct Demo: ParsableCommand {
             var z = TenantZone.johannesburg
             let start = z.dayStart(first) - Int64(backlogDays) * 86_400_000
             state = State(seed: 7, tenants: tenants, start: start, days: backlogDays + liveDays + 1, clock: first,
-                          secret: env("WAKALA_JWT_SECRET") ?? (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max)) }.joined())
+                          secret: env("WAKALA_JWT_SECRET") ?? (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max)) }.joined(),
+                          id: UUID().uuidString.lowercased())
+            try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: statePath))
+        }
+        if state.id == nil {
+            state.id = UUID().uuidString.lowercased()
             try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: statePath))
         }
         let pg: LocalPostgres
         do {
             pg = try LocalPostgres(directory: URL(fileURLWithPath: dir + "/postgres"))
         } catch let e as LocalPostgres.Failure where e.description.contains("cannot enter") {
-            pg = try LocalPostgres(directory: URL(fileURLWithPath: NSTemporaryDirectory() + "wakala-demo-postgres"))
+            // The server user cannot reach the folder (a checkout under a root-only folder): the
+            // cluster goes to a folder of the temp dir that is this data folder's alone — named
+            // from its absolute path, mode 0700 — never one another demo would also use.
+            let fallback = Self.privateFallback(for: dir)
+            note("wakala demo: the postgres user cannot enter \(dir); its database lives in \(fallback) instead")
+            pg = try LocalPostgres(directory: URL(fileURLWithPath: fallback))
+            chmod(fallback, 0o700)
         }
         defer {
             do { try pg.stop(); note("wakala demo: Postgres stopped") } catch { note("wakala demo: stopping Postgres: \(error)") }
         }
-        let url = try pg.createDatabase("wakala_demo")
-        try Migrations.run(try PGConnection(url: url))
+        let url = try Self.demoDatabase(pg, id: state.id!, dir: dir)
 
         // The embedded Kafka: one partition per topic (one task; see drainInternalTopicsAtCheckpoint).
         let broker = try EmbeddedBroker(partitions: 1, topics: Topics.inputs + Topics.outputs + Topics.defaultInternal)
@@ -87,6 +101,40 @@ struct Demo: ParsableCommand {
         try withExtendedLifetime(broker) {
             try live(broker: broker, state: &state, statePath: statePath, url: url, dir: dir)
         }
+    }
+
+    /// The fallback cluster folder of data folder `dir`: `$TMPDIR/wakala-demo-postgres-<16 hex
+    /// of the SHA-256 of its absolute path>`.
+    static func privateFallback(for dir: String) -> String {
+        let absolute = URL(fileURLWithPath: dir).standardizedFileURL.path
+        let digest = SHA256.hash(data: Array(absolute.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        return NSTemporaryDirectory() + "wakala-demo-postgres-" + digest
+    }
+
+    /// The demo's database, which must be this demo's: made fresh and named (`COMMENT ON
+    /// DATABASE`) the first time; one that names another demo, or holds checkpoints without a
+    /// name, is dropped and made afresh — with the demo's Parquet and part files — saying so,
+    /// rather than resumed under a state file it does not belong to.
+    static func demoDatabase(_ pg: LocalPostgres, id: String, dir: String) throws -> String {
+        let name = "wakala_demo"
+        var url = try pg.createDatabase(name)
+        var db = try PGConnection(url: url)
+        try Migrations.run(db)
+        let owner = try db.query("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()").rows.first?[0] ?? nil
+        let checkpoints = Int(try db.query("SELECT count(*) FROM wakala.checkpoints").rows.first?[0] ?? "0") ?? 0
+        let mine = "wakala demo " + id
+        if owner != mine && (owner != nil || checkpoints > 0) {
+            note("wakala demo: the database in \(pg.dataDir.path) belongs to " + (owner.map { "another demo (\($0))" } ?? "no demo state (\(checkpoints) checkpoint rows)")
+                 + ", not to \(dir)/demo.json: dropping it and the demo's files, starting afresh")
+            db = try PGConnection(url: pg.url())
+            try db.execute("DROP DATABASE \(name) WITH (FORCE)")
+            try? FileManager.default.removeItem(atPath: dir + "/data")
+            url = try pg.createDatabase(name)
+            db = try PGConnection(url: url)
+            try Migrations.run(db)
+        }
+        try db.execute("COMMENT ON DATABASE \(name) IS '\(mine)'") // a UUID: nothing to quote
+        return url
     }
 
     /// The demo from its broker on: the stream, the pipeline, the dashboard and the gateway, until
