@@ -24,9 +24,14 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
         case tooManyDecimals
         /// A minus sign: amounts are never negative.
         case negative
-        /// More than 10^15 rand: no real amount is this big.
+        /// Over ``Money/maxCents`` (R 999,999,999.99): no order or payment is this big, and the
+        /// bound keeps every sum of them (rollups, settlements) far from Int64's limit — it takes
+        /// over 92 million such amounts in one bucket to reach it.
         case tooLarge
     }
+
+    /// The largest amount a record may state: R 999,999,999.99.
+    public static let maxCents: Int64 = 99_999_999_999
 
     /// Parses a plain decimal text (`"249"`, `"249.9"`, `"249.90"`) into cents.
     ///
@@ -62,7 +67,9 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
         }
         if i != n || digits == 0 { return .failure(.notANumber) }
         if fracDigits == 1 { frac &*= 10 }
-        return .success(Money(cents: whole &* 100 &+ frac))
+        let cents = whole &* 100 &+ frac
+        if cents > maxCents { return .failure(.tooLarge) }
+        return .success(Money(cents: cents))
     }
 
     /// Parses a decimal string such as `"249.90"`; see ``parse(ascii:)``.

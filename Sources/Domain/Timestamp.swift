@@ -59,8 +59,16 @@ public enum RFC3339 {
         guard i == n else { return nil }
         let days = Civil.daysFromCivil(year: year, month: month, day: day)
         let secs = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
-        return secs * 1000 + Int64(millis)
+        let ms = secs * 1000 + Int64(millis)
+        // Years 0001–9999 in UTC: what Postgres, Parquet readers and our own formatting take (an
+        // offset can push 0001-01-01 or 9999-12-31 across; "0000-…" is refused by Postgres).
+        guard ms >= earliest && ms <= latest else { return nil }
+        return ms
     }
+
+    /// 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the instants a timestamp may name.
+    public static let earliest: EpochMillis = -62_135_596_800_000
+    public static let latest: EpochMillis = 253_402_300_799_999
 
     /// Parses an RFC 3339 string; see ``parse(ascii:)``.
     public static func parse(_ text: String) -> EpochMillis? {

@@ -73,8 +73,8 @@ public struct WebhookTranslator: Sendable {
 
     public init(tenants: [String: String]) { self.tenants = tenants }
 
-    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z in seconds since the epoch.
-    static let earliestSeconds: Int64 = -62_167_219_200, latestSeconds: Int64 = 253_402_300_799
+    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z in seconds since the epoch (``RFC3339``'s range).
+    static let earliestSeconds: Int64 = RFC3339.earliest / 1000, latestSeconds: Int64 = RFC3339.latest / 1000
 
     static func id(_ prefix: String, _ parts: String...) -> String {
         let digest = SHA256.hash(data: Array(parts.joined(separator: "\u{1F}").utf8))
@@ -129,7 +129,7 @@ public struct WebhookTranslator: Sendable {
                     // would take the gateway down at every re-delivery.
                     guard (Self.earliestSeconds...Self.latestSeconds).contains(ts) else {
                         out.records.append(deadLetter(body, reason: RejectReason.invalidTimestamp.rawValue,
-                                                      detail: "message \(wamid): timestamp \(ts) is outside years 0000–9999",
+                                                      detail: "message \(wamid): timestamp \(ts) is outside years 0001–9999",
                                                       source: "webhook:whatsapp", key: tenant))
                         out.deadLetters += 1
                         continue

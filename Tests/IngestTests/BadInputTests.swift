@@ -102,7 +102,12 @@ let badCases: [BadCase] = [
     // Sums.
     BadCase("subtotal mismatch", order(#""subtotal":"88.99""#, with: #""subtotal":"89.00""#), .subtotalMismatch, "88.99"),
     BadCase("total mismatch", order(#""total_amount":100"#, with: #""total_amount":100.01"#), .totalMismatch, "100.00"),
-    BadCase("overflowing line total", order(#""quantity":2,"unit_price":35.5"#, with: #""quantity":1000000,"unit_price":"999999999999999.99""#), .subtotalMismatch),
+    BadCase("money over the limit", order(#""quantity":2,"unit_price":35.5"#, with: #""quantity":1000000,"unit_price":"999999999999999.99""#), .invalidMoney, "unit_price"),
+    BadCase("largest line total", order(#""quantity":2,"unit_price":35.5"#, with: #""quantity":1000000,"unit_price":"999999999.99""#), .subtotalMismatch),
+    BadCase("usage amount beyond its arithmetic", Samples.envelope("usage.recorded", #"{"resource":"api_calls","amount":9223372036854775808}"#), .outOfRange, "amount"),
+    BadCase("integer -2^63", Samples.envelope("inventory.updated", #"{"product_id":"p","vendor_id":"v","old_quantity":-9223372036854775808,"new_quantity":1,"reason":"r"}"#), .outOfRange, "old_quantity"),
+    BadCase("integer 2^63", Samples.envelope("inventory.updated", #"{"product_id":"p","vendor_id":"v","old_quantity":9223372036854775808,"new_quantity":1,"reason":"r"}"#), .outOfRange, "old_quantity"),
+    BadCase("usage amount 1e400", Samples.envelope("usage.recorded", #"{"resource":"api_calls","amount":1e400}"#), .outOfRange, "amount"),
     // Coordinates.
     BadCase("latitude over 90", Samples.envelope("driver.location_updated", #"{"driver_id":"d","lat":90.5,"lng":27.8}"#), .invalidCoordinates),
     BadCase("longitude under -180", Samples.envelope("delivery.assigned", #"{"delivery_id":"d","order_id":"o","driver_id":"r","pickup":{"lat":0,"lng":-181},"dropoff":{"lat":0,"lng":0}}"#), .invalidCoordinates, "pickup"),

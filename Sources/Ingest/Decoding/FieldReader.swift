@@ -137,7 +137,7 @@ struct FieldReader {
             overflow = overflow || o1 || o2
             v = s
         }
-        if n.negative { v = -v }
+        if n.negative { v = 0 &- v } // -(2^63) wraps to itself; `overflow` already says so
         guard !overflow, range.contains(v) else {
             throw Rejection(.outOfRange, "\(path(name)) must be between \(range.lowerBound) and \(range.upperBound), got \(String(decoding: b, as: UTF8.self))")
         }

@@ -315,6 +315,9 @@ extension EventDecoder {
         return DriverLocationUpdated(driverID: drv, location: p, speedMps: speed, heading: heading, accuracyM: accuracy)
     }
 
+    /// The largest `usage.recorded` amount (10^9).
+    static let maxUsageAmount = 1_000_000_000.0
+
     static func usage(_ r: inout FieldReader) throws(Rejection) -> UsageRecorded {
         var resource: QuotaResource?, amount: Double?, endpoint: String?
         var first = true
@@ -324,7 +327,11 @@ extension EventDecoder {
             }
             else if r.cur.key(k, is: "amount") {
                 let a = try r.number("amount")
-                guard a >= 0 else { throw Rejection(.outOfRange, "data.amount must be ≥ 0, got \(a)") }
+                // Quotas keep amounts in thousandths (Int64) and sum an hour of them: a billion a
+                // record keeps that exact and far from overflow.
+                guard a >= 0, a <= Self.maxUsageAmount else {
+                    throw Rejection(.outOfRange, "data.amount must be between 0 and \(Int(Self.maxUsageAmount)), got \(a)")
+                }
                 amount = a
             }
             else if r.cur.key(k, is: "endpoint") { endpoint = try r.optionalText("endpoint") }
