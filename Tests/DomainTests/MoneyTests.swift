@@ -4,7 +4,7 @@ import Testing
 @Suite struct MoneyTests {
     @Test(arguments: [
         ("249.9", 24990), ("249.90", 24990), ("249", 24900), ("0", 0), ("0.05", 5), ("007.5", 750),
-        ("999999999.99", 99_999_999_999), ("000000000999999999.99", 99_999_999_999),
+        ("999999999.99", 99_999_999_999), ("0999999999.99", 99_999_999_999),
     ] as [(String, Int64)])
     func parsesExactCents(text: String, cents: Int64) {
         #expect(Money.parse(text) == .success(Money(cents: cents)))
