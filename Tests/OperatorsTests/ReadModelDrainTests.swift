@@ -22,7 +22,11 @@ import Testing
     /// Rows folded as a database would hold them: table → key → row.
     static func fold(_ rows: [ReadModelRow], into db: inout [String: [[String]: OutputRow]]) {
         for r in rows {
-            let key = keys[r.table]!.map { r.row[$0]?.description ?? "" }
+            // A window_aggregate's rows (when a sink keeps them) are keyed by key and window.
+            guard let k = keys[r.table] ?? (r.table == "orders_per_hour" ? ["key", "window_start", "window_end"] : nil) else {
+                Issue.record("unexpected table \(r.table)"); continue
+            }
+            let key = k.map { r.row[$0]?.description ?? "" }
             db[r.table, default: [:]][key] = r.row
         }
     }
