@@ -1,4 +1,6 @@
+import Domain
 import Foundation
+import Ingest
 import Sinks
 import Testing
 import TestSupport
@@ -110,6 +112,27 @@ import TestSupport
         let dead = (try? FileManager.default.contentsOfDirectory(atPath: work + "/dead-letters")) ?? []
         #expect(dead.contains { $0.hasPrefix("part-") }, "dead letters under the sink's path: \(dead)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/dlq"))
+    }
+
+    /// The kafka sink's `brokers` is where derived events and dead letters go (with their
+    /// exactly-once markers), not the source's cluster.
+    @Test func theKafkaSinksBrokersAreHonoured() throws {
+        let f = try KafkaRunTests.Fixture("sinkbrokers", seed: 43, tenants: 3, partitions: 2)
+        defer { f.remove() }
+        let out = try EmbeddedBroker(partitions: 2, topics: Topics.outputs + [Topics.defaultMarkers])
+        let pipeline = try KafkaRunTests.pipelineVariant(f.work, "  - name: derived_events\n    type: kafka\n    brokers: ${WAKALA_KAFKA_BROKERS:-127.0.0.1:9092}",
+                                                        "  - name: derived_events\n    type: kafka\n    brokers: \(out.bootstrapServers)")
+        let url = try TestDatabase.fresh("sinkbrokers")
+        let r = try runProcess(try wakalaBinary(), KafkaRunTests.runArgs(f.bootstrap, url, f.work + "/b", group: "g-sink", outputs: "kafka", pipeline: pipeline),
+                               timeout: 900)
+        #expect(r.status == 0, "\(r.stderr.suffix(1000))")
+        func count(_ bootstrap: String, _ topic: String) throws -> Int {
+            try KafkaExactlyOnceTests.committed(bootstrap, topic).filter { !$0.isEmpty }.count
+        }
+        #expect(try count(out.bootstrapServers, Topics.orderStatus) > 100, "derived events on the sink's cluster")
+        #expect(try count(out.bootstrapServers, Topics.deadLetters) > 0, "dead letters on the sink's cluster")
+        #expect(try count(f.bootstrap, Topics.orderStatus) == 0 && count(f.bootstrap, Topics.deadLetters) == 0, "nothing on the source's cluster")
+        withExtendedLifetime(out) {}
     }
 
     @Test func validateRefusesWhatNoSinkCanTake() throws {
