@@ -43,7 +43,11 @@ public func runProcess(_ executable: URL, _ args: [String], timeout: Double = 12
     try p.run()
     if done.wait(timeout: .now() + timeout) == .timedOut {
         p.terminate()
-        done.wait()
+        // A program that ignores SIGTERM (the bug under test, perhaps) must not hang the suite.
+        if done.wait(timeout: .now() + 15) == .timedOut {
+            kill(p.processIdentifier, SIGKILL)
+            done.wait()
+        }
     }
     try? out.close()
     try? err.close()
