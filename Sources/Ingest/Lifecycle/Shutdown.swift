@@ -16,6 +16,15 @@ public enum Shutdown {
     /// Seconds from the request to the watchdog's exit.
     public static let grace: Double = 9
 
+    /// What must happen even when the watchdog ends the process (the demo stops its private
+    /// Postgres, so nothing is left running); each must be quick.
+    private static let lastWords = Mutex<[@Sendable () -> Void]>([])
+
+    /// Registers `body` to run before a forced exit.
+    public static func beforeForcedExit(_ body: @escaping @Sendable () -> Void) {
+        lastWords.withLock { $0.append(body) }
+    }
+
     /// Whether a stop was requested.
     public static var requested: Bool { flag.load(ordering: .relaxed) }
 
@@ -27,6 +36,7 @@ public enum Shutdown {
         let t = Thread {
             Thread.sleep(forTimeInterval: grace)
             FileHandle.standardError.write(Data("wakala: still stopping \(Int(grace)) s after the signal (a call into Kafka or Postgres did not return); exiting now — the last committed checkpoint stands and a rerun resumes there\n".utf8))
+            for last in lastWords.withLock({ $0 }) { last() }
             exit(1)
         }
         t.name = "wakala.shutdown-watchdog"

@@ -201,7 +201,7 @@ public final class Checkpointer: @unchecked Sendable {
                                  + "to drop this pipeline's state, read models and files and start over.")
             }
         }
-        try withDatabase("recording the replay's input") { db in
+        _ = try withDatabase("recording the replay's input") { db in
             try db.query("""
                 INSERT INTO wakala.replay_inputs (pipeline, path, bytes, head_bytes, head_sha256) VALUES ($1, $2, $3, $4, $5)
                 ON CONFLICT (pipeline) DO UPDATE SET path = EXCLUDED.path, bytes = EXCLUDED.bytes, head_bytes = EXCLUDED.head_bytes,

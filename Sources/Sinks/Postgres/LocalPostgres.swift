@@ -101,10 +101,11 @@ public final class LocalPostgres: @unchecked Sendable {
         running = true
     }
 
-    /// Stops the server (fast shutdown).
-    public func stop() throws {
+    /// Stops the server (fast shutdown; `immediately`: immediate shutdown, no checkpoint — a
+    /// process about to be ended leaves nothing running).
+    public func stop(immediately: Bool = false) throws {
         guard running else { return }
-        try Self.run(binDir.path + "/pg_ctl", ["-D", dataDir.path, "-m", "fast", "-w", "stop"], as: runAs)
+        try Self.run(binDir.path + "/pg_ctl", ["-D", dataDir.path, "-m", immediately ? "immediate" : "fast", "-w", "stop"], as: runAs)
         running = false
     }
 

@@ -92,6 +92,9 @@ struct Demo: ParsableCommand {
         defer {
             do { try pg.stop(); note("wakala demo: Postgres stopped") } catch { note("wakala demo: stopping Postgres: \(error)") }
         }
+        // Should a stop outlast the signal's 10 s, the private server goes too.
+        let server = pg
+        Shutdown.beforeForcedExit { try? server.stop(immediately: true) }
         let url = try Self.demoDatabase(pg, id: state.id!, dir: dir)
 
         // The embedded Kafka: one partition per topic (one task; see drainInternalTopicsAtCheckpoint).
