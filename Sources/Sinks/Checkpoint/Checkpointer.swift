@@ -224,7 +224,11 @@ public final class Checkpointer: @unchecked Sendable {
             let files = try count("SELECT count(*) FROM wakala.file_manifest WHERE pipeline = $1")
             describe("reset: dropping pipeline '\(p)': \(checkpoints) checkpoint row(s), \(entries) keyed state entries, \(files) committed file(s) in the manifest")
             var models: [String] = []
-            for t in Migrations.primaryKeys.keys.sorted() {
+            // The pipeline's window tables exist only once it ran with them.
+            let windows = try settings.windowTables.map(\.table).filter { t in
+                try db.query("SELECT to_regclass($1) IS NOT NULL", ["wakala." + t]).rows.first?[0] == "t"
+            }
+            for t in Migrations.primaryKeys.keys.sorted() + windows {
                 let n = Int(try db.query("SELECT count(*) FROM wakala.\(t)").rows.first?[0] ?? "0") ?? 0
                 if n > 0 { models.append("\(t) \(n)") }
             }
@@ -233,7 +237,7 @@ public final class Checkpointer: @unchecked Sendable {
                 for t in ["checkpoints", "state_entries", "file_manifest", "kafka_outbox", "kafka_outbox_batches", "internal_topic_starts", "replay_inputs"] {
                     try db.query("DELETE FROM wakala.\(t) WHERE pipeline = $1", [p])
                 }
-                try db.execute("TRUNCATE " + Migrations.primaryKeys.keys.sorted().map { "wakala.\($0)" }.joined(separator: ", "))
+                try db.execute("TRUNCATE " + (Migrations.primaryKeys.keys.sorted() + windows).map { "wakala.\($0)" }.joined(separator: ", "))
             }
         }
         var removed = 0
@@ -319,8 +323,9 @@ public final class Checkpointer: @unchecked Sendable {
                       path.hasPrefix(root + "/"), Self.worker(ofFile: (path as NSString).lastPathComponent) == worker else { return nil }
                 return ParquetTables.File(path: path, table: table, rows: rows, bytes: bytes)
             }
+            let windows = Dictionary(settings.parquetWindows.map { ($0.table, ParquetTables.windowColumns(sums: $0.sums)) }, uniquingKeysWith: { a, _ in a })
             compaction = ParquetCompaction(root: root, worker: worker, lateness: lateness, rowGroupRows: settings.parquetRowGroupRows,
-                                           committed: ours, log: log)
+                                           committed: ours, extraTables: windows, log: log)
         }
         var removed = 0
         for dir in [settings.parquetDir, settings.dataDir + "/derived", settings.deadLetterDir ?? settings.dataDir + "/dlq"] {

@@ -42,11 +42,20 @@ final class ParquetCompaction: @unchecked Sendable { // every mutable member und
     /// Folders whose merge failed (logged once; not tried again by this process).
     private var failed: Set<String> = []
 
+    /// Tables beside the fixed ones (a `window_aggregate`'s, by table name), with their columns.
+    let extraTables: [String: [ParquetColumn]]
+
     init(root: String, worker: Int, lateness: Int64, rowGroupRows: Int = ParquetTables.Appender.defaultRowGroupRows,
-         committed files: [ParquetTables.File], log: @escaping (String) -> Void) {
+         committed files: [ParquetTables.File], extraTables: [String: [ParquetColumn]] = [:], log: @escaping (String) -> Void) {
         self.root = root; self.worker = worker; self.lateness = lateness; self.rowGroupRows = rowGroupRows; self.log = log
-        for f in files { self.committed[Self.folder(f.path), default: []].append(f) }
+        self.extraTables = extraTables
+        for f in files where ParquetTables.columns(of: f.table) ?? extraTables[f.table] != nil {
+            self.committed[Self.folder(f.path), default: []].append(f)
+        }
     }
+
+    /// The columns of a table this compaction merges (nil: not one of its tables).
+    func columns(of table: String) -> [ParquetColumn]? { ParquetTables.columns(of: table) ?? extraTables[table] }
 
     static func folder(_ path: String) -> String { (path as NSString).deletingLastPathComponent }
 
@@ -77,7 +86,7 @@ final class ParquetCompaction: @unchecked Sendable { // every mutable member und
     func prepare(watermark: EpochMillis, checkpoint: Int64, fresh: [ParquetTables.File]) -> [Merge] {
         lock.lock()
         var candidates = committed
-        for f in fresh where ParquetTables.columns(of: f.table) != nil && f.path.hasPrefix(root + "/") {
+        for f in fresh where columns(of: f.table) != nil && f.path.hasPrefix(root + "/") {
             candidates[Self.folder(f.path), default: []].append(f)
         }
         let due = candidates.compactMap { (folder, files) -> (String, EpochMillis, [ParquetTables.File])? in
@@ -113,7 +122,7 @@ final class ParquetCompaction: @unchecked Sendable { // every mutable member und
             guard let first = Self.firstCheckpoint(f.path) else { throw ParquetError("\(f.path) is not a part file") }
             return (f, first)
         }.sorted { $0.first < $1.first }
-        guard let table = files.first?.table, files.allSatisfy({ $0.table == table }), let columns = ParquetTables.columns(of: table) else {
+        guard let table = files.first?.table, files.allSatisfy({ $0.table == table }), let columns = columns(of: table) else {
             throw ParquetError("no Parquet table \(files.first?.table ?? "?")")
         }
         let path = "\(folder)/part-\(inputs[0].first)-\(worker)-\(checkpoint).parquet"
@@ -153,7 +162,7 @@ final class ParquetCompaction: @unchecked Sendable { // every mutable member und
             merging.subtract(gone)
         }
         let replaced = Set(merges.flatMap { $0.replaced.map(\.path) })
-        for f in files where f.path.hasPrefix(root + "/") && ParquetTables.columns(of: f.table) != nil && !replaced.contains(f.path) {
+        for f in files where f.path.hasPrefix(root + "/") && columns(of: f.table) != nil && !replaced.contains(f.path) {
             committed[Self.folder(f.path), default: []].append(f)
         }
     }

@@ -110,6 +110,15 @@ final class ParquetRowGroupReader {
                     at += w
                     ints.append(w == 4 ? Int64(Int32(truncatingIfNeeded: v)) : Int64(bitPattern: v))
                 }
+            case (.boolean, 0): // PLAIN: bit-packed, least significant bit first; read as 0/1
+                guard (present + 7) / 8 <= body.count - at else { throw ParquetError("\(path): values past the page in \(c.name)") }
+                var bit = 0
+                for d in defined {
+                    guard d else { ints.append(nil); continue }
+                    ints.append(Int64((body[at + bit / 8] >> UInt8(bit % 8)) & 1))
+                    bit += 1
+                }
+                at += (bit + 7) / 8
             case (.string, 0):
                 for d in defined {
                     guard d else { ranges.append(nil); continue }

@@ -172,6 +172,11 @@ public final class ParquetWriter {
     public func put(_ column: Int, _ x: Int64) {
         mark(column)
         let k = columns[column].kind
+        if k == .boolean && (x == 0 || x == 1) { // a boolean read back as 0/1 (``appendRows(of:)``)
+            buffers[column].bools.append(x == 1)
+            buffers[column].defs.append(1)
+            return
+        }
         guard k == .int64 || k == .timestampMillis || (k == .int32 && Int32(exactly: x) != nil) else {
             rowFault = rowFault ?? "column \(columns[column].name) (\(k)) cannot hold \(x)"; return
         }
