@@ -74,6 +74,8 @@ public final class KafkaPipeline {
         public var records = 0
         public var accepted = 0
         public var deadLetters = 0
+        /// Input records in a partition their key does not map to (``PlacementCheck``).
+        public var misrouted = 0
         public var tasksFinished: [Int] = []
         public var checkpoints = 0
         public var stoppedBySignal = false
@@ -116,6 +118,8 @@ public final class KafkaPipeline {
     let markerTopic: String
     /// Where derived events and dead letters go: the kafka sink's `brokers`, else the source's.
     let outputBrokers: String
+    /// Each input record's key against its partition (the source's `partitioner`).
+    let placement: PlacementCheck
     public let taskCount: Int
     let consumer: KafkaConsumer
     let exchange: KafkaProducer
@@ -217,6 +221,9 @@ public final class KafkaPipeline {
                 for p in 0..<n { endOffsets[TopicPartition(t, p)] = try consumer.watermarks(TopicPartition(t, p)).high }
             }
         }
+        placement = PlacementCheck(topics: inputs, partitions: n,
+                                   expected: source.params["partitioner"].flatMap(Partitioner.init(rawValue:)) ?? .murmur2,
+                                   warn: settings.warn ?? settings.log)
         consumer.onError = { [log = settings.log] in log("kafka: \($0)") }
         consumer.onAssign = { [unowned self] parts in self.assigned(parts) }
         consumer.onRevoke = { [unowned self] parts in self.revoked(parts) }
@@ -516,6 +523,7 @@ public final class KafkaPipeline {
         summary.records += t.runner.recordsIn
         summary.accepted += t.runner.accepted
         summary.deadLetters += t.runner.deadLetterCount
+        summary.misrouted = placement.total.reduce(0, +)
     }
 
     /// An internal topic's record before its task's position came again (logged once).
@@ -548,10 +556,11 @@ public final class KafkaPipeline {
                 }
             } else if let i = last!.input {
                 if r.offset >= last!.end { return }
+                placement.check(topic: i, key: r.key, partition: r.partition, offset: r.offset)
                 task.append(input: i, r)
             }
         }
-        if polled == 0 { summary.emptyPolls += 1 }
+        if polled == 0 { summary.emptyPolls += 1 } else { placement.publish() }
         summary.pollNanos += DispatchTime.now().uptimeNanoseconds - t0
         let t = now()
         for p in touched.sorted() {

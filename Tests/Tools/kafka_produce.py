@@ -6,7 +6,9 @@ Records that are not JSON objects with a known event_type go to `orders` unkeyed
 must dead-letter them). Prints {"produced": n, "by_topic": {...}} when every record is
 acknowledged; exit 1 if any failed.
 
-usage: kafka_produce.py BOOTSTRAP FILE [--pace-every N --pause-ms M]
+usage: kafka_produce.py BOOTSTRAP FILE [--pace-every N --pause-ms M] [--partitioner SPEC]
+  SPEC: a librdkafka partitioner for every topic (default murmur2_random, Java's), e.g.
+  consistent_random (librdkafka's own default), or per topic: orders=murmur2_random,default=consistent_random
 """
 import json
 import sys
@@ -62,8 +64,16 @@ def main():
     bootstrap, path = sys.argv[1], sys.argv[2]
     pace_every = int(sys.argv[sys.argv.index("--pace-every") + 1]) if "--pace-every" in sys.argv else 0
     pause_ms = int(sys.argv[sys.argv.index("--pause-ms") + 1]) if "--pause-ms" in sys.argv else 0
-    p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "enable.idempotence": True,
-                  "acks": "all", "linger.ms": 5, "queue.buffering.max.messages": 500000})
+    spec = sys.argv[sys.argv.index("--partitioner") + 1] if "--partitioner" in sys.argv else "murmur2_random"
+    per_topic = dict(kv.split("=", 1) for kv in spec.split(",")) if "=" in spec else {"default": spec}
+    producers = {}
+
+    def producer(topic):
+        name = per_topic.get(topic, per_topic.get("default", "murmur2_random"))
+        if name not in producers:
+            producers[name] = Producer({"bootstrap.servers": bootstrap, "partitioner": name, "enable.idempotence": True,
+                                        "acks": "all", "linger.ms": 5, "queue.buffering.max.messages": 500000})
+        return producers[name]
     failed = []
     by_topic = {}
 
@@ -76,6 +86,7 @@ def main():
         if not raw:
             continue
         topic, key = route(raw)
+        p = producer(topic)
         while True:
             try:
                 p.produce(topic, value=raw, key=key, on_delivery=done)
@@ -85,10 +96,11 @@ def main():
         by_topic[topic] = by_topic.get(topic, 0) + 1
         n += 1
         if pace_every and n % pace_every == 0:
-            p.flush(30)
+            for q in producers.values():
+                q.flush(30)
             time.sleep(pause_ms / 1000)
         p.poll(0)
-    left = p.flush(60)
+    left = sum(q.flush(60) for q in producers.values())
     if failed or left:
         print(json.dumps({"produced": n, "failed": len(failed), "unflushed": left, "first_error": failed[:1]}))
         sys.exit(1)

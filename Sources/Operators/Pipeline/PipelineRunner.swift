@@ -116,7 +116,8 @@ public final class PipelineRunner {
                 let r = RepartitionStage(name: c.name, key: EventField(rawValue: p["key"]!)!, types: types,
                                          partitions: exchangePartitions ?? partitions.count,
                                          lookup: p["lookup"].flatMap(EventField.init(rawValue:)),
-                                         allowedLateness: config.eventTime.allowedLateness)
+                                         allowedLateness: config.eventTime.allowedLateness,
+                                         partitioner: source.params["partitioner"].flatMap(Partitioner.init(rawValue:)) ?? .murmur2)
                 if let ttl = p["lookup_ttl"].flatMap(DurationText.parseMillis) { r.lookupTTL = ttl }
                 if exchangePartitions != nil {
                     r.external = true

@@ -37,9 +37,14 @@ public final class RepartitionStage: Stage {
     public var external = false
     private var outbound: [(partition: Int, key: String, event: Timestamped<Event>)] = []
 
+    /// How keys map to partitions: the pipeline source's `partitioner` (murmur2 unless it says
+    /// crc32), so routed events meet the records their producers placed the same way.
+    public let partitioner: Partitioner
+
     public init(name: String, key: EventField, types: EventTypeSet?, partitions: Int, lookup: EventField? = nil,
-                allowedLateness: Int64 = 600_000) {
+                allowedLateness: Int64 = 600_000, partitioner: Partitioner = .murmur2) {
         self.name = name
+        self.partitioner = partitioner
         self.key = key
         self.types = types
         self.partitions = max(1, partitions)
@@ -69,8 +74,8 @@ public final class RepartitionStage: Stage {
     }
 
     private func route(_ r: Timestamped<Event>, _ k: String, _ counts: inout [Int], _ out: inout StageOutput) {
-        // One partition: murmur2 of every key would only ever say 0.
-        let p = partitions == 1 ? 0 : KafkaPartitioner.partition(k, count: partitions)
+        // One partition: the hash of every key would only ever say 0.
+        let p = partitions == 1 ? 0 : partitioner.partition(k, count: partitions)
         counts[p] += 1
         if external { outbound.append((p, k, r)) } else { out.events.append(r) }
     }

@@ -25,6 +25,8 @@ struct Generate: ParsableCommand {
     @Option(help: "Customers per tenant (default: 40 to 160, drawn from the seed).") var customers: Int?
     @Option(help: "Output file (.ndjson or .ndjson.zst); - for standard output.") var out: String?
     @Option(help: "Kafka bootstrap servers to produce to instead of a file (env WAKALA_KAFKA_BROKERS).") var kafka: String?
+    @Option(help: "With --kafka: how keys are placed — murmur2 (Kafka's Java default, as the pipeline expects) or crc32 (librdkafka's default, as Python, Go and .NET clients place them).")
+    var partitioner: String = "murmur2"
 
     func validate() throws {
         guard tenants >= 1, days >= 1, ordersPerDay >= 0 else { throw ValidationError("--tenants and --days must be ≥ 1, --orders-per-day ≥ 0") }
@@ -68,7 +70,8 @@ struct Generate: ParsableCommand {
             note("wrote \(count) records (\(bytes >> 20) MiB uncompressed) to \(out) in \(String(format: "%.1f", monotonicSeconds() - began)) s")
         } else {
             let brokers = kafka ?? env("WAKALA_KAFKA_BROKERS")!
-            let producer = try KafkaProducer(brokers: brokers)
+            guard let placing = Partitioner(rawValue: partitioner) else { throw ValidationError("--partitioner is murmur2 or crc32") }
+            let producer = try KafkaProducer(brokers: brokers, settings: [("partitioner", placing.librdkafkaSetting)])
             var byTopic: [String: Int] = [:]
             try generator.generate { r in
                 try producer.produce(topic: r.topic, key: r.key, value: r.value, timestamp: r.arrival)

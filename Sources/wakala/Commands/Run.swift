@@ -23,7 +23,11 @@ struct Run: ParsableCommand {
         same offsets are committed to the consumer group, so Kafka lag tools see them. Events keyed \
         for another task (deliveries by driver) go through the internal topic \
         <pipeline>-<operator>-repartition, created with the inputs' partition count. Producers must \
-        partition by murmur2 of the key (the Java client's default; librdkafka's murmur2_random).
+        place keys the way the source's `partitioner` says: murmur2 (the default; Kafka's Java \
+        default, librdkafka's murmur2_random) or crc32 (librdkafka's own default, consistent_random, \
+        which Python, Go, .NET clients and kcat use unless told otherwise). Every keyed record is \
+        checked: one placed otherwise is counted (wakala_misrouted_records_total{topic}) and each \
+        topic's first is reported with the fix.
 
         Start: Kafka and Postgres that do not answer (down, starting, a refused port) are retried \
         with backoff for --connect-timeout (default 60s), then exit 1 naming them. Settings that \
@@ -136,6 +140,9 @@ struct Run: ParsableCommand {
                     summary.stoppedBySignal ? "stopped on a signal" : "done", seconds, summary.records,
                     Double(summary.records) / max(seconds, 0.001), summary.accepted, summary.deadLetters, summary.checkpoints,
                     summary.tasksFinished.isEmpty ? "" : "; tasks ended: \(summary.tasksFinished.sorted().map(String.init).joined(separator: ","))"))
+        if summary.misrouted > 0 {
+            note("wakala run: \(summary.misrouted) input records were not in the partition their key maps to (see the warnings): their joins may be incomplete")
+        }
         note(String(format: "wakala run: loop time: %.1f s polling (%d empty polls), %.1f s processing, %.1f s taking checkpoints; at most %d records held between checkpoints (%d checkpoints for the process budget of %d)",
                     Double(summary.pollNanos) / 1e9, summary.emptyPolls, Double(summary.processNanos - summary.pollNanos) / 1e9,
                     Double(summary.checkpointNanos) / 1e9, summary.peakHeldRecords, summary.budgetCheckpoints,

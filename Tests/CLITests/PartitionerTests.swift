@@ -1,0 +1,94 @@
+import Domain
+import Foundation
+import Ingest
+import Testing
+import TestSupport
+
+/// Issue 28, first step: which partitioner placed the records is checked, never assumed. A stream
+/// produced with librdkafka's default (CRC-32, as confluent-kafka places keys unless told
+/// otherwise) gives the file run's results when the source says `partitioner: crc32` (the
+/// repartition places deliveries by driver the same way); with the default it is reported —
+/// every topic named with the fix, counted in `wakala_misrouted_records_total` — not silent.
+@Suite(.serialized) struct PartitionerTests {
+    @Test func crc32IsTheStandardOne() {
+        // The check value of CRC-32/ISO-HDLC (zlib's, librdkafka's rd_crc32).
+        var s = "123456789"
+        #expect(s.withUTF8 { KafkaPartitioner.crc32(UnsafeRawBufferPointer($0)) } == 0xCBF4_3926)
+        // zlib.crc32 in Python: t-0001 → 1123561017 (partition 9 of 12), t-0002 → 3690037123 (7).
+        for (key, crc, partition) in [("t-0001", UInt32(1_123_561_017), 9), ("t-0002", UInt32(3_690_037_123), 7)] {
+            var k = key
+            #expect(k.withUTF8 { KafkaPartitioner.crc32(UnsafeRawBufferPointer($0)) } == crc)
+            #expect(Partitioner.crc32.partition(key, count: 12) == partition)
+        }
+        #expect(Partitioner.murmur2.partition("t-0001", count: 12) == KafkaPartitioner.partition("t-0001", count: 12))
+        for n in [1, 2, 7, 12] { #expect((0..<n).contains(Partitioner.crc32.partition("driver-\(n)", count: n))) }
+    }
+
+    @Test func librdkafkasDefaultWithPartitionerCrc32EqualsTheFileRun() throws {
+        let partitions = 12
+        let f = try KafkaRunTests.Fixture("crc32", seed: 28, tenants: 5, partitions: partitions, produce: false)
+        defer { f.remove() }
+        #expect(try KafkaRunTests.produce(f.bootstrap, f.input, extra: ["--partitioner", "consistent_random"]) == f.lines)
+        try KafkaRunTests.checkNothingDropped(f.bootstrap, partitions: partitions, expected: f.lines)
+
+        // The default (murmur2 expected): every topic reported with the fix; the run says so.
+        let urlA = try TestDatabase.fresh("crc32_default")
+        let a = try runProcess(try wakalaBinary(), KafkaRunTests.runArgs(f.bootstrap, urlA, f.work + "/default", group: "g-default"), timeout: 900)
+        #expect(a.status == 0, "\(a.stderr.suffix(800))")
+        for topic in ["orders", "payments", "deliveries", "driver-locations", "tenants"] {
+            #expect(a.stderr.contains("topic \(topic): record") && a.stderr.contains("it was placed by crc32"), "\(topic): \(a.stderr.suffix(1500))")
+        }
+        #expect(a.stderr.contains("set `partitioner: crc32` on the pipeline's kafka source"))
+        #expect(a.stderr.contains("input records were not in the partition their key maps to"))
+
+        // partitioner: crc32 — the same results as `replay --sinks` of the file, nothing reported.
+        let pipeline = try KafkaRunTests.pipelineVariant(f.work, "    group: wakala-analytics\n", "    group: wakala-analytics\n    partitioner: crc32\n")
+        let urlB = try TestDatabase.fresh("crc32_set"), dirB = f.work + "/crc32"
+        let b = try runProcess(try wakalaBinary(), KafkaRunTests.runArgs(f.bootstrap, urlB, dirB, group: "g-crc32", pipeline: pipeline), timeout: 900)
+        #expect(b.status == 0, "\(b.stderr.suffix(800))")
+        #expect(!b.stderr.contains("it was placed by") && !b.stderr.contains("not in the partition"), "\(b.stderr.suffix(800))")
+        try KafkaRunTests.expectSameResults(f.urlA, f.dirA, urlB, dirB)
+    }
+
+    /// One topic placed otherwise (orders by murmur2, the rest by CRC-32, the source saying crc32):
+    /// the metric counts that topic's records on /metrics, and the warning names it.
+    @Test func aMisplacedTopicIsCountedAndNamed() throws {
+        let partitions = 4
+        let f = try KafkaRunTests.Fixture("mixed", seed: 29, tenants: 3, partitions: partitions, produce: false)
+        defer { f.remove() }
+        #expect(try KafkaRunTests.produce(f.bootstrap, f.input, extra: ["--partitioner", "orders=murmur2_random,default=consistent_random"]) == f.lines)
+        let pipeline = try KafkaRunTests.pipelineVariant(f.work, "    group: wakala-analytics\n", "    group: wakala-analytics\n    partitioner: crc32\n")
+        let url = try TestDatabase.fresh("mixed")
+        let p = Process()
+        p.executableURL = try wakalaBinary()
+        p.arguments = KafkaRunTests.runArgs(f.bootstrap, url, f.work + "/out", group: "g-mixed", pipeline: pipeline).filter { $0 != "--until-end" }
+            + ["--metrics-port", "0", "--checkpoint-interval", "500ms"]
+        let log = f.work + "/run.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        var port: Int?
+        _ = KafkaScaleOutTests.waitUntil("the metrics port", timeout: 60) {
+            port = logText().components(separatedBy: "metrics on http://127.0.0.1:").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }
+            return port != nil || !p.isRunning
+        }
+        let metricsPort = try #require(port, "no metrics port: \(logText().suffix(800))")
+        func metrics() -> String { (try? HTTPReply.get("http://127.0.0.1:\(metricsPort)/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? "" }
+        func misrouted(_ topic: String) -> Double { DemoTests.metric(metrics(), "wakala_misrouted_records_total{topic=\"\(topic)\"}") }
+        #expect(KafkaScaleOutTests.waitUntil("orders counted as misplaced", timeout: 120) { misrouted("orders") > 0 || !p.isRunning })
+        #expect(KafkaScaleOutTests.waitUntil("every record read", timeout: 300) {
+            DemoTests.metric(metrics(), "wakala_records_in_total") >= Double(f.lines) || !p.isRunning
+        })
+        // Only orders: the other topics were placed as the source says.
+        #expect(misrouted("orders") > 0 && misrouted("payments") == 0 && misrouted("driver-locations") == 0, "\(metrics().split(separator: "\n").filter { $0.contains("misrouted") })")
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        let text = logText()
+        #expect(text.contains("topic orders: record") && text.contains("it was placed by murmur2"), "\(text.suffix(1500))")
+        #expect(text.components(separatedBy: "topic orders: record").count == 2, "said once per topic")
+        #expect(!text.contains("topic payments: record"))
+    }
+}
