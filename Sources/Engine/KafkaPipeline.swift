@@ -90,7 +90,8 @@ public final class KafkaPipeline {
         public var budgetCheckpoints = 0
     }
 
-    let config: PipelineConfig
+    /// The pipeline file; with `partitioner: auto`, the source's partitioner as decided (recorded).
+    var config: PipelineConfig
     let settings: Settings
     /// Bounded: from the start (`--until-end`) or once ``endInput()`` asked for it.
     var untilEnd: Bool
@@ -221,9 +222,19 @@ public final class KafkaPipeline {
                 for p in 0..<n { endOffsets[TopicPartition(t, p)] = try consumer.watermarks(TopicPartition(t, p)).high }
             }
         }
-        placement = PlacementCheck(topics: inputs, partitions: n,
-                                   expected: source.params["partitioner"].flatMap(Partitioner.init(rawValue:)) ?? .murmur2,
-                                   warn: settings.warn ?? settings.log)
+        // auto: decided from the records once, recorded, and from then on the same everywhere.
+        var partitioner = source.params["partitioner"].flatMap(Partitioner.init(rawValue:))
+        if partitioner == nil {
+            let db = try PGConnection.connect(url: settings.postgresURL, setting: settings.postgresSetting, timeout: settings.connectTimeout,
+                                              log: settings.warn ?? settings.log)
+            try Migrations.run(db)
+            partitioner = try PartitionerInference.resolve(pipeline: config.name, topics: inputs, partitions: n, brokers: settings.brokers,
+                                                           db: db, log: settings.log)
+            if let i = config.sources.firstIndex(where: { $0.name == source.name }) {
+                self.config.sources[i].params["partitioner"] = partitioner!.rawValue
+            }
+        }
+        placement = PlacementCheck(topics: inputs, partitions: n, expected: partitioner!, warn: settings.warn ?? settings.log)
         consumer.onError = { [log = settings.log] in log("kafka: \($0)") }
         consumer.onAssign = { [unowned self] parts in self.assigned(parts) }
         consumer.onRevoke = { [unowned self] parts in self.revoked(parts) }

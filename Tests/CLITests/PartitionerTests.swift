@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Ingest
+import Sinks
 import Testing
 import TestSupport
 
@@ -31,9 +32,10 @@ import TestSupport
         #expect(try KafkaRunTests.produce(f.bootstrap, f.input, extra: ["--partitioner", "consistent_random"]) == f.lines)
         try KafkaRunTests.checkNothingDropped(f.bootstrap, partitions: partitions, expected: f.lines)
 
-        // The default (murmur2 expected): every topic reported with the fix; the run says so.
-        let urlA = try TestDatabase.fresh("crc32_default")
-        let a = try runProcess(try wakalaBinary(), KafkaRunTests.runArgs(f.bootstrap, urlA, f.work + "/default", group: "g-default"), timeout: 900)
+        // Told murmur2 (the Java default): every topic reported with the fix; the run says so.
+        let murmur = try KafkaRunTests.pipelineVariant(f.work, "    group: wakala-analytics\n", "    group: wakala-analytics\n    partitioner: murmur2\n")
+        let urlA = try TestDatabase.fresh("crc32_told_murmur2")
+        let a = try runProcess(try wakalaBinary(), KafkaRunTests.runArgs(f.bootstrap, urlA, f.work + "/murmur2", group: "g-murmur2", pipeline: murmur), timeout: 900)
         #expect(a.status == 0, "\(a.stderr.suffix(800))")
         for topic in ["orders", "payments", "deliveries", "driver-locations", "tenants"] {
             #expect(a.stderr.contains("topic \(topic): record") && a.stderr.contains("it was placed by crc32"), "\(topic): \(a.stderr.suffix(1500))")
@@ -41,27 +43,35 @@ import TestSupport
         #expect(a.stderr.contains("set `partitioner: crc32` on the pipeline's kafka source"))
         #expect(a.stderr.contains("input records were not in the partition their key maps to"))
 
-        // partitioner: crc32 — the same results as `replay --sinks` of the file, nothing reported.
-        let pipeline = try KafkaRunTests.pipelineVariant(f.work, "    group: wakala-analytics\n", "    group: wakala-analytics\n    partitioner: crc32\n")
-        let urlB = try TestDatabase.fresh("crc32_set"), dirB = f.work + "/crc32"
-        let b = try runProcess(try wakalaBinary(), KafkaRunTests.runArgs(f.bootstrap, urlB, dirB, group: "g-crc32", pipeline: pipeline), timeout: 900)
+        // The default (auto): decided crc32 from the records, recorded, and the same results as
+        // `replay --sinks` of the file, nothing reported.
+        let urlB = try TestDatabase.fresh("crc32_auto"), dirB = f.work + "/auto"
+        let b = try runProcess(try wakalaBinary(), KafkaRunTests.runArgs(f.bootstrap, urlB, dirB, group: "g-auto"), timeout: 900)
         #expect(b.status == 0, "\(b.stderr.suffix(800))")
+        #expect(b.stderr.contains("partitioner: auto — the input topics' keys are placed by crc32"), "\(b.stderr.prefix(1500))")
         #expect(!b.stderr.contains("it was placed by") && !b.stderr.contains("not in the partition"), "\(b.stderr.suffix(800))")
         try KafkaRunTests.expectSameResults(f.urlA, f.dirA, urlB, dirB)
+        let db = try PGConnection(url: urlB)
+        #expect(try db.query("SELECT partitioner FROM wakala.source_partitioners WHERE pipeline = 'analytics'").rows.first?[0] == "crc32")
+        // partitioner: crc32, said outright: the same.
+        let crc = try KafkaRunTests.pipelineVariant(f.work, "    group: wakala-analytics\n", "    group: wakala-analytics\n    partitioner: crc32\n")
+        let urlC = try TestDatabase.fresh("crc32_set"), dirC = f.work + "/crc32"
+        let c = try runProcess(try wakalaBinary(), KafkaRunTests.runArgs(f.bootstrap, urlC, dirC, group: "g-crc32", pipeline: crc), timeout: 900)
+        #expect(c.status == 0 && !c.stderr.contains("it was placed by"), "\(c.stderr.suffix(800))")
+        try KafkaRunTests.expectSameResults(f.urlA, f.dirA, urlC, dirC)
     }
 
-    /// One topic placed otherwise (orders by murmur2, the rest by CRC-32, the source saying crc32):
-    /// the metric counts that topic's records on /metrics, and the warning names it.
+    /// One topic placed otherwise (orders by murmur2, the rest by CRC-32; the default `auto` takes
+    /// the majority, crc32): the metric counts that topic's records on /metrics, the warning names it.
     @Test func aMisplacedTopicIsCountedAndNamed() throws {
         let partitions = 4
         let f = try KafkaRunTests.Fixture("mixed", seed: 29, tenants: 3, partitions: partitions, produce: false)
         defer { f.remove() }
         #expect(try KafkaRunTests.produce(f.bootstrap, f.input, extra: ["--partitioner", "orders=murmur2_random,default=consistent_random"]) == f.lines)
-        let pipeline = try KafkaRunTests.pipelineVariant(f.work, "    group: wakala-analytics\n", "    group: wakala-analytics\n    partitioner: crc32\n")
         let url = try TestDatabase.fresh("mixed")
         let p = Process()
         p.executableURL = try wakalaBinary()
-        p.arguments = KafkaRunTests.runArgs(f.bootstrap, url, f.work + "/out", group: "g-mixed", pipeline: pipeline).filter { $0 != "--until-end" }
+        p.arguments = KafkaRunTests.runArgs(f.bootstrap, url, f.work + "/out", group: "g-mixed").filter { $0 != "--until-end" }
             + ["--metrics-port", "0", "--checkpoint-interval", "500ms"]
         let log = f.work + "/run.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
@@ -87,6 +97,7 @@ import TestSupport
         kill(p.processIdentifier, SIGTERM)
         p.waitUntilExit()
         let text = logText()
+        #expect(text.contains("partitioner: auto — the input topics' keys are placed by crc32"), "\(text.prefix(1500))")
         #expect(text.contains("topic orders: record") && text.contains("it was placed by murmur2"), "\(text.suffix(1500))")
         #expect(text.components(separatedBy: "topic orders: record").count == 2, "said once per topic")
         #expect(!text.contains("topic payments: record"))

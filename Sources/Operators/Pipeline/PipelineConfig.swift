@@ -120,7 +120,7 @@ public struct PipelineConfig: Sendable {
     static let sourceSchemas: [String: Schema] = [
         "kafka": Schema([("name", req(.string)), ("type", req(.string)), ("brokers", req(.string)), ("topics", req(.list(.string))),
                          ("group", opt(.string)), maxRecordBytes,
-                         ("partitioner", opt(.oneOf(["auto", "murmur2", "crc32"]), "how the producers placed keyed records: murmur2 (Java's default), crc32 (librdkafka's: Python, Go, .NET, kcat) or auto (default: murmur2 expected, records checked and a wrong placement reported)"))]),
+                         ("partitioner", opt(.oneOf(["auto", "murmur2", "crc32"]), "how the producers placed keyed records: murmur2 (Java's default), crc32 (librdkafka's: Python, Go, .NET, kcat) or auto (default: decided from the first keyed records and recorded); every keyed record is checked and a wrong placement reported"))]),
         "file": Schema([("name", req(.string)), ("type", req(.string)), ("path", opt(.string, "replay takes --input instead")),
                         ("topics", opt(.list(.string))), maxRecordBytes]),
     ]

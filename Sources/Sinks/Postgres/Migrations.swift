@@ -112,6 +112,12 @@ public enum Migrations {
                 pipeline text PRIMARY KEY, path text NOT NULL, bytes bigint NOT NULL, head_bytes int NOT NULL,
                 head_sha256 text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now());
             """),
+        // `partitioner: auto`: the partitioner decided for a pipeline's inputs, once, so every
+        // process and restart places and checks keys the same way.
+        Migration(version: 10, name: "the partitioner a pipeline's inputs were found placed by", sql: """
+            CREATE TABLE wakala.source_partitioners (
+                pipeline text PRIMARY KEY, partitioner text NOT NULL, votes text NOT NULL, decided_at timestamptz NOT NULL DEFAULT now());
+            """),
     ]
 
     /// Applies the migrations not applied yet; returns their versions.

@@ -23,9 +23,10 @@ struct Run: ParsableCommand {
         same offsets are committed to the consumer group, so Kafka lag tools see them. Events keyed \
         for another task (deliveries by driver) go through the internal topic \
         <pipeline>-<operator>-repartition, created with the inputs' partition count. Producers must \
-        place keys the way the source's `partitioner` says: murmur2 (the default; Kafka's Java \
-        default, librdkafka's murmur2_random) or crc32 (librdkafka's own default, consistent_random, \
-        which Python, Go, .NET clients and kcat use unless told otherwise). Every keyed record is \
+        place keys the way the source's `partitioner` says: murmur2 (Kafka's Java default, \
+        librdkafka's murmur2_random) or crc32 (librdkafka's own default, consistent_random, which \
+        Python, Go, .NET clients and kcat use unless told otherwise); auto, the default, decides \
+        from the first keyed records and records the choice. Every keyed record is \
         checked: one placed otherwise is counted (wakala_misrouted_records_total{topic}) and each \
         topic's first is reported with the fix.
 
