@@ -84,6 +84,25 @@ import TestSupport
         #expect(took >= 3 && took < 60, "gave up after \(took) s")
     }
 
+    /// A Kafka answer retrying cannot change (the client is not allowed to write the topic): the
+    /// run stops with exit 1 naming it, at least-once (`replay --kafka`) and exactly-once (`run`)
+    /// alike — not a task retrying for ever.
+    @Test func aPermanentKafkaRefusalStopsTheRunNamingIt() throws {
+        let f = try KafkaRunTests.Fixture("refused", seed: 36, tenants: 2, partitions: 2)
+        defer { f.remove() }
+        f.broker.failNext(.produce, .topicAuthorizationFailed, count: 100_000)
+        let urlA = try TestDatabase.fresh("refused_replay")
+        let t0 = Date()
+        let a = try runProcess(try wakalaBinary(), Self.replay(f.input, urlA, f.work + "/a", ["--kafka", f.bootstrap]), timeout: 300)
+        #expect(a.status == 1 && a.stderr.contains("retrying cannot mend") && a.stderr.contains("uthoriz"), "\(a.stderr.suffix(800))")
+        let urlB = try TestDatabase.fresh("refused_run")
+        let b = try runProcess(try wakalaBinary(), KafkaRunTests.runArgs(f.bootstrap, urlB, f.work + "/b", group: "g-refused", outputs: "kafka"), timeout: 300)
+        // The run's first write is to the repartition's internal topic (or a checkpoint's
+        // transaction): whichever meets the refusal stops the run, naming it.
+        #expect(b.status == 1 && b.stderr.contains("uthoriz") && !b.stderr.contains("retrying in"), "\(b.stderr.suffix(800))")
+        #expect(Date().timeIntervalSince(t0) < 200, "both stopped without retrying for long")
+    }
+
     /// Another file into the same --data and database: exit 2 naming both, nothing replayed;
     /// `--reset` says what it drops and replays the new file from the start.
     @Test func anotherInputIsRefusedUntilReset() throws {

@@ -43,7 +43,7 @@ public final class EmbeddedBroker: @unchecked Sendable {
     /// Errors a broker may answer with (Kafka's codes).
     public enum Failure: Int32, Sendable {
         case notLeaderForPartition = 6, requestTimedOut = 7, coordinatorNotAvailable = 15, notCoordinator = 16,
-             notEnoughReplicas = 19, invalidProducerIDMapping = 49
+             notEnoughReplicas = 19, invalidProducerIDMapping = 49, topicAuthorizationFailed = 29
     }
 
     /// Brokers are numbered from 1.

@@ -12,6 +12,20 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
         code = err.rawValue
     }
 
+    /// An answer retrying cannot change: the client is not allowed (topic, cluster or
+    /// transactional-id authorization), or the broker refuses the records themselves (invalid,
+    /// corrupt, a format it does not take). Retried, these would wedge a task for good.
+    public static func isPermanent(code: Int32?) -> Bool {
+        guard let code else { return false }
+        return [RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED,
+                RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, RD_KAFKA_RESP_ERR_INVALID_RECORD,
+                RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT, RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS]
+            .contains { $0.rawValue == code }
+    }
+
+    /// ``isPermanent(code:)`` of this error.
+    public var isPermanent: Bool { Self.isPermanent(code: code) }
+
     /// The cluster answered that the topic (or partition) does not exist.
     public var isUnknownTopic: Bool {
         code == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.rawValue || code == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC.rawValue

@@ -196,6 +196,8 @@ public final class KafkaProducer {
         public var retriable: Bool
         public var requiresAbort: Bool
         public var fatal: Bool
+        /// librdkafka's error code (``KafkaError/isPermanent(code:)``).
+        public var code: Int32 = 0
     }
 
     private func check(_ what: String, _ e: OpaquePointer?) throws {
@@ -203,7 +205,8 @@ public final class KafkaProducer {
         defer { rd_kafka_error_destroy(e) }
         throw TransactionError(description: "\(what): \(String(cString: rd_kafka_error_string(e)))",
                                retriable: rd_kafka_error_is_retriable(e) != 0,
-                               requiresAbort: rd_kafka_error_txn_requires_abort(e) != 0, fatal: rd_kafka_error_is_fatal(e) != 0)
+                               requiresAbort: rd_kafka_error_txn_requires_abort(e) != 0, fatal: rd_kafka_error_is_fatal(e) != 0,
+                               code: rd_kafka_error_code(e).rawValue)
     }
 
     /// Registers the transactional id: fences older producers with it and aborts the

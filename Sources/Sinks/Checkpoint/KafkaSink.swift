@@ -47,6 +47,9 @@ final class KafkaSink: CheckpointSink {
                 try producer.flush()
                 return []
             } catch {
+                if (error as? KafkaError)?.isPermanent == true {
+                    throw KafkaError("delivering checkpoint \(cut.id) to Kafka: \(error) — retrying cannot mend this (check the client's ACLs and the topics)")
+                }
                 if (error as? KafkaError)?.isSizeRefusal == true {
                     let big = records.indices.filter { oversized(records[$0]) }
                     guard !big.isEmpty else { throw error }

@@ -243,6 +243,12 @@ final class KafkaTransactions: CheckpointSink {
                 // A broker refused a record for its size: sent again as it is, it would be refused
                 // for ever. Oversized dead letters are cut (the only records that can be: derived
                 // events are small); anything else that the broker refuses for size is thrown.
+                // An answer retrying cannot change (authorization, records the broker refuses):
+                // thrown, so the run stops naming it instead of retrying for ever.
+                if (error as? KafkaError)?.isPermanent == true || KafkaError.isPermanent(code: (error as? KafkaProducer.TransactionError)?.code) {
+                    try? producer.abortTransaction(timeoutMs: abortTimeoutMs)
+                    throw KafkaError("publishing checkpoint \(checkpoint) to Kafka: \(error) — retrying cannot mend this (check the client's ACLs and the topics)")
+                }
                 let sizeRefused = (error as? KafkaError)?.isSizeRefusal == true
                 if sizeRefused {
                     let oversized = records.indices.filter { records[$0].topic == deadLetterTopic && records[$0].value.count > KafkaRecords.cutValueBytes }
