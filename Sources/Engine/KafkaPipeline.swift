@@ -216,7 +216,12 @@ public final class KafkaPipeline {
         self.internalTopics = internalTopics
         operatorOfTopic = Dictionary(uniqueKeysWithValues: internalTopics.map { ($1, $0) })
         consumer = try KafkaConsumer(brokers: settings.brokers, group: settings.group)
-        internalStarts = try Self.internalStarts(config.name, Array(internalTopics.values), partitions: n, settings, consumer)
+        // One connection for what start-up asks of Postgres (migrations, internal-topic starts, the
+        // partitioner), waited for up to the connect timeout.
+        let db = try PGConnection.connect(url: settings.postgresURL, setting: settings.postgresSetting, timeout: settings.connectTimeout,
+                                          log: settings.warn ?? settings.log)
+        try Migrations.run(db)
+        internalStarts = try Self.internalStarts(config.name, Array(internalTopics.values), partitions: n, db, consumer)
         if settings.untilEnd {
             for t in inputs {
                 for p in 0..<n { endOffsets[TopicPartition(t, p)] = try consumer.watermarks(TopicPartition(t, p)).high }
@@ -225,9 +230,6 @@ public final class KafkaPipeline {
         // auto: decided from the records once, recorded, and from then on the same everywhere.
         var partitioner = source.params["partitioner"].flatMap(Partitioner.init(rawValue:))
         if partitioner == nil {
-            let db = try PGConnection.connect(url: settings.postgresURL, setting: settings.postgresSetting, timeout: settings.connectTimeout,
-                                              log: settings.warn ?? settings.log)
-            try Migrations.run(db)
             partitioner = try PartitionerInference.resolve(pipeline: config.name, topics: inputs, partitions: n, brokers: settings.brokers,
                                                            db: db, log: settings.log)
             if let i = config.sources.firstIndex(where: { $0.name == source.name }) {
@@ -247,12 +249,9 @@ public final class KafkaPipeline {
     /// (recorded once): a task that has no checkpoint yet starts there, not at the beginning,
     /// where records of an earlier incarnation of the pipeline (another database, a reset) may
     /// lie — their watermark markers would let the operators run ahead of the events.
-    static func internalStarts(_ pipeline: String, _ topics: [String], partitions n: Int, _ settings: Settings,
+    static func internalStarts(_ pipeline: String, _ topics: [String], partitions n: Int, _ db: PGConnection,
                                _ consumer: KafkaConsumer) throws -> [TopicPartition: Int64] {
         guard !topics.isEmpty else { return [:] }
-        let db = try PGConnection.connect(url: settings.postgresURL, setting: settings.postgresSetting, timeout: settings.connectTimeout,
-                                          log: settings.warn ?? settings.log)
-        try Migrations.run(db)
         var out: [TopicPartition: Int64] = [:]
         for t in topics {
             for p in 0..<n {

@@ -16,6 +16,27 @@ import TestSupport
         try EmbeddedBroker(partitions: partitions, topics: Topics.inputs + Topics.outputs + Topics.defaultInternal)
     }
 
+    /// `run` without `--until-end`, serving /metrics on a free port (checkpoints every 500 ms),
+    /// standard error to `log`: the process, a reader of its log, and the port once it said it
+    /// (nil if it did not within 60 s). The caller stops the process.
+    static func liveRun(_ args: [String], log: String) throws -> (Process, () -> String, Int?) {
+        let p = Process()
+        p.executableURL = try wakalaBinary()
+        p.arguments = args.filter { $0 != "--until-end" } + ["--metrics-port", "0", "--checkpoint-interval", "500ms"]
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let logText = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        var port: Int?
+        _ = KafkaScaleOutTests.waitUntil("the metrics port", timeout: 60) {
+            port = logText().components(separatedBy: "metrics on http://127.0.0.1:").dropFirst().first
+                .flatMap { Int($0.prefix { $0.isNumber }) }
+            return port != nil || !p.isRunning
+        }
+        return (p, logText, port)
+    }
+
     /// Produces `input` with confluent-kafka (murmur2 partitioning, keyed as CONTRACT §1).
     static func produce(_ bootstrap: String, _ input: String, extra: [String] = []) throws -> Int {
         let r = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "Tests/Tools/kafka_produce.py", bootstrap, input] + extra,
@@ -214,24 +235,10 @@ import TestSupport
         let broker = try Self.broker(partitions: partitions)
         let url = try TestDatabase.fresh("idle_live")
         let pipeline = try Self.pipelineVariant(work, "idle_timeout: 60s", "idle_timeout: 1s")
-        let p = Process()
-        p.executableURL = try wakalaBinary()
-        p.arguments = Self.runArgs(broker.bootstrapServers, url, work + "/out", group: "idle", pipeline: pipeline).filter { $0 != "--until-end" }
-            + ["--metrics-port", "0", "--checkpoint-interval", "500ms"]
-        let log = work + "/run.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let (p, logText, metricsPort) = try Self.liveRun(Self.runArgs(broker.bootstrapServers, url, work + "/out", group: "idle", pipeline: pipeline),
+                                                         log: work + "/run.log")
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
-        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-        var port: Int?
-        _ = KafkaScaleOutTests.waitUntil("the metrics port", timeout: 60) {
-            port = logText().components(separatedBy: "metrics on http://127.0.0.1:").dropFirst().first
-                .flatMap { Int($0.prefix { $0.isNumber }) }
-            return port != nil || !p.isRunning
-        }
-        guard let port else { Issue.record("no metrics port: \(logText().suffix(800))"); return }
+        guard let port = metricsPort else { Issue.record("no metrics port: \(logText().suffix(800))"); return }
         func metrics() -> String { (try? HTTPReply.get("http://127.0.0.1:\(port)/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? "" }
         /// Each task's watermark (UTC s) as /metrics shows it.
         func watermarks() -> [Int: Double] {

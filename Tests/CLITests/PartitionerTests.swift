@@ -69,22 +69,9 @@ import TestSupport
         defer { f.remove() }
         #expect(try KafkaRunTests.produce(f.bootstrap, f.input, extra: ["--partitioner", "orders=murmur2_random,default=consistent_random"]) == f.lines)
         let url = try TestDatabase.fresh("mixed")
-        let p = Process()
-        p.executableURL = try wakalaBinary()
-        p.arguments = KafkaRunTests.runArgs(f.bootstrap, url, f.work + "/out", group: "g-mixed").filter { $0 != "--until-end" }
-            + ["--metrics-port", "0", "--checkpoint-interval", "500ms"]
-        let log = f.work + "/run.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let (p, logText, port) = try KafkaRunTests.liveRun(KafkaRunTests.runArgs(f.bootstrap, url, f.work + "/out", group: "g-mixed"),
+                                                           log: f.work + "/run.log")
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
-        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-        var port: Int?
-        _ = KafkaScaleOutTests.waitUntil("the metrics port", timeout: 60) {
-            port = logText().components(separatedBy: "metrics on http://127.0.0.1:").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }
-            return port != nil || !p.isRunning
-        }
         let metricsPort = try #require(port, "no metrics port: \(logText().suffix(800))")
         func metrics() -> String { (try? HTTPReply.get("http://127.0.0.1:\(metricsPort)/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? "" }
         func misrouted(_ topic: String) -> Double { DemoTests.metric(metrics(), "wakala_misrouted_records_total{topic=\"\(topic)\"}") }
