@@ -151,13 +151,15 @@ public final class GatewayServer: Sendable {
         return router
     }
 
-    /// The HTTP server as a service of a ServiceGroup (swift-service-lifecycle).
-    public func service(onListening: @escaping @Sendable (Int) -> Void) -> any Service {
-        Application(router: router(),
-                    server: HTTPHardening.server,
-                    configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wakala-gateway"),
-                    onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
-                    logger: logger)
+    /// The HTTP server as a service of a ServiceGroup (swift-service-lifecycle); a port it cannot
+    /// listen on fails as a ``ListenFailure`` naming `setting`.
+    public func service(setting: String = "--port", onListening: @escaping @Sendable (Int) -> Void) -> any Service {
+        Listener(Application(router: router(),
+                             server: HTTPHardening.server,
+                             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wakala-gateway"),
+                             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
+                             logger: logger),
+                 host: settings.host, port: settings.port, setting: setting)
     }
 
     /// Waits for Kafka to take what is in flight (after the service stopped).

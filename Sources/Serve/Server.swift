@@ -326,14 +326,16 @@ public final class DashboardServer: Sendable {
     }
 
     /// The HTTP server as a service of a ServiceGroup (swift-service-lifecycle): runs until the
-    /// group shuts down gracefully. `onListening` gets the bound port (useful with port 0).
-    public func service(onListening: @escaping @Sendable (Int) -> Void) -> any Service {
+    /// group shuts down gracefully. `onListening` gets the bound port (useful with port 0); a port
+    /// it cannot listen on fails as a ``ListenFailure`` naming `setting`.
+    public func service(setting: String = "--port", onListening: @escaping @Sendable (Int) -> Void) -> any Service {
         store.startListening { [logger] m in logger.warning("\(m)") }
-        return Application(router: router(),
-                    server: HTTPHardening.server,
-                           configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wakala"),
-                           onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
-                           logger: logger)
+        return Listener(Application(router: router(),
+                                    server: HTTPHardening.server,
+                                    configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "wakala"),
+                                    onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
+                                    logger: logger),
+                        host: settings.host, port: settings.port, setting: setting)
     }
 
     /// Serves until SIGINT or SIGTERM (then finishes the requests in flight and returns).

@@ -19,19 +19,6 @@ import Testing
         return (r?.stdout ?? "").split(separator: "\n").map(String.init).filter { !$0.contains("pgrep") }
     }
 
-    static func free() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
     static func metric(_ text: String, _ name: String) -> Double {
         text.split(separator: "\n").filter { $0.hasPrefix(name + " ") || $0.hasPrefix(name + "{") }
             .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
@@ -43,13 +30,14 @@ import Testing
     @Test func theReadmeDemoInATerminal() throws {
         let data = try Self.tempDir("demo-tty")
         defer { try? FileManager.default.removeItem(atPath: data) }
-        let port = try Self.free()
         let session = "wakala-demo-\(getpid())"
         let log = data + "/terminal.log"
         let tmux = "/usr/bin/tmux"
         // The README's command. scripts/test built the release binary first; `swift test` holds the
         // build folder, so the script's own build step is skipped (WAKALA_SKIP_BUILD=1).
-        let command = "cd \(Self.repo()) && WAKALA_SKIP_BUILD=1 scripts/demo --port \(port) --data \(data) 2>&1 | tee \(log)"
+        // Port 0: any free ports, read back from the printed URL (a port chosen here could be
+        // taken by a parallel test before the demo binds it, and its gateway needs the next one).
+        let command = "cd \(Self.repo()) && WAKALA_SKIP_BUILD=1 scripts/demo --port 0 --data \(data) 2>&1 | tee \(log)"
         #expect(spawnAndWait(tmux, ["new-session", "-d", "-s", session, "-x", "220", "-y", "50", command]) == 0)
         defer { _ = spawnAndWait(tmux, ["kill-session", "-t", session]) }
 
@@ -62,7 +50,10 @@ import Testing
                 .map { String($0.split(separator: " ").last ?? "") }
             if token == nil { Thread.sleep(forTimeInterval: 0.5) }
         }
-        let t = try #require(token, "no dashboard URL within 3 minutes:\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        let printed = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let t = try #require(token, "no dashboard URL within 3 minutes:\n\(printed)")
+        let port = try #require(printed.split(separator: "\n").first { $0.contains("the dashboard: http://127.0.0.1:") }
+            .flatMap { Int($0.components(separatedBy: "127.0.0.1:")[1].prefix { $0.isNumber }) }, "no port in the URL:\n\(printed)")
         let base = "http://127.0.0.1:\(port)"
         let page = try HTTPReply.get(base + "/")
         #expect(page.status == 200 && String(decoding: page.body, as: UTF8.self).contains("<title>Wakala Stream"))

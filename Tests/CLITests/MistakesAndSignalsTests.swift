@@ -189,4 +189,60 @@ import TestSupport
         let t = run.terminate(limit: 15)
         #expect(t != nil && t! < 10, "SIGTERM with Kafka down took \(t.map { String($0) } ?? "more than 15") s: \(run.text.suffix(800))")
     }
+
+    /// A socket listening on a free loopback port, held until closed.
+    final class HeldPort {
+        let fd: Int32
+        let port: Int
+        init() throws {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            self.fd = fd
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = withUnsafeMutablePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 4) == 0 && getsockname(fd, $0, &len) == 0 }
+            }
+            try #require(ok, "no loopback port to hold")
+            port = Int(UInt16(bigEndian: addr.sin_port))
+        }
+        deinit { close(fd) }
+    }
+
+    /// A port another process listens on is a mistake in the settings: every command that
+    /// listens exits 2 at once naming the address and the setting — not a hang (a `run` whose
+    /// metrics port was taken kept consuming without it and ignored SIGINT; the demo printed its
+    /// URL, then hung with its pipeline running and no dashboard).
+    @Test func aPortInUseFailsAtOnceNamingTheSetting() throws {
+        let held = try HeldPort()
+        let at = "127.0.0.1:\(held.port)"
+        let bin = try wakalaBinary()
+        let url = try TestDatabase.fresh("busyport")
+        func expectRefused(_ r: Finished, _ setting: String, _ what: String) {
+            #expect(r.status == 2 && r.stderr.contains(at) && r.stderr.contains("in use") && r.stderr.contains(setting), "\(what): exit \(r.status): \(r.stderr.suffix(600))")
+            #expect(!r.stderr.contains("bind(descriptor"), "\(what) shows NIO's words")
+        }
+        let secret = ["WAKALA_JWT_SECRET": String(repeating: "k", count: 32), "WAKALA_PAYSTACK_SECRET": "s"]
+        expectRefused(try runProcess(bin, ["serve", "--postgres", url, "--port", String(held.port)], timeout: 60, environment: secret), "--port", "serve")
+        expectRefused(try runProcess(bin, ["gateway", "--brokers", "127.0.0.1:1", "--port", String(held.port)], timeout: 60, environment: secret), "--port", "gateway")
+
+        // run: no --until-end, so only the failure can end it.
+        let broker = try KafkaRunTests.broker(partitions: 2)
+        let work = try DemoTests.tempDir("busyport")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        var args = KafkaRunTests.runArgs(broker.bootstrapServers, url, work + "/run", group: "g-busy")
+        args.removeAll { $0 == "--until-end" }
+        expectRefused(try runProcess(bin, args + ["--metrics-port", String(held.port)], timeout: 60), "--metrics-port", "run")
+
+        // demo: its gateway listens on --port + 1, which is held; it stops its Postgres and leaves
+        // no process behind.
+        let data = work + "/demo"
+        let demo = try runProcess(bin, ["demo", "--port", String(held.port - 1), "--data", data], timeout: 120,
+                                  environment: ["WAKALA_SKIP_BUILD": "1"])
+        #expect(demo.status == 2 && demo.stderr.contains("in use"), "demo: exit \(demo.status): \(demo.stderr.suffix(600))")
+        #expect(demo.stderr.contains(at) || demo.stderr.contains("127.0.0.1:\(held.port - 1)"), "\(demo.stderr.suffix(600))")
+        #expect(!demo.stdout.contains("wakala demo is running"), "the demo announced a URL it does not serve")
+        #expect(DemoTests.processes(mentioning: data).isEmpty, "left running: \(DemoTests.processes(mentioning: data))")
+    }
 }

@@ -207,29 +207,35 @@ struct Demo: ParsableCommand {
              try await TokenVerifier.sign(DashboardClaims(tenantID: "t-0001", expires: Date().addingTimeInterval(30 * 86_400), role: "platform_admin"),
                                           secret: secret))
         }
-        let listening = ListeningLatch()
+        // The URL and tokens once both servers listen (a port in use fails the demo first).
+        let listening = ListeningLatch { dashboardPort, gatewayPort in
+            print("""
+                wakala demo is running — the dashboard: http://127.0.0.1:\(dashboardPort)/#token=\(tokens.0)
+                  token (tenant t-0001):     \(tokens.0)
+                  token (platform_admin):    \(tokens.1)
+                  API: curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:\(dashboardPort)/v1/live'
+                  metrics: http://127.0.0.1:\(dashboardPort)/metrics · webhooks: http://127.0.0.1:\(gatewayPort)/webhooks/whatsapp
+                Ctrl-C stops everything; run it again to resume.
+                """)
+            fflush(nil)
+        }
         let services: [any Service] = [
             PipelineService(pipeline: pipeline),
             FeederService(feeder: feeder, exitAtEnd: exitAtEnd, end: { [box = SendableBox(pipeline)] in box.value.endInput() }),
-            dashboard.service { p in
-                listening.set(p)
-                print("""
-                    wakala demo is running — the dashboard: http://127.0.0.1:\(p)/#token=\(tokens.0)
-                      token (tenant t-0001):     \(tokens.0)
-                      token (platform_admin):    \(tokens.1)
-                      API: curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:\(p)/v1/live'
-                      metrics: http://127.0.0.1:\(p)/metrics · webhooks: http://127.0.0.1:\(port + 1)/webhooks/whatsapp
-                    Ctrl-C stops everything; run it again to resume.
-                    """)
-                fflush(nil)
-            },
-            gateway.service { _ in },
+            dashboard.service { listening.dashboard($0) },
+            gateway.service(setting: "--port: the webhook gateway listens on the next port") { listening.gateway($0) },
             StatusService(progress: pipeline.progress, feeder: feeder, clock: clock, interval: 1),
         ]
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         var failure: Error?
         do { try awaitSync { try await group.run() } } catch { failure = error }
+        if let e = failure as? ListenFailure {
+            gateway.close()
+            dashboard.store.stop()
+            note("wakala demo: \(e)")
+            throw ExitCode(2)
+        }
         gateway.close()
         dashboard.store.stop()
         state.clock = clock.now()
@@ -262,10 +268,21 @@ final class DemoClock: @unchecked Sendable {
     func now() -> Int64 { start + Int64((monotonicSeconds() - began) * 1000 * speed) }
 }
 
+/// Calls `ready` once, when both the dashboard and the gateway listen, with their ports.
 final class ListeningLatch: @unchecked Sendable {
     private let lock = NSLock()
-    private var port: Int?
-    func set(_ p: Int) { lock.lock(); port = p; lock.unlock() }
+    private var ports: (dashboard: Int?, gateway: Int?) = (nil, nil)
+    private let ready: @Sendable (Int, Int) -> Void
+    init(ready: @escaping @Sendable (Int, Int) -> Void) { self.ready = ready }
+    func dashboard(_ p: Int) { lock.lock(); ports.dashboard = p; fire() }
+    func gateway(_ p: Int) { lock.lock(); ports.gateway = p; fire() }
+    /// Called with the lock held; releases it.
+    private func fire() {
+        guard let d = ports.dashboard, let g = ports.gateway else { lock.unlock(); return }
+        ports = (nil, nil)
+        lock.unlock()
+        ready(d, g)
+    }
 }
 
 /// Produces the generated stream into the embedded Kafka in arrival order on a thread of its
@@ -385,7 +402,7 @@ struct FeederService: Service {
 
     func run() async throws {
         let f = feeder
-        try await withGracefulShutdownHandler {
+        try await withTaskCancellationOrGracefulShutdownHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 f.done.notify(queue: .global()) { c.resume() }
             }
@@ -400,7 +417,7 @@ struct FeederService: Service {
             } else {
                 try? await gracefulShutdown()
             }
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             f.stop()
         }
     }

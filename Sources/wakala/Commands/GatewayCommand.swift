@@ -4,6 +4,7 @@ import Gateway
 import Logging
 import Metrics
 import Prometheus
+import Serve
 
 /// `wakala gateway`: WhatsApp Cloud API and Paystack webhooks into Kafka (CONTRACT §3.1).
 struct GatewayCommand: ParsableCommand {
@@ -67,6 +68,9 @@ struct GatewayCommand: ParsableCommand {
                     FileHandle.standardOutput.write(Data("listening: http://\(fixedHost):\(port)\n".utf8))
                 }
             }
+        } catch let e as ListenFailure {
+            note("wakala gateway: \(e)")
+            throw ExitCode(2)
         } catch { throw RuntimeFailure("wakala gateway: \(error)") }
     }
 }

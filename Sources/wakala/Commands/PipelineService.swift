@@ -4,7 +4,7 @@ import Ingest
 import ServiceLifecycle
 
 /// The pipeline's loop on a thread of its own, as a service of a ServiceGroup
-/// (swift-service-lifecycle): the group's graceful shutdown (SIGINT/SIGTERM) stops it — finish
+/// (swift-service-lifecycle): the group's graceful shutdown (SIGINT/SIGTERM) or cancellation stops it — finish
 /// the batch, last checkpoint, leave the group — and its own end (a bounded run) ends the group.
 struct PipelineService: Service {
     /// Run on one thread only (the service's); the box only carries it there.
@@ -16,7 +16,9 @@ struct PipelineService: Service {
     func run() async throws {
         let stop = StopFlag()
         let box = self.box, summary = self.summary
-        try await withGracefulShutdownHandler {
+        // A graceful shutdown (a signal) or a cancellation (another service of the group failed,
+        // e.g. a port it could not listen on) stops the loop alike.
+        try await withTaskCancellationOrGracefulShutdownHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
                 let t = Thread {
                     do {
@@ -27,7 +29,7 @@ struct PipelineService: Service {
                 t.name = "wakala-pipeline"
                 t.start()
             }
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             stop.set()
             Shutdown.request() // retry loops stop waiting; the watchdog bounds the rest
         }

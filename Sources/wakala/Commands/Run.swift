@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import Serve
 import ServiceLifecycle
 import Domain
 import Engine
@@ -128,10 +129,13 @@ struct Run: ParsableCommand {
             router.get("/healthz") { _, _ in "ok" }
             let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: metricsPort), serverName: "wakala-run"),
                                   onServerRunning: { logger.notice("metrics on http://127.0.0.1:\($0.localAddress?.port ?? 0)/metrics") }, logger: logger)
-            services.append(.init(service: app))
+            services.append(.init(service: Listener(app, host: "127.0.0.1", port: metricsPort, setting: "--metrics-port")))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do { try awaitSync { try await group.run() } } catch let e as SettingError {
+            note("wakala run: \(e)")
+            throw ExitCode(2)
+        } catch let e as ListenFailure {
             note("wakala run: \(e)")
             throw ExitCode(2)
         } catch { throw RuntimeFailure("\(error)") }

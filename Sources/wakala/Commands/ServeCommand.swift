@@ -69,6 +69,9 @@ struct ServeCommand: ParsableCommand {
                     FileHandle.standardOutput.write(Data("listening: http://\(fixed.host):\(port)\n".utf8))
                 }
             }
+        } catch let e as ListenFailure {
+            note("wakala serve: \(e)")
+            throw ExitCode(2)
         } catch { throw RuntimeFailure("wakala serve: \(error)") }
     }
 }
