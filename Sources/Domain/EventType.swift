@@ -65,9 +65,12 @@ public enum Topics {
     public static let defaultRepartition = "analytics-deliveries_by_driver-repartition"
     /// The default pipeline's exactly-once markers topic (`<pipeline>-eos-markers`).
     public static let defaultMarkers = "analytics-eos-markers"
+    /// The default pipeline's reroute topic (`<pipeline>-reroute`): input records placed in
+    /// another partition than their key's, forwarded to the task owning the key.
+    public static let defaultReroute = "analytics-reroute"
     /// The internal topics `wakala run` needs for the default pipeline (the embedded broker
     /// creates them: librdkafka 2.0.2's mock cluster does not take CreateTopics).
-    public static let defaultInternal = [defaultRepartition, defaultMarkers]
+    public static let defaultInternal = [defaultRepartition, defaultMarkers, defaultReroute]
     /// The derived-event and dead-letter topics.
     public static let outputs = [orderStatus, quotaAlerts, deliveryETA, deadLetters]
 }

@@ -115,6 +115,12 @@ public final class KafkaPipeline {
     /// Repartition operator → its internal topic, and back.
     let internalTopics: [String: String]
     let operatorOfTopic: [String: String]
+    /// Input records read by a task that does not own their key go to their owner through this
+    /// topic (`<pipeline>-reroute`, partition = owner), with every task's watermark markers after
+    /// them; nil with one partition (every key is task 0's).
+    let rerouteTopic: String?
+    /// Every internal topic a task reads: the repartitions' and the reroute topic.
+    let exchangeTopics: [String]
     /// The exactly-once markers topic (``KafkaTransactions``): partition p holds task p's.
     let markerTopic: String
     /// Where derived events and dead letters go: the kafka sink's `brokers`, else the source's.
@@ -198,6 +204,9 @@ public final class KafkaPipeline {
             needed.append((topic, "operator \(op.name)"))
             internalTopics[op.name] = topic
         }
+        rerouteTopic = n > 1 ? "\(config.name)-reroute" : nil
+        if let rerouteTopic { needed.append((rerouteTopic, "records whose producers placed them in another partition than their key's (forwarded to the task owning the key)")) }
+        exchangeTopics = internalTopics.values.sorted() + (rerouteTopic.map { [$0] } ?? [])
         for (topic, what) in needed {
             // Created here when the cluster takes CreateTopics (librdkafka 2.0.2's mock cluster does
             // not: `wakala broker` creates the default pipeline's internal topic itself).
@@ -221,7 +230,7 @@ public final class KafkaPipeline {
         let db = try PGConnection.connect(url: settings.postgresURL, setting: settings.postgresSetting, timeout: settings.connectTimeout,
                                           log: settings.warn ?? settings.log)
         try Migrations.run(db)
-        internalStarts = try Self.internalStarts(config.name, Array(internalTopics.values), partitions: n, db, consumer)
+        internalStarts = try Self.internalStarts(config.name, exchangeTopics, partitions: n, db, consumer)
         if settings.untilEnd {
             for t in inputs {
                 for p in 0..<n { endOffsets[TopicPartition(t, p)] = try consumer.watermarks(TopicPartition(t, p)).high }
@@ -273,6 +282,7 @@ public final class KafkaPipeline {
 
     func makeTask(_ p: Int) throws -> PipelineTask {
         let runner = try PipelineRunner(config: config, partitions: Array(inputs.indices), now: now(), exchangePartitions: taskCount)
+        if rerouteTopic != nil { runner.enableReroute(inputs: inputs.count, senders: taskCount) }
         runner.timing = true // operator time per batch, for metrics (two clock reads per stage and batch)
         let plan = SinkPlan(config)
         plan.apply(to: runner)
@@ -350,7 +360,7 @@ public final class KafkaPipeline {
             // An internal topic behind its recorded position was made anew (a new cluster, e.g. the
             // demo's embedded broker after a restart): drained at every checkpoint, nothing of it
             // was pending; read it from its start.
-            if settings.drainInternalTopicsAtCheckpoint, operatorOfTopic[tp.topic] != nil || tp.topic == markerTopic,
+            if settings.drainInternalTopicsAtCheckpoint, operatorOfTopic[tp.topic] != nil || tp.topic == rerouteTopic || tp.topic == markerTopic,
                let w = try? consumer.watermarks(tp), n > w.high {
                 settings.log("internal topic \(tp) ends at \(w.high), before the checkpoint's position \(n): a new cluster; reading it from \(w.low)")
                 n = w.low
@@ -403,7 +413,7 @@ public final class KafkaPipeline {
     /// Runs until `shouldStop` says so (then a last checkpoint of every task) or, with
     /// `untilEnd`, until every assigned task has ended its input and committed.
     public func run(shouldStop: () -> Bool) throws -> Summary {
-        try consumer.subscribe(inputs + internalTopics.values.sorted())
+        try consumer.subscribe(inputs + exchangeTopics)
         var lastCheckpoint = now()
         let interval = EpochMillis(settings.checkpointInterval * 1000)
         defer { consumer.close() }
@@ -455,7 +465,7 @@ public final class KafkaPipeline {
             try commitOffsets()
             publish()
             if untilEnd, !tasks.isEmpty, tasks.values.allSatisfy(\.finished),
-               consumer.assignment.count == (inputs.count + internalTopics.count) * tasks.count {
+               consumer.assignment.count == (inputs.count + exchangeTopics.count) * tasks.count {
                 break
             }
         }
@@ -549,25 +559,33 @@ public final class KafkaPipeline {
         // hashed lookups per record.
         // A rebalance inside the poll (its callbacks run between records) replaces tasks: looked
         // up again after one.
-        var last: (topic: String, partition: Int, task: PipelineTask?, op: String?, input: Int?, end: Int64, rebalance: Int)?
+        var last: (topic: String, partition: Int, task: PipelineTask?, op: String?, reroute: Bool, input: Int?, end: Int64, rebalance: Int)?
         let polled = try consumer.poll(max: settings.batch, timeoutMs: 100) { r in
             if last == nil || last!.partition != r.partition || last!.topic != r.topic || last!.rebalance != rebalances {
                 let task = tasks[r.partition]
                 let op = operatorOfTopic[r.topic]
+                let reroute = r.topic == rerouteTopic
                 let end = untilEnd ? endOffsets[TopicPartition(r.topic, r.partition)] ?? .max : .max
-                last = (r.topic, r.partition, task, op, op == nil ? inputIndex[r.topic] : nil, end, rebalances)
+                last = (r.topic, r.partition, task, op, reroute, op == nil && !reroute ? inputIndex[r.topic] : nil, end, rebalances)
                 if let task, !task.finished { touched.insert(r.partition) }
             }
             guard let task = last!.task, !task.finished else { return }
-            if let op = last!.op {
-                if try !task.append(internal: r, operator: op), !warnedRewind {
+            if last!.op != nil || last!.reroute {
+                if try !task.append(internal: r, operator: last!.op), !warnedRewind {
                     warnedRewind = true
                     settings.log("\(r.topic) [\(r.partition)] delivered offset \(r.offset) again (the task is past it): skipped")
                 }
             } else if let i = last!.input {
                 if r.offset >= last!.end { return }
-                placement.check(topic: i, key: r.key, partition: r.partition, offset: r.offset)
-                task.append(input: i, r)
+                if let owner = placement.owner(topic: i, key: r.key, value: r.value, partition: r.partition, offset: r.offset), let rerouteTopic {
+                    // Another task owns its key: it goes there, before this task's next marker.
+                    try ExchangeRecord.input(i, origin: r.partition, offset: r.offset, clock: r.timestamp, bytes: r.value).withUnsafeBytes { v in
+                        try exchange.produce(topic: rerouteTopic, partition: owner, key: Array(r.key), value: v)
+                    }
+                    task.skip(input: i, topic: r.topic, offset: r.offset)
+                } else {
+                    task.append(input: i, r)
+                }
             }
         }
         if polled == 0 { summary.emptyPolls += 1 } else { placement.publish() }
@@ -590,13 +608,13 @@ public final class KafkaPipeline {
                 try exchange.produce(topic: topic, partition: r.partition, key: Array(r.key.utf8), value: v)
             }
         }
-        guard !internalTopics.isEmpty else { return }
+        guard !exchangeTopics.isEmpty else { return }
         let wm = task.runner.tracker.current
         let idle = !task.sourcesEnded && task.runner.sourcesIdle(now: t)
         if let a = task.announced, a.watermark == wm, a.idle == idle { return }
         if task.announced != nil, t - task.announcedAt < 100, wm != WatermarkTracker.end, !idle { return }
         let marker = ExchangeRecord.marker(sender: task.id, watermark: wm, idle: idle)
-        for topic in internalTopics.values {
+        for topic in exchangeTopics {
             for p in 0..<taskCount {
                 try marker.withUnsafeBytes { v in try exchange.produce(topic: topic, partition: p, key: [], value: v) }
             }
@@ -606,7 +624,7 @@ public final class KafkaPipeline {
     }
 
     func partitions(of task: PipelineTask) -> [TopicPartition] {
-        (inputs + internalTopics.values.sorted()).map { TopicPartition($0, task.id) }
+        (inputs + exchangeTopics).map { TopicPartition($0, task.id) }
     }
 
     /// The process-wide record budget (`checkpoint.max_process_records`): while the tasks hold
@@ -671,7 +689,7 @@ public final class KafkaPipeline {
     /// Pauses the task's inputs and polls until it has read its internal-topic partitions to
     /// their ends (what it and the others routed to it so far), re-forwarding what that routes.
     func drainInternal(_ task: PipelineTask) throws {
-        let internals = internalTopics.values.sorted().map { TopicPartition($0, task.id) }
+        let internals = exchangeTopics.map { TopicPartition($0, task.id) }
         guard !internals.isEmpty else { return }
         let inputs = self.inputs.map { TopicPartition($0, task.id) }
         // Inputs held, internal topics read (they are paused too while a checkpoint of the

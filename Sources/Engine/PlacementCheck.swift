@@ -1,14 +1,20 @@
 import Domain
 import Foundation
+import Ingest
 import Metrics
 
-/// Checks that each keyed input record sits in the partition its key maps to under the
-/// pipeline's partitioner (issue 28): partition p of every input topic is task p only if every
-/// producer placed keys the same way. One hash per record; a second only for a misplaced one, to
-/// name the partitioner its producer used. Misplaced records are counted
-/// (`wakala_misrouted_records_total{topic}`) and each topic's first is reported once per run,
-/// with the fix. (They are still processed by the task that read them: forwarding them to the
-/// task that owns their key is the next step of issue 28.)
+/// Finds the task that owns each input record (issue 28): partition p of every input topic is
+/// task p only if every producer placed keys the same way, so each record's owner is its key's
+/// partition under the pipeline's partitioner — one canonical owner per key across all topics,
+/// where well-partitioned records already are. One hash per keyed record; a second only for a
+/// misplaced one, to name the partitioner its producer used. A record without a key is owned by
+/// the key the pipeline uses for its event (``Event/kafkaKey``: the tenant, or the driver of a
+/// location), read from its payload.
+///
+/// A record read elsewhere is forwarded to its owner (the reroute topic). Misplaced keyed records
+/// are counted (`wakala_misrouted_records_total{topic}`) and each topic's first is reported once
+/// per run, with the fix; every forwarded record is counted in
+/// `wakala_forwarded_records_total{topic,reason}` (reason `misplaced` or `keyless`).
 final class PlacementCheck {
     let topics: [String]
     let partitions: Int
@@ -19,6 +25,11 @@ final class PlacementCheck {
     private let warn: (String) -> Void
     /// Misplaced records per topic since the start (summary, tests).
     private(set) var total: [Int]
+    /// Keyless records forwarded per topic since the last ``publish()``, and since the start.
+    private var keyless: [Int]
+    private(set) var keylessTotal: [Int]
+    /// Reads a keyless record's payload key.
+    private let decoder = EventDecoder()
 
     init(topics: [String], partitions: Int, expected: Partitioner, warn: @escaping (String) -> Void) {
         self.topics = topics
@@ -27,15 +38,33 @@ final class PlacementCheck {
         self.warn = warn
         counts = Array(repeating: 0, count: topics.count)
         total = counts
+        keyless = counts
+        keylessTotal = counts
     }
 
-    /// A record of input topic `topic` (by index), read from `partition`, with its key (an empty
-    /// key is not checked: producers spread those as they like).
+    /// The task owning a record of input topic `topic` (by index) read from `partition` at
+    /// `offset`, when that is another task; nil when it is this one (or its owner cannot be told:
+    /// a keyless record whose payload does not decode stays, to be dead-lettered where it was read).
     @inline(__always)
-    func check(topic: Int, key: UnsafeRawBufferPointer, partition: Int, offset: Int64) {
-        guard partitions > 1, !key.isEmpty else { return }
+    func owner(topic: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, partition: Int, offset: Int64) -> Int? {
+        guard partitions > 1 else { return nil }
+        guard !key.isEmpty else { return keylessOwner(topic: topic, value: value, partition: partition) }
         let want = expected.partition(of: key, count: partitions)
-        guard want != partition else { return }
+        guard want != partition else { return nil }
+        misplaced(topic: topic, key: key, partition: partition, offset: offset, want: want)
+        return want
+    }
+
+    private func keylessOwner(topic: Int, value: UnsafeRawBufferPointer, partition: Int) -> Int? {
+        guard case .success(let e) = decoder.decode(value) else { return nil }
+        let want = expected.partition(e.kafkaKey, count: partitions)
+        guard want != partition else { return nil }
+        keyless[topic] += 1
+        keylessTotal[topic] += 1
+        return want
+    }
+
+    private func misplaced(topic: Int, key: UnsafeRawBufferPointer, partition: Int, offset: Int64, want: Int) {
         counts[topic] += 1
         total[topic] += 1
         guard reported.insert(topic).inserted else { return }
@@ -48,14 +77,19 @@ final class PlacementCheck {
         let fix = others.first.map { p in
             "produce with \(expected.librdkafkaSetting) (partitioner=\(expected.librdkafkaSetting) in librdkafka clients), or, if every producer of every input topic uses \(p.rawValue), set `partitioner: \(p.rawValue)` on the pipeline's kafka source"
         } ?? "produce keyed records with \(expected.librdkafkaSetting)"
-        warn("topic \(topics[topic]): record \(partition)/\(offset) has key \(name), which \(expected.rawValue) (the pipeline's partitioner) places in partition \(want); it was placed by \(seen). Records placed another way are read by the wrong task, so joins across topics (orders and payments, deliveries and driver locations) miss them. Fix: \(fix). Counted in wakala_misrouted_records_total{topic}; said once per topic")
+        warn("topic \(topics[topic]): record \(partition)/\(offset) has key \(name), which \(expected.rawValue) (the pipeline's partitioner) places in partition \(want); it was placed by \(seen). Such records are forwarded to the task that owns their key (through the reroute topic), so results stay right, at the cost of a second trip through Kafka. Fix: \(fix). Counted in wakala_misrouted_records_total{topic}; said once per topic")
     }
 
-    /// Adds the counts since the last call to the metric.
+    /// Adds the counts since the last call to the metrics.
     func publish() {
         for (i, n) in counts.enumerated() where n > 0 {
             Counter(label: "wakala_misrouted_records_total", dimensions: [("topic", topics[i])]).increment(by: n)
+            Counter(label: "wakala_forwarded_records_total", dimensions: [("topic", topics[i]), ("reason", "misplaced")]).increment(by: n)
             counts[i] = 0
+        }
+        for (i, n) in keyless.enumerated() where n > 0 {
+            Counter(label: "wakala_forwarded_records_total", dimensions: [("topic", topics[i]), ("reason", "keyless")]).increment(by: n)
+            keyless[i] = 0
         }
     }
 }

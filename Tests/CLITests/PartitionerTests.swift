@@ -89,4 +89,26 @@ import TestSupport
         #expect(text.components(separatedBy: "topic orders: record").count == 2, "said once per topic")
         #expect(!text.contains("topic payments: record"))
     }
+
+    /// Producers that disagree (orders placed by murmur2, the rest by CRC-32) and payments sent
+    /// without a key, on 12 partitions: `auto` takes the majority (crc32); each misplaced orders
+    /// record and each keyless payment read by a task that does not own its tenant is forwarded
+    /// to the one that does, and the run equals `replay --sinks` of the file — read models,
+    /// Parquet tables, derived-event ids and dead letters.
+    @Test func disagreeingProducersAndKeylessRecordsGiveTheFileRunsResults() throws {
+        let partitions = 12
+        let f = try KafkaRunTests.Fixture("disagree", seed: 281, tenants: 5, partitions: partitions, produce: false)
+        defer { f.remove() }
+        #expect(try KafkaRunTests.produce(f.bootstrap, f.input, extra: ["--partitioner", "orders=murmur2_random,default=consistent_random",
+                                                                         "--keyless", "payments"]) == f.lines)
+        try KafkaRunTests.checkNothingDropped(f.bootstrap, partitions: partitions, expected: f.lines)
+        let url = try TestDatabase.fresh("disagree"), dir = f.work + "/run"
+        let r = try runProcess(try wakalaBinary(), KafkaRunTests.runArgs(f.bootstrap, url, dir, group: "g-disagree"), timeout: 900)
+        #expect(r.status == 0, "\(r.stderr.suffix(800))")
+        #expect(r.stderr.contains("partitioner: auto — the input topics' keys are placed by crc32"), "\(r.stderr.prefix(1500))")
+        #expect(r.stderr.contains("topic orders: record") && r.stderr.contains("forwarded to the task that owns their key"), "\(r.stderr.suffix(1500))")
+        #expect(!r.stderr.contains("topic payments: record"), "keyless records are not misplaced")
+        try KafkaRunTests.expectSameResults(f.urlA, f.dirA, url, dir)
+        #expect(try KafkaRunTests.deadLetters(f.dirA) == KafkaRunTests.deadLetters(dir))
+    }
 }

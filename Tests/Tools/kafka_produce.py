@@ -6,9 +6,10 @@ Records that are not JSON objects with a known event_type go to `orders` unkeyed
 must dead-letter them). Prints {"produced": n, "by_topic": {...}} when every record is
 acknowledged; exit 1 if any failed.
 
-usage: kafka_produce.py BOOTSTRAP FILE [--pace-every N --pause-ms M] [--partitioner SPEC]
+usage: kafka_produce.py BOOTSTRAP FILE [--pace-every N --pause-ms M] [--partitioner SPEC] [--keyless TOPICS]
   SPEC: a librdkafka partitioner for every topic (default murmur2_random, Java's), e.g.
   consistent_random (librdkafka's own default), or per topic: orders=murmur2_random,default=consistent_random
+  TOPICS: comma-separated topics whose records go without a key (librdkafka spreads them at random)
 """
 import json
 import sys
@@ -66,6 +67,7 @@ def main():
     pause_ms = int(sys.argv[sys.argv.index("--pause-ms") + 1]) if "--pause-ms" in sys.argv else 0
     spec = sys.argv[sys.argv.index("--partitioner") + 1] if "--partitioner" in sys.argv else "murmur2_random"
     per_topic = dict(kv.split("=", 1) for kv in spec.split(",")) if "=" in spec else {"default": spec}
+    keyless = set(sys.argv[sys.argv.index("--keyless") + 1].split(",")) if "--keyless" in sys.argv else set()
     producers = {}
 
     def producer(topic):
@@ -86,6 +88,8 @@ def main():
         if not raw:
             continue
         topic, key = route(raw)
+        if topic in keyless:
+            key = None
         p = producer(topic)
         while True:
             try:

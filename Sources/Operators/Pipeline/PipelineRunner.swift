@@ -212,8 +212,12 @@ public final class PipelineRunner {
 
 
     private func process(partition: Int, decoded records: [(bytes: UnsafeRawBufferPointer, offset: Int64, result: Result<Event, Rejection>)],
-                         now: EpochMillis, source: String?, sourcePartition: Int?, clocks: [EpochMillis]?) {
+                         now: EpochMillis, source: String?, sourcePartition: Int?, clocks: [EpochMillis]?, forwarded: Bool = false) {
         let sourceName = source ?? self.sourceName
+        // A record another task forwarded (``processForwarded``) is late only behind the
+        // watermark the operators have reached here — held by every sender's announcement — not
+        // behind this task's own sources, which may have run ahead of the sender that read it.
+        let lateMark = forwarded ? stageWatermark : tracker.current
         let dlqPartition = sourcePartition ?? partition
         var events: [Timestamped<Event>] = []
         events.reserveCapacity(records.count)
@@ -240,11 +244,11 @@ public final class PipelineRunner {
                                                   source: sourceName, partition: dlqPartition, offset: r.offset))
                     continue
                 }
-                if tracker.isLate(e.time) {
+                if lateMark != WatermarkTracker.start && e.time < lateMark &- tracker.settings.allowedLateness {
                     late += 1
                     deadByReason["late_event", default: 0] += 1
                     deadLetters.append(DeadLetter(record: Array(r.bytes), reason: .lateEvent,
-                                                  detail: "event time \(RFC3339.format(e.time)) is older than watermark \(RFC3339.format(tracker.current)) − allowed lateness \(DurationText.format(tracker.settings.allowedLateness))",
+                                                  detail: "event time \(RFC3339.format(e.time)) is older than watermark \(RFC3339.format(lateMark)) − allowed lateness \(DurationText.format(tracker.settings.allowedLateness))",
                                                   source: sourceName, partition: dlqPartition, offset: r.offset))
                     continue
                 }
@@ -278,7 +282,57 @@ public final class PipelineRunner {
             events = events.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
             recordOf = recordOf.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
         }
-        run(partition: partition, events: events, maxTime: maxTime, now: now)
+        // A forwarded record moves the watermark of the partition it belongs to, as it would
+        // have had it been placed there — unless that partition already ended (a bounded run).
+        run(partition: partition, events: events, maxTime: forwarded && tracker.partitions[partition] == nil ? .min : maxTime, now: now)
+    }
+
+    // MARK: records forwarded by other tasks (Kafka mode, issue 28)
+
+    /// Kafka mode: what arrives on the reroute topic — input records another task read from a
+    /// partition their key does not map to, sent on to this task, which owns the key — and the
+    /// senders' watermarks announced after them. nil: no rerouting (one partition, or a file).
+    public private(set) var reroute: UpstreamWatermarks?
+    /// Per input topic × sender partition, the offset after the last forwarded record taken: a
+    /// sender that restarts from its checkpoint forwards some records again; they are taken once.
+    private var reroutedUpTo: [Int64] = []
+    private var rerouteSenders = 0
+
+    /// Turns on the reroute channel: `inputs` input topics, `senders` upstream tasks (before a
+    /// snapshot is restored).
+    public func enableReroute(inputs: Int, senders: Int) {
+        rerouteSenders = senders
+        reroute = UpstreamWatermarks(senders: senders)
+        reroutedUpTo = Array(repeating: 0, count: inputs * senders)
+    }
+
+    /// Records of input number `partition` that task `origin` read at these offsets and forwarded
+    /// here: each taken once (copies a restarted sender sent again are dropped), then processed as
+    /// this task's own records of that input, judged late against the operators' watermark.
+    /// Dead letters name the topic, partition and offset the record was read from.
+    public func processForwarded(partition: Int, origin: Int, records: [(bytes: UnsafeRawBufferPointer, offset: Int64)],
+                                 clocks: [EpochMillis], now: EpochMillis, source: String) {
+        let slot = partition * rerouteSenders + origin
+        guard reroute != nil, slot >= 0, slot < reroutedUpTo.count else { return }
+        var fresh: [(bytes: UnsafeRawBufferPointer, offset: Int64, result: Result<Event, Rejection>)] = []
+        var freshClocks: [EpochMillis] = []
+        for (n, r) in records.enumerated() where r.offset >= reroutedUpTo[slot] {
+            reroutedUpTo[slot] = r.offset + 1
+            fresh.append((r.bytes, r.offset, decoder.decode(r.bytes)))
+            freshClocks.append(clocks[n])
+        }
+        guard !fresh.isEmpty else { return }
+        process(partition: partition, decoded: fresh, now: now, source: source, sourcePartition: origin, clocks: freshClocks, forwarded: true)
+    }
+
+    /// Kafka mode: upstream task `sender` announced on the reroute topic its sources' watermark,
+    /// after the records it forwarded before.
+    public func announceReroute(sender: Int, watermark: EpochMillis, idle: Bool) {
+        guard reroute != nil else { return }
+        reroute!.update(sender: sender, watermark: watermark, idle: idle)
+        let wm = stageWatermark
+        for d in inbound.values { var o = StageOutput(); d.advance(to: wm, into: &o) }
+        advance(to: wm)
     }
 
     /// Processes whole records, each its own bytes, their offsets counting from `firstOffset`
@@ -383,11 +437,14 @@ public final class PipelineRunner {
 
     /// The watermark the operators advance to: the sources' (``tracker``), and in Kafka mode no
     /// further than every upstream task has announced on every internal topic.
-    public var stageWatermark: EpochMillis { upstream.values.reduce(tracker.current) { min($0, $1.current) } }
+    public var stageWatermark: EpochMillis {
+        let own = upstream.values.reduce(tracker.current) { min($0, $1.current) }
+        return reroute.map { min(own, $0.current) } ?? own
+    }
 
     /// Kafka mode: whether every upstream task has announced the end of its input on every
     /// internal topic (then ``finish()`` has emitted everything).
-    public var upstreamEnded: Bool { upstream.values.allSatisfy(\.allEnded) }
+    public var upstreamEnded: Bool { upstream.values.allSatisfy(\.allEnded) && reroute?.allEnded != false }
 
     /// Names of the repartition operators whose events leave through internal topics.
     public var repartitionOperators: [String] { inbound.keys.sorted() }
@@ -539,6 +596,12 @@ public final class PipelineRunner {
                 w.writeBytes(b)
             }
         }
+        // Last, so a snapshot from before rerouting still restores.
+        if let reroute {
+            reroute.encode(to: &w)
+            w.write(reroutedUpTo.count)
+            for o in reroutedUpTo { w.write(o) }
+        }
         return try SnapshotEnvelope.seal(operator: "pipeline:" + config.name, w.bytes)
     }
 
@@ -603,6 +666,15 @@ public final class PipelineRunner {
         for name in upstream.keys.sorted() {
             upstream[name] = try UpstreamWatermarks(from: &r)
             try inbound[name]!.restore(try r.readBytes(count: try r.readInt()))
+        }
+        if reroute != nil, !r.isAtEnd {
+            let restored = try UpstreamWatermarks(from: &r)
+            let n = try r.readInt()
+            guard restored.senders == rerouteSenders, n == reroutedUpTo.count else {
+                throw SnapshotError.corrupt("the reroute state has \(restored.senders) senders and \(n) positions, the task \(rerouteSenders) and \(reroutedUpTo.count)")
+            }
+            reroute = restored
+            for i in 0..<n { reroutedUpTo[i] = try r.readInt64() }
         }
     }
 }

@@ -18,6 +18,7 @@ public struct SnapshotWriter {
         s.withUTF8 { u in write(u.count); bytes.append(contentsOf: u) }
     }
     public mutating func writeBytes(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+    public mutating func writeBytes(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
     public mutating func write<T: SnapshotCodable>(_ v: T) { v.encode(to: &self) }
     public mutating func write<T: SnapshotCodable>(_ v: T?) {
         write(v != nil)
