@@ -240,7 +240,7 @@ public final class KafkaPipeline {
         var partitioner = source.params["partitioner"].flatMap(Partitioner.init(rawValue:))
         if partitioner == nil {
             partitioner = try PartitionerInference.resolve(pipeline: config.name, topics: inputs, partitions: n, brokers: settings.brokers,
-                                                           db: db, log: settings.log)
+                                                           db: db, wait: !settings.untilEnd, log: settings.log)
             if let i = config.sources.firstIndex(where: { $0.name == source.name }) {
                 self.config.sources[i].params["partitioner"] = partitioner!.rawValue
             }

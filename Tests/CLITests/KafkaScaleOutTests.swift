@@ -8,7 +8,10 @@ import TestSupport
 /// Scale-out (CONTRACT §4, the Kafka Streams model): processes in one consumer group share the
 /// partitions; tasks move between them only through their checkpoints. Three processes on 12
 /// partitions while the producer is still writing; one is killed with SIGKILL midway and a
-/// fourth joins later; the end results equal a single process's over the same records.
+/// fourth joins later; the end results equal a single process's over the same records — whether
+/// the producers place keys as the Java client does (murmur2), or disagree (orders by murmur2,
+/// the rest by CRC-32, payments without a key: records forwarded between tasks of different
+/// processes, and again by a killed process's tasks restarting elsewhere; issue 28).
 @Suite(.serialized) struct KafkaScaleOutTests {
     /// A `wakala run` child with its log in a file.
     final class RunProcess {
@@ -43,7 +46,9 @@ import TestSupport
         return false
     }
 
-    @Test func threeProcessesOneKilledAFourthJoiningEqualOneProcess() throws {
+    @Test(arguments: [["--partitioner", "murmur2_random"],
+                      ["--partitioner", "orders=murmur2_random,default=consistent_random", "--keyless", "payments"]])
+    func threeProcessesOneKilledAFourthJoiningEqualOneProcess(placement: [String]) throws {
         // The reference is one process over the file; the producer writes while the runs run.
         let partitions = 12
         let f = try KafkaRunTests.Fixture("scale", seed: 31, tenants: 8, partitions: partitions, produce: false)
@@ -58,7 +63,7 @@ import TestSupport
         // The producer writes while they run, paced (a pause every 500 records).
         let producer = Process()
         producer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        producer.arguments = ["python3", "Tests/Tools/kafka_produce.py", bootstrap, input, "--pace-every", "500", "--pause-ms", "300"]
+        producer.arguments = ["python3", "Tests/Tools/kafka_produce.py", bootstrap, input, "--pace-every", "500", "--pause-ms", "300"] + placement
         let producerOut = work + "/producer.out"
         _ = FileManager.default.createFile(atPath: producerOut, contents: nil)
         producer.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: producerOut))
