@@ -156,7 +156,8 @@ public final class KafkaPipeline {
         }
         inputs = source.topics
         inputIndex = Dictionary(uniqueKeysWithValues: inputs.enumerated().map { ($1, $0) })
-        exchange = try KafkaProducer(brokers: settings.brokers, settings: [("linger.ms", "2")])
+        // Records forwarded to their key's task may be as large as the source takes.
+        exchange = try KafkaProducer(brokers: settings.brokers, settings: [("linger.ms", "2"), ("message.max.bytes", String(KafkaProducer.maxMessageBytes))])
         // Co-partitioning: partition p of every input topic is task p.
         // The first answer from the cluster is waited for (it may be starting) up to the connect
         // timeout; a topic it says does not exist is a configuration error at once.
@@ -245,7 +246,9 @@ public final class KafkaPipeline {
                 self.config.sources[i].params["partitioner"] = partitioner!.rawValue
             }
         }
-        placement = PlacementCheck(topics: inputs, partitions: n, expected: partitioner!, warn: settings.warn ?? settings.log)
+        placement = PlacementCheck(topics: inputs, partitions: n, expected: partitioner!,
+                                   maxRecordBytes: source.params["max_record_bytes"].flatMap(Int.init) ?? EventDecoder.maxRecordBytes,
+                                   warn: settings.warn ?? settings.log)
         consumer.onError = { [log = settings.log] in log("kafka: \($0)") }
         consumer.onAssign = { [unowned self] parts in self.assigned(parts) }
         consumer.onRevoke = { [unowned self] parts in self.revoked(parts) }

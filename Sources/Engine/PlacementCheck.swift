@@ -28,10 +28,12 @@ final class PlacementCheck {
     /// Keyless records forwarded per topic since the last ``publish()``, and since the start.
     private var keyless: [Int]
     private(set) var keylessTotal: [Int]
-    /// Reads a keyless record's payload key.
-    private let decoder = EventDecoder()
+    /// Reads a keyless record's payload key; its limit is the source's `max_record_bytes`.
+    private let decoder: EventDecoder
 
-    init(topics: [String], partitions: Int, expected: Partitioner, warn: @escaping (String) -> Void) {
+    init(topics: [String], partitions: Int, expected: Partitioner, maxRecordBytes: Int = EventDecoder.maxRecordBytes,
+         warn: @escaping (String) -> Void) {
+        decoder = EventDecoder(maxRecordBytes: maxRecordBytes)
         self.topics = topics
         self.partitions = partitions
         self.expected = expected
@@ -43,11 +45,12 @@ final class PlacementCheck {
     }
 
     /// The task owning a record of input topic `topic` (by index) read from `partition` at
-    /// `offset`, when that is another task; nil when it is this one (or its owner cannot be told:
-    /// a keyless record whose payload does not decode stays, to be dead-lettered where it was read).
+    /// `offset`, when that is another task; nil when it is this one — or when the record will be
+    /// dead-lettered whoever reads it and is best left where it is: over `max_record_bytes` (it
+    /// might not fit the reroute topic), or keyless with a payload that does not decode.
     @inline(__always)
     func owner(topic: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, partition: Int, offset: Int64) -> Int? {
-        guard partitions > 1 else { return nil }
+        guard partitions > 1, value.count <= decoder.maxRecordBytes else { return nil }
         guard !key.isEmpty else { return keylessOwner(topic: topic, value: value, partition: partition) }
         let want = expected.partition(of: key, count: partitions)
         guard want != partition else { return nil }
