@@ -13,7 +13,7 @@ struct Broker: ParsableCommand {
 
     @Option(help: "Partitions per topic.") var partitions: Int = 4
     @Option(help: "Number of brokers in the cluster.") var brokers: Int = 1
-    @Option(name: .customLong("topic"), help: "Another topic to create (repeatable); the default pipeline's internal topic is always created.")
+    @Option(name: .customLong("topic"), help: "Another topic to create (repeatable); the default pipeline's internal topics (repartition, exactly-once markers, reroute) are always created.")
     var extraTopics: [String] = []
 
     func validate() throws {
