@@ -235,7 +235,7 @@ import TestSupport
         let broker = try Self.broker(partitions: partitions)
         let url = try TestDatabase.fresh("idle_live")
         // The partitioner said outright: with `auto` a run started on empty topics waits for
-        // their first records before it serves /metrics.
+        // their first records before it takes tasks (its /metrics answers meanwhile).
         var pipeline = try Self.pipelineVariant(work, "idle_timeout: 60s", "idle_timeout: 1s")
         let yaml = try String(contentsOfFile: pipeline, encoding: .utf8)
         try #require(yaml.contains("    group: wakala-analytics\n"))

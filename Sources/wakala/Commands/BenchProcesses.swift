@@ -53,16 +53,21 @@ func awaitSync<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) th
 /// Produces a generated stream to the embedded broker (our producer: zstd batches, murmur2 keys)
 /// and checks the mock cluster dropped nothing (it keeps ~5 MB per partition): every input
 /// partition still starts at offset 0 and together they hold every record. Returns the count.
-func produceGenerated(_ config: GeneratorConfig, to broker: EmbeddedBroker, partitions: Int) throws -> Int {
+/// `placement`: how keys are placed — by `murmur2` (the default), by `crc32`, or `disagree`
+/// (orders by murmur2, every other topic by CRC-32: producers that do not agree).
+func produceGenerated(_ config: GeneratorConfig, to broker: EmbeddedBroker, partitions: Int, placement: String = "murmur2") throws -> Int {
     var generator = StreamGenerator(config)
     var count = 0
-    do { // the producer goes before the broker does
-        let producer = try KafkaProducer(brokers: broker.bootstrapServers)
+    do { // the producers go before the broker does
+        let murmur2 = try KafkaProducer(brokers: broker.bootstrapServers)
+        let crc32 = placement == "murmur2" ? murmur2 : try KafkaProducer(brokers: broker.bootstrapServers, settings: [("partitioner", Partitioner.crc32.librdkafkaSetting)])
         try generator.generate { r in
+            let producer = placement == "crc32" || (placement == "disagree" && r.topic != Topics.orders) ? crc32 : murmur2
             try producer.produce(topic: r.topic, key: r.key, value: r.value, timestamp: r.arrival)
             count += 1
         }
-        try producer.flush(timeout: .seconds(300))
+        try murmur2.flush(timeout: .seconds(300))
+        try crc32.flush(timeout: .seconds(300))
     }
     let probe = try KafkaConsumer(brokers: broker.bootstrapServers, group: "bench-probe")
     var held: Int64 = 0

@@ -19,6 +19,12 @@ struct KafkaBench: ParsableCommand {
     @Option(help: "Rounds (kcat, then a run with a fresh group and database, each round).") var rounds: Int = 2
     @Option(help: "Records per poll for the run.") var batch: Int = 4096
     @Option(help: "Processes for the bytewax peer (0: skip it).") var bytewaxProcesses: Int = 2
+    @Option(help: "How the producers place keys: murmur2, crc32, or disagree (orders by murmur2, the other topics by CRC-32: the run forwards the misplaced ones).")
+    var placement: String = "murmur2"
+
+    func validate() throws {
+        guard ["murmur2", "crc32", "disagree"].contains(placement) else { throw ValidationError("--placement is murmur2, crc32 or disagree") }
+    }
 
     func run() throws {
         let kcat = "/usr/bin/kcat"
@@ -34,7 +40,7 @@ struct KafkaBench: ParsableCommand {
         config.duplicates = 0.01
         config.malformed = 0.001
         let t0 = monotonicSeconds()
-        let count = try produceGenerated(config, to: broker, partitions: partitions)
+        let count = try produceGenerated(config, to: broker, partitions: partitions, placement: placement)
         note(String(format: "bench kafka: produced %d records in %.1f s to %d partitions per topic", count, monotonicSeconds() - t0, partitions))
 
         let scratch = try BenchScratch("kafka")

@@ -7,22 +7,35 @@ import ServiceLifecycle
 /// (swift-service-lifecycle): the group's graceful shutdown (SIGINT/SIGTERM) or cancellation stops it — finish
 /// the batch, last checkpoint, leave the group — and its own end (a bounded run) ends the group.
 struct PipelineService: Service {
-    /// Run on one thread only (the service's); the box only carries it there.
-    let box: SendableBox<KafkaPipeline>
+    /// Makes the pipeline on the service's thread (joining Kafka and Postgres, deciding the
+    /// partitioner — which may wait for the first records — while the group's other services,
+    /// such as /metrics, already run); it runs on that thread only, the box only carries it there.
+    let make: SendableBox<() throws -> KafkaPipeline>
+    /// Told the pipeline once it is made (before it runs).
+    let started: SendableBox<(KafkaPipeline) -> Void>
     /// The run's summary once it returned.
     let summary = ResultBox<KafkaPipeline.Summary>()
-    init(pipeline: KafkaPipeline) { box = SendableBox(pipeline) }
+    init(pipeline: KafkaPipeline) {
+        make = SendableBox({ pipeline })
+        started = SendableBox({ _ in })
+    }
+    init(make: @escaping () throws -> KafkaPipeline, started: @escaping (KafkaPipeline) -> Void) {
+        self.make = SendableBox(make)
+        self.started = SendableBox(started)
+    }
 
     func run() async throws {
         let stop = StopFlag()
-        let box = self.box, summary = self.summary
+        let make = self.make, started = self.started, summary = self.summary
         // A graceful shutdown (a signal) or a cancellation (another service of the group failed,
         // e.g. a port it could not listen on) stops the loop alike.
         try await withTaskCancellationOrGracefulShutdownHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
                 let t = Thread {
                     do {
-                        summary.set(try box.value.run(shouldStop: { stop.isSet }))
+                        let pipeline = try make.value()
+                        started.value(pipeline)
+                        summary.set(try pipeline.run(shouldStop: { stop.isSet }))
                         c.resume()
                     } catch { c.resume(throwing: error) }
                 }

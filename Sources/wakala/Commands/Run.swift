@@ -103,23 +103,15 @@ struct Run: ParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let began = monotonicSeconds()
-        let driver: KafkaPipeline
-        do {
-            driver = try KafkaPipeline(config: config, settings: settings)
-        } catch let e as KafkaPipeline.ConfigurationError {
-            note(e.description)
-            throw ExitCode(2)
-        } catch let e as SettingError {
-            note("wakala run: \(e)")
-            throw ExitCode(2)
-        } catch {
-            throw RuntimeFailure("\(error)")
-        }
-        note("wakala run: pipeline \(config.name), group \(settings.group) at \(settings.brokers): \(driver.taskCount) tasks" +
-             (untilEnd ? ", until the end offsets at start (\(driver.endTotal) records)" : ""))
         // The loop and the metrics endpoint in one ServiceGroup: SIGINT/SIGTERM stop both
-        // gracefully (last checkpoint, leave the group); a bounded run's end stops the group.
-        let pipelineService = PipelineService(pipeline: driver)
+        // gracefully (last checkpoint, leave the group); a bounded run's end stops the group. The
+        // pipeline is made inside its service, so /metrics and /healthz answer while it joins
+        // Kafka and Postgres (and, with `partitioner: auto` on empty topics, waits for records).
+        let fixed = settings, until = untilEnd
+        let pipelineService = PipelineService(make: { try KafkaPipeline(config: config, settings: fixed) }, started: { driver in
+            note("wakala run: pipeline \(config.name), group \(fixed.group) at \(fixed.brokers): \(driver.taskCount) tasks" +
+                 (until ? ", until the end offsets at start (\(driver.endTotal) records)" : ""))
+        })
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: pipelineService, successTerminationBehavior: .gracefullyShutdownGroup)]
         if let metricsPort {
             let router = Router()
@@ -132,7 +124,10 @@ struct Run: ParsableCommand {
             services.append(.init(service: Listener(app, host: "127.0.0.1", port: metricsPort, setting: "--metrics-port")))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do { try awaitSync { try await group.run() } } catch let e as SettingError {
+        do { try awaitSync { try await group.run() } } catch let e as KafkaPipeline.ConfigurationError {
+            note(e.description)
+            throw ExitCode(2)
+        } catch let e as SettingError {
             note("wakala run: \(e)")
             throw ExitCode(2)
         } catch let e as ListenFailure {
@@ -146,7 +141,7 @@ struct Run: ParsableCommand {
                     Double(summary.records) / max(seconds, 0.001), summary.accepted, summary.deadLetters, summary.checkpoints,
                     summary.tasksFinished.isEmpty ? "" : "; tasks ended: \(summary.tasksFinished.sorted().map(String.init).joined(separator: ","))"))
         if summary.misrouted > 0 {
-            note("wakala run: \(summary.misrouted) input records were not in the partition their key maps to (see the warnings): their joins may be incomplete")
+            note("wakala run: \(summary.misrouted) input records were not in the partition their key maps to (see the warnings): each was forwarded to the task that owns its key")
         }
         note(String(format: "wakala run: loop time: %.1f s polling (%d empty polls), %.1f s processing, %.1f s taking checkpoints; at most %d records held between checkpoints (%d checkpoints for the process budget of %d)",
                     Double(summary.pollNanos) / 1e9, summary.emptyPolls, Double(summary.processNanos - summary.pollNanos) / 1e9,
