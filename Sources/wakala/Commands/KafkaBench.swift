@@ -68,7 +68,7 @@ struct KafkaBench: ParsableCommand {
             note(String(format: "  CPU seconds: kcat %.2f + broker %.2f; wakala run %.2f + broker %.2f + Postgres %@ (%d cores: %.1f core-seconds in the run's wall time)",
                         kcatCPU.child, kcatCPU.broker, runCPU.child, runCPU.broker, runCPU.postgres.map { String(format: "%.2f", $0) } ?? "?",
                         cores, Double(cores) * r.seconds))
-            for line in r.stderr.split(separator: "\n") where line.contains("loop time") || line.contains("done after") { note("  " + line) }
+            for line in r.stderr.split(separator: "\n") where line.contains("loop time") || line.contains("done after") || line.contains("not in the partition") || line.contains("partitioner: auto") { note("  " + line) }
             rows.append((k.seconds, r.seconds))
             print(String(format: "round %d: kcat %.2f s (%.0f records/s), wakala run %.2f s (%.0f records/s): %.2fx kcat's rate",
                          round, k.seconds, Double(count) / k.seconds, r.seconds, Double(count) / r.seconds, k.seconds / r.seconds))
