@@ -13,12 +13,29 @@ struct Wakala: ParsableCommand {
 
         Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
         """,
+        version: Wakala.version,
         subcommands: [Demo.self, Run.self, Generate.self, Inspect.self, Broker.self, Validate.self, Graph.self, Replay.self, TestScenarios.self, QueryCommand.self, ServeCommand.self, GatewayCommand.self, Bench.self]
     )
+
+    /// This build's version (`wakala --version`): raised with each release of the contract.
+    static let version = "0.15.0"
 
     /// Runs the command, mapping errors to the contract's exit codes: 2 for usage and
     /// configuration errors (ArgumentParser's own 64 included), 1 for runtime failures.
     static func main() {
+        // A first word that is no command (`wakala reconcile --help`): ArgumentParser would take
+        // it as an argument of the root and print the root's help, exit 0.
+        let args = Array(CommandLine.arguments.dropFirst())
+        if let first = args.first, !first.hasPrefix("-"), first != "help" {
+            let names = configuration.subcommands.compactMap { $0.configuration.commandName ?? String(describing: $0).lowercased() }
+            if !names.contains(first) {
+                let close = names.filter { $0.hasPrefix(String(first.prefix(2))) }
+                FileHandle.standardError.write(Data(("wakala: unknown command '\(first)'" +
+                    (close.isEmpty ? "" : " (did you mean \(close.map { "'\($0)'" }.joined(separator: " or "))?)") +
+                    "; the commands are \(names.joined(separator: ", ")) (wakala --help)\n").utf8))
+                Foundation.exit(2)
+            }
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -58,6 +58,21 @@ import Testing
         let page = try HTTPReply.get(base + "/")
         #expect(page.status == 200 && String(decoding: page.body, as: UTF8.self).contains("<title>Wakala Stream"))
 
+        // The live tiles move within 30 s whatever the real hour: the generated day opens at 09:00
+        // tenant time when the dashboard appears (issue 29, 7).
+        var readings: [(day: String, revenue: Int)] = []
+        var moved = false
+        let liveBy = Date().addingTimeInterval(30)
+        while !moved && Date() < liveBy {
+            if let l = try? HTTPReply.get(base + "/v1/live", token: t).json as? [String: Any],
+               let day = l["day_start"] as? String, let revenue = l["revenue_today_cents"] as? Int {
+                if let last = readings.last, last.day == day, revenue > last.revenue { moved = true }
+                readings.append((day, revenue))
+            }
+            if !moved { Thread.sleep(forTimeInterval: 0.5) }
+        }
+        #expect(moved, "today's revenue did not grow within 30 s of the URL: \(readings)")
+
         // Orders for the printed token's tenant over the last week, growing while it runs.
         func orders() throws -> Int {
             let live = try #require(try HTTPReply.get(base + "/v1/live", token: t).json as? [String: Any])

@@ -227,7 +227,7 @@ import TestSupport
         defer { broker.stop() }
         let bootstrap = try broker.waitForLine(prefix: "bootstrap:")
         let urlB = try TestDatabase.fresh("kafka_b"), dirB = work + "/b"
-        let b = try runProcess(try wakalaBinary(), common + ["--postgres", urlB, "--data", dirB, "--kafka", bootstrap], timeout: 900)
+        let b = try runProcess(try wakalaBinary(), common + ["--postgres", urlB, "--data", dirB, "--brokers", bootstrap], timeout: 900)
         #expect(b.status == 0, "\(b.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dirB + "/derived"))
 

@@ -4,7 +4,7 @@ import TestSupport
 import Ingest
 import Testing
 
-/// `wakala generate --kafka` into `wakala broker`, read back by kcat — a client we did not write.
+/// `wakala generate --brokers` into `wakala broker`, read back by kcat — a client we did not write.
 @Suite(.serialized) struct KafkaRoundTripTests {
     @Test func kcatReadsWhatGenerateProduced() throws {
         let wakala = try wakalaBinary()
@@ -17,7 +17,7 @@ import Testing
         #expect(bootstrap.hasPrefix("127.0.0.1:") || bootstrap.hasPrefix("localhost:"))
 
         let args = ["--seed", "5", "--tenants", "3", "--days", "1", "--orders-per-day", "8"]
-        let gen = try runProcess(wakala, ["generate"] + args + ["--kafka", bootstrap])
+        let gen = try runProcess(wakala, ["generate"] + args + ["--brokers", bootstrap])
         #expect(gen.status == 0, "\(gen.stderr)")
 
         // The same stream in-process tells what each topic must hold.

@@ -85,7 +85,7 @@ import TestSupport
     }
 
     /// A Kafka answer retrying cannot change (the client is not allowed to write the topic): the
-    /// run stops with exit 1 naming it, at least-once (`replay --kafka`) and exactly-once (`run`)
+    /// run stops with exit 1 naming it, at least-once (`replay --brokers`) and exactly-once (`run`)
     /// alike — not a task retrying for ever.
     @Test func aPermanentKafkaRefusalStopsTheRunNamingIt() throws {
         let f = try KafkaRunTests.Fixture("refused", seed: 36, tenants: 2, partitions: 2)
@@ -93,7 +93,7 @@ import TestSupport
         f.broker.failNext(.produce, .topicAuthorizationFailed, count: 100_000)
         let urlA = try TestDatabase.fresh("refused_replay")
         let t0 = Date()
-        let a = try runProcess(try wakalaBinary(), Self.replay(f.input, urlA, f.work + "/a", ["--kafka", f.bootstrap]), timeout: 300)
+        let a = try runProcess(try wakalaBinary(), Self.replay(f.input, urlA, f.work + "/a", ["--brokers", f.bootstrap]), timeout: 300)
         #expect(a.status == 1 && a.stderr.contains("retrying cannot mend") && a.stderr.contains("uthoriz"), "\(a.stderr.suffix(800))")
         let urlB = try TestDatabase.fresh("refused_run")
         let b = try runProcess(try wakalaBinary(), KafkaRunTests.runArgs(f.bootstrap, urlB, f.work + "/b", group: "g-refused", outputs: "kafka"), timeout: 300)

@@ -3,7 +3,7 @@ import Foundation
 import Ingest
 import Operators
 
-/// Derived events and dead letters to Kafka at least once (`replay --kafka`): produced and
+/// Derived events and dead letters to Kafka at least once (`replay --brokers`): produced and
 /// acknowledged by the brokers before the checkpoint commits; a replay after a crash sends the
 /// same deterministic ids again, which consumers dedupe (CONTRACT §3.5). `wakala run` uses the
 /// exactly-once ``KafkaTransactions`` instead.

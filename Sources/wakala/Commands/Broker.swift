@@ -12,12 +12,14 @@ struct Broker: ParsableCommand {
         """)
 
     @Option(help: "Partitions per topic.") var partitions: Int = 4
-    @Option(help: "Number of brokers in the cluster.") var brokers: Int = 1
+    @Option(name: .customLong("broker-count"), help: "Number of brokers in the cluster.") var brokers: Int = 1
+    @Option(name: .customLong("brokers"), help: .hidden) var oldBrokers: String?
     @Option(name: .customLong("topic"), help: "Another topic to create (repeatable); the default pipeline's internal topics (repartition, exactly-once markers, reroute) are always created.")
     var extraTopics: [String] = []
 
     func validate() throws {
-        guard (1...256).contains(partitions), (1...9).contains(brokers) else { throw ValidationError("--partitions 1–256, --brokers 1–9") }
+        if let oldBrokers { throw ValidationError("--brokers names Kafka addresses on every other command; the number of brokers is --broker-count \(oldBrokers)") }
+        guard (1...256).contains(partitions), (1...9).contains(brokers) else { throw ValidationError("--partitions 1–256, --broker-count 1–9") }
     }
 
     func run() throws {

@@ -12,6 +12,7 @@ import Prometheus
 import Serve
 import ServiceLifecycle
 import Sinks
+import Synchronization
 
 /// `wakala demo` (CONTRACT §4): the product as it runs in production, on the embedded default —
 /// an embedded Kafka (librdkafka's mock cluster) fed a generated stream at a steady pace (the
@@ -35,10 +36,13 @@ struct Demo: ParsableCommand {
     @Option(help: "Tenants in the generated stream (first start only).") var tenants: Int = 5
     @Option(help: "Days of history produced at once before live traffic (first start only).") var backlogDays: Int = 7
     @Option(help: "Folder for Postgres, Parquet and the demo's state (env WAKALA_DATA_DIR).") var data: String?
-    @Option(help: "The demo clock's first instant, RFC 3339 (first start only; default: now).") var now: String?
+    @Option(help: "The demo clock's first instant, RFC 3339 (first start only; default: 09:00 in Johannesburg today, so trading hours whatever the real hour).") var now: String?
     @Option(help: "Days of live traffic after the backlog (first start only).") var liveDays: Int = 30
     @Flag(help: "Stop once the whole generated stream is produced and consumed (tests).") var exitAtEnd = false
     @OptionGroup var logging: LoggingOptions
+
+    /// Where the default clock starts: 09:00 of the current day, tenant time.
+    static let openingHour: Int64 = 9 * 3_600_000
 
     /// What a rerun must keep: the stream (seed, tenants, first day, days), the clock, the secret.
     struct State: Codable {
@@ -63,10 +67,13 @@ struct Demo: ParsableCommand {
             state = s
             note("wakala demo: resuming the demo in \(dir) (\(s.tenants) tenants; generated clock at \(RFC3339.format(s.clock)))")
         } else {
-            guard let first = now.map({ RFC3339.parse($0) }) ?? Int64(Date().timeIntervalSince1970 * 1000) else {
+            var z = TenantZone.johannesburg
+            // By default the generated day is at 09:00 tenant time when the dashboard appears
+            // (the clock stands still until then): a demo started in the evening would otherwise
+            // show the night's empty live tiles.
+            guard let first = now.map({ RFC3339.parse($0) }) ?? (z.dayStart(Int64(Date().timeIntervalSince1970 * 1000)) + Self.openingHour) else {
                 throw ValidationError("--now must be an RFC 3339 time")
             }
-            var z = TenantZone.johannesburg
             let start = z.dayStart(first) - Int64(backlogDays) * 86_400_000
             state = State(seed: 7, tenants: tenants, start: start, days: backlogDays + liveDays + 1, clock: first,
                           secret: env("WAKALA_JWT_SECRET") ?? (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max)) }.joined(),
@@ -209,6 +216,7 @@ struct Demo: ParsableCommand {
         }
         // The URL and tokens once both servers listen (a port in use fails the demo first).
         let listening = ListeningLatch { dashboardPort, gatewayPort in
+            clock.begin() // generated time runs from here
             print("""
                 wakala demo is running — the dashboard: http://127.0.0.1:\(dashboardPort)/#token=\(tokens.0)
                   token (tenant t-0001):     \(tokens.0)
@@ -259,13 +267,21 @@ struct Demo: ParsableCommand {
     }
 }
 
-/// The demo's generated time: `speed` generated milliseconds per real one from `start`.
-final class DemoClock: @unchecked Sendable {
+/// The demo's generated time: `start` until ``begin()`` (the dashboard is up), then `speed`
+/// generated milliseconds per real one from there.
+final class DemoClock: Sendable {
     let start: Int64
     let speed: Double
-    let began = monotonicSeconds()
+    /// Uptime (ns) at ``begin()``; 0 before.
+    private let began = Atomic<UInt64>(0)
     init(start: Int64, speed: Double) { self.start = start; self.speed = speed }
-    func now() -> Int64 { start + Int64((monotonicSeconds() - began) * 1000 * speed) }
+    /// Starts the clock (once; later calls change nothing).
+    func begin() { _ = began.compareExchange(expected: 0, desired: DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
+    func now() -> Int64 {
+        let b = began.load(ordering: .relaxed)
+        guard b != 0 else { return start }
+        return start + Int64(Double(DispatchTime.now().uptimeNanoseconds - b) / 1e6 * speed)
+    }
 }
 
 /// Calls `ready` once, when both the dashboard and the gateway listen, with their ports.

@@ -24,8 +24,9 @@ struct Generate: ParsableCommand {
     @Flag(help: "Only tenant events and order.created (a large order history for serving benchmarks).") var ordersOnly = false
     @Option(help: "Customers per tenant (default: 40 to 160, drawn from the seed).") var customers: Int?
     @Option(help: "Output file (.ndjson or .ndjson.zst); - for standard output.") var out: String?
-    @Option(help: "Kafka bootstrap servers to produce to instead of a file (env WAKALA_KAFKA_BROKERS).") var kafka: String?
-    @Option(help: "With --kafka: how keys are placed — murmur2 (Kafka's Java default, as the pipeline expects) or crc32 (librdkafka's default, as Python, Go and .NET clients place them).")
+    @Option(name: .customLong("brokers"), help: "Kafka bootstrap servers to produce to instead of a file (env WAKALA_KAFKA_BROKERS).") var kafka: String?
+    @Option(name: .customLong("kafka"), help: .hidden) var oldKafka: String?
+    @Option(help: "With --brokers: how keys are placed — murmur2 (Kafka's Java default, as the pipeline expects) or crc32 (librdkafka's default, as Python, Go and .NET clients place them).")
     var partitioner: String = "murmur2"
 
     func validate() throws {
@@ -33,8 +34,9 @@ struct Generate: ParsableCommand {
         if let c = customers, c < 1 { throw ValidationError("--customers must be ≥ 1") }
         guard (0...1).contains(duplicates), (0...1).contains(malformed) else { throw ValidationError("--duplicates and --malformed are fractions between 0 and 1") }
         guard RFC3339.parse(start + "T00:00:00+02:00") != nil else { throw ValidationError("--start must be a date YYYY-MM-DD, got \(start)") }
-        if out == nil && kafka == nil && env("WAKALA_KAFKA_BROKERS") == nil { throw ValidationError("give --out FILE or --kafka BROKERS") }
-        if out != nil && kafka != nil { throw ValidationError("give either --out or --kafka, not both") }
+        if oldKafka != nil { throw ValidationError("--kafka is now --brokers (as on every command): wakala generate … --brokers \(oldKafka!)") }
+        if out == nil && kafka == nil && env("WAKALA_KAFKA_BROKERS") == nil { throw ValidationError("give --out FILE or --brokers BROKERS") }
+        if out != nil && kafka != nil { throw ValidationError("give either --out or --brokers, not both") }
     }
 
     func run() throws {

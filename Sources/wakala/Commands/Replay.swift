@@ -16,7 +16,7 @@ struct Replay: ParsableCommand {
 
     @Option(help: "The pipeline file.") var pipeline: String
     @Option(help: "An .ndjson or .ndjson.zst file.") var input: String
-    @Option(help: "Folder for the outputs (env WAKALA_DATA_DIR).") var out: String?
+    @Option(help: "Folder for the outputs (else the rows go to standard output; WAKALA_DATA_DIR and --data do not change where).") var out: String?
     @Option(help: "Records per batch.") var batch: Int = 4096
     @Flag(help: "Write the pipeline's sinks exactly once: Postgres read models, Parquet files, derived events and dead letters, committed at checkpoints; a rerun resumes from the last checkpoint.")
     var sinks = false
@@ -24,12 +24,17 @@ struct Replay: ParsableCommand {
     @Option(help: "Data folder for --sinks: Parquet (the pipeline's path), derived/, dlq/ (env WAKALA_DATA_DIR).") var data: String?
     @Option(help: "With --sinks: checkpoint every N records (rounded up to whole batches) instead of the pipeline's checkpoint interval.")
     var checkpointRecords: Int?
-    @Option(help: "With --sinks: send derived events and dead letters to these Kafka brokers (the pipeline's topics) instead of derived/ and dlq/ files.")
+    @Option(name: .customLong("brokers"), help: "With --sinks: send derived events and dead letters to these Kafka brokers (the pipeline's topics) instead of derived/ and dlq/ files.")
     var kafka: String?
+    @Option(name: .customLong("kafka"), help: .hidden) var oldKafka: String?
     @Option(help: "With --sinks: how long Postgres may take to answer at start (down, starting, a refused port) before the replay gives up with exit 1; a URL libpq cannot read, a refused login or a missing database fail at once with exit 2. Later outages pause the input and are retried; SIGTERM/SIGINT stop within 10 s either way.")
     var connectTimeout: DurationArg = DurationArg(millis: 60_000)
     @Flag(help: "With --sinks: first drop this pipeline's checkpoints and state, empty the read models and delete its Parquet, derived and dead-letter part files (each said before it goes), then replay from the start. Needed to replay another file into the same --data and database.")
     var reset = false
+
+    func validate() throws {
+        if let oldKafka { throw ValidationError("--kafka is now --brokers (as on every command): wakala replay … --sinks --brokers \(oldKafka)") }
+    }
 
     /// The pipeline's runner over one partition; a topology this build cannot run is a usage error.
     func makeRunner(_ config: PipelineConfig) throws -> PipelineRunner {
@@ -71,8 +76,7 @@ struct Replay: ParsableCommand {
     }
 
     func writeOutputs(_ runner: PipelineRunner, config: PipelineConfig) throws {
-        let dir = out ?? env("WAKALA_DATA_DIR")
-        guard let dir else {
+        guard let dir = out else {
             let rows = runner.rows
             for op in config.operators {
                 for row in rows[op.name] ?? [] {
