@@ -82,6 +82,77 @@ import Testing
         #expect(ok.status == 0, "\(ok.stderr)")
     }
 
+    /// Six problems of different kinds in one file (issue 29, 3): every one reported in one run,
+    /// in file order — the schema's (a misspelt key, an operator type, an enumerated value, a
+    /// duration) and the references' (a name declared below, a misspelt name) together, each
+    /// misspelling with its nearest allowed word; several files and standard input in one call.
+    @Test func validateReportsEveryProblemInOneRun() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wakala-validate6-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("six.yaml").path
+        try """
+            pipeline: six
+            sources:
+              - name: events
+                type: kafka
+                brokers: 127.0.0.1:9092
+                partitioner: murmur
+                topics: [orders]
+            operators:
+              - name: dedupe
+                type: dedupe
+                input: events
+                tll: 24h
+              - name: per_hour
+                type: window_agregate
+                input: dedupe
+                key: tenant_id
+                window: {type: tumbling, size: 1h}
+              - name: early
+                type: dedupe
+                input: later
+              - name: later
+                type: dedupe
+                input: dedupe
+                ttl: 3 days
+              - name: typo
+                type: dedupe
+                input: dedpue
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try runProcess(try wakalaBinary(), ["validate", file, "Pipelines/analytics.yaml"])
+        #expect(r.status == 2)
+        let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix(file + ":") && $0.dropFirst(file.count + 1).first?.isNumber == true }.map(String.init)
+        let expected: [(String, String)] = [
+            (":6:", "did you mean 'murmur2'?"),
+            (":12:", "unknown key (did you mean 'ttl'?)"),
+            (":14:", "unknown type 'window_agregate' (did you mean 'window_aggregate'?)"),
+            (":20:", "'later' is declared below (line 21)"),
+            (":24:", "expected a duration"),
+            (":27:", "'dedpue' is not a source or an operator declared above (did you mean 'dedupe'?)"),
+        ]
+        #expect(lines.count == 6, "\(r.stderr)")
+        for (i, (at, says)) in expected.enumerated() where i < lines.count {
+            #expect(lines[i].hasPrefix(file + at) && lines[i].contains(says), "problem \(i + 1): \(lines[i])")
+        }
+        #expect(r.stderr.contains("six.yaml: 6 problems") && r.stdout.contains("Pipelines/analytics.yaml: ok"), "\(r.stdout)\(r.stderr)")
+
+        // Standard input.
+        let p = Process()
+        p.executableURL = try wakalaBinary()
+        p.arguments = ["validate", "-"]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        input.fileHandleForWriting.write(try Data(contentsOf: URL(fileURLWithPath: "Pipelines/analytics.yaml")))
+        try input.fileHandleForWriting.close()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("<stdin>: ok — pipeline analytics"))
+    }
+
     @Test func graphPrintsTheDefaultTopology() throws {
         let r = try runProcess(try wakalaBinary(), ["graph", "Pipelines/analytics.yaml"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -71,7 +71,7 @@ import Testing
 
     @Test func referencesNamesAndWindows() {
         var e = errors(Self.minimal.replacingOccurrences(of: "input: events", with: "input: evnts"))
-        #expect(e.map(\.description) == ["p.yaml:8:12: operators[0]: 'evnts' is not a source or an operator declared above"])
+        #expect(e.map(\.description) == ["p.yaml:8:12: operators[0]: 'evnts' is not a source or an operator declared above (did you mean 'events'?)"])
         e = errors(Self.minimal.replacingOccurrences(of: "slide: 30m", with: "slide: 25m"))
         #expect(e.first?.message == "the slide must divide the size")
         e = errors(Self.minimal + "\n  - name: hourly\n    type: dedupe\n    input: events")

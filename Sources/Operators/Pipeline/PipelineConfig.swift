@@ -162,8 +162,9 @@ public struct PipelineConfig: Sendable {
         var checker = SchemaChecker(file: file)
         checker.check(node, .object(root), "")
         errors += checker.errors
-        guard errors.isEmpty else { throw ConfigErrors(errors) }
-        return try build(node, file: file)
+        // Names and references are checked too, so one run reports every problem of the file.
+        guard node.mapping != nil else { throw ConfigErrors(errors) }
+        return try build(node, file: file, prior: errors)
     }
 
     static func yamlError(_ e: YamlError, file: String) -> ConfigError {
@@ -207,12 +208,13 @@ public struct PipelineConfig: Sendable {
         }
     }
 
-    /// Builds the typed config from a schema-valid node, then checks names and references.
-    static func build(_ node: Node, file: String) throws -> PipelineConfig {
+    /// Builds the typed config from a node, checking names and references; throws `prior` (the
+    /// schema's problems) with its own. Parts the schema refused are skipped, not trusted.
+    static func build(_ node: Node, file: String, prior: [ConfigError] = []) throws -> PipelineConfig {
         func str(_ n: Node?) -> String? { n?.scalar?.string }
         func ms(_ n: Node?) -> Int64? { str(n).flatMap(DurationText.parseMillis) }
         func list(_ n: Node?) -> [String] { n?.sequence?.compactMap { $0.scalar?.string } ?? [] }
-        let m = node.mapping!
+        guard let m = node.mapping else { throw ConfigErrors(prior) }
         var errors: [ConfigError] = []
         func fail(_ n: Node?, _ path: String, _ msg: String) {
             errors.append(ConfigError(file: file, line: n?.mark?.line ?? 1, column: n?.mark?.column ?? 1, path: path, message: msg))
@@ -227,27 +229,39 @@ public struct PipelineConfig: Sendable {
         }
 
         var names: [String: String] = [:] // name → what it is
+        // Every operator's name and line, to tell a forward reference from an unknown name.
+        var declared: [String: Int] = [:]
+        for o in m["operators"]?.sequence ?? [] {
+            if let n = o.mapping?["name"], let name = str(n), declared[name] == nil { declared[name] = n.mark?.line ?? 1 }
+        }
         var sources: [Source] = []
         for (i, s) in (m["sources"]?.sequence ?? []).enumerated() {
-            let sm = s.mapping!
-            let name = str(sm["name"])!
+            guard let sm = s.mapping, let name = str(sm["name"]) else { continue }
             if names[name] != nil { fail(sm["name"], "sources[\(i)].name", "the name '\(name)' is used twice") }
             names[name] = "source"
             var params: [String: String] = [:]
             for (k, v) in sm { if let ks = k.scalar?.string, let vs = v.scalar?.string { params[ks] = vs } }
-            sources.append(Source(name: name, type: str(sm["type"])!, params: params, topics: list(sm["topics"])))
+            sources.append(Source(name: name, type: str(sm["type"]) ?? "", params: params, topics: list(sm["topics"])))
         }
 
-        func component(_ n: Node, _ path: String, isSink: Bool) -> Component {
-            let cm = n.mapping!
-            let name = str(cm["name"])!
+        /// The problem with reading `dep`, which is not declared above: declared below, or unknown.
+        func unknown(_ dep: String, operatorsOnly: Bool = false) -> String {
+            if let line = declared[dep], names[dep] == nil {
+                return "'\(dep)' is declared below (line \(line)): an operator or sink reads only sources and operators declared above it; move it up"
+            }
+            let candidates = names.filter { !operatorsOnly || $0.value == "operator" }.keys.sorted()
+            return "'\(dep)' is not \(operatorsOnly ? "an operator" : "a source or an operator") declared above\(SchemaChecker.suggestion(dep, candidates))"
+        }
+
+        func component(_ n: Node, _ path: String, isSink: Bool) -> Component? {
+            guard let cm = n.mapping, let name = str(cm["name"]) else { return nil }
             if names[name] != nil { fail(cm["name"], path + ".name", "the name '\(name)' is used twice") }
             var inputs: [(String, Node?)] = []
-            if let input = cm["input"] { inputs.append((str(input)!, input)) }
-            if let loc = cm["locations"] { inputs.append((str(loc)!, loc)) }
-            for x in cm["inputs"]?.sequence ?? [] { inputs.append((str(x)!, x)) }
+            if let input = cm["input"], let v = str(input) { inputs.append((v, input)) }
+            if let loc = cm["locations"], let v = str(loc) { inputs.append((v, loc)) }
+            for x in cm["inputs"]?.sequence ?? [] { if let v = str(x) { inputs.append((v, x)) } }
             for (dep, depNode) in inputs where names[dep] == nil {
-                fail(depNode, path, "'\(dep)' is not a source or an operator declared above")
+                fail(depNode, path, unknown(dep))
             }
             if !isSink { names[name] = "operator" }
             var params: [(String, String)] = []
@@ -260,38 +274,39 @@ public struct PipelineConfig: Sendable {
             var window: WindowSpec?
             if let w = cm["window"]?.mapping {
                 switch str(w["type"]) {
-                case "tumbling": window = .tumbling(size: ms(w["size"])!)
+                case "tumbling": window = ms(w["size"]).map { .tumbling(size: $0) }
                 case "hopping":
-                    let size = ms(w["size"])!, slide = ms(w["slide"])!
-                    if slide <= 0 || size <= 0 || size % slide != 0 { fail(w["slide"], path + ".window.slide", "the slide must divide the size") }
-                    window = .hopping(size: size, slide: slide)
-                default: window = .session(gap: ms(w["gap"])!)
+                    if let size = ms(w["size"]), let slide = ms(w["slide"]) {
+                        if slide <= 0 || size <= 0 || size % slide != 0 { fail(w["slide"], path + ".window.slide", "the slide must divide the size") }
+                        window = .hopping(size: size, slide: slide)
+                    }
+                default: window = ms(w["gap"]).map { .session(gap: $0) }
                 }
                 if case .tumbling(let size) = window, size <= 0 { fail(w["size"], path + ".window.size", "the size must be positive") }
             }
             if let tz = str(cm["timezone"]), tz != "tenant", TenantZone(identifier: tz) == nil {
                 fail(cm["timezone"], path + ".timezone", "'\(tz)' is neither 'tenant' nor an IANA timezone")
             }
-            return Component(name: name, type: str(cm["type"])!, inputs: inputs.map(\.0), params: params, window: window,
+            return Component(name: name, type: str(cm["type"]) ?? "", inputs: inputs.map(\.0), params: params, window: window,
                              line: n.mark?.line ?? 1)
         }
 
         var operators: [Component] = []
         for (i, o) in (m["operators"]?.sequence ?? []).enumerated() {
-            let c = component(o, "operators[\(i)]", isSink: false)
+            guard let c = component(o, "operators[\(i)]", isSink: false) else { continue }
             if let from = o.mapping?["statuses"], let target = str(from) {
                 let path = "operators[\(i)].statuses"
                 if let t = operators.first(where: { $0.name == target }) {
                     if t.type != "order_lifecycle" { fail(from, path, "'\(target)' is a \(t.type) operator, not an order_lifecycle") }
                     else if t.inputs != c.inputs { fail(from, path, "'\(target)' reads \(t.inputs.joined(separator: ", ")), this rollup \(c.inputs.joined(separator: ", ")); they must read the same input") }
                 } else {
-                    fail(from, path, "'\(target)' is not an operator declared above")
+                    fail(from, path, unknown(target, operatorsOnly: true))
                 }
             }
             operators.append(c)
         }
         var sinks: [Component] = []
-        for (i, s) in (m["sinks"]?.sequence ?? []).enumerated() { sinks.append(component(s, "sinks[\(i)]", isSink: true)) }
+        for (i, s) in (m["sinks"]?.sequence ?? []).enumerated() { if let c = component(s, "sinks[\(i)]", isSink: true) { sinks.append(c) } }
         // What each sink can take (CONTRACT §3.3–3.5): a declared input that no sink writes is an
         // error here, not a run that commits nothing of it.
         let opType = Dictionary(operators.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
@@ -316,7 +331,10 @@ public struct PipelineConfig: Sendable {
 
         let interval = ms(m["checkpoint"]?.mapping?["interval"]) ?? 10_000
         if interval <= 0 { fail(m["checkpoint"], "checkpoint.interval", "must be positive") }
-        guard errors.isEmpty else { throw ConfigErrors(errors) }
+        // One report of each problem (the schema and these checks may both see one).
+        var seen = Set<String>()
+        let all = (prior + errors).filter { seen.insert($0.description).inserted }
+        guard all.isEmpty else { throw ConfigErrors(all) }
         var config = PipelineConfig(name: str(m["pipeline"])!, file: file, sources: sources, eventTime: settings,
                                     operators: operators, sinks: sinks, checkpointInterval: interval)
         if let n = str(m["checkpoint"]?.mapping?["max_records"]).flatMap(Int.init) { config.checkpointMaxRecords = n }

@@ -87,7 +87,8 @@ struct SchemaChecker {
             }
         case .oneOf(let values):
             guard case .scalar(let s) = node, values.contains(s.string) else {
-                return fail(node, path, "expected \(type.name), got \(describe(node))")
+                let hint = node.scalar.map { Self.suggestion($0.string, values) } ?? ""
+                return fail(node, path, "expected \(type.name), got \(describe(node))\(hint)")
             }
         case .list(let element):
             guard case .sequence(let seq) = node else { return fail(node, path, "expected \(type.name)") }
@@ -98,7 +99,8 @@ struct SchemaChecker {
             guard case .mapping(let m) = node else { return fail(node, path, "expected a mapping") }
             guard let typeNode = m["type"] else { return fail(node, path, "missing key 'type' (one of \(variants.keys.sorted().joined(separator: ", ")))") }
             guard case .scalar(let t) = typeNode, let schema = variants[t.string] else {
-                return fail(typeNode, join(path, "type"), "unknown type \(describe(typeNode)); expected one of \(variants.keys.sorted().joined(separator: ", "))")
+                let hint = typeNode.scalar.map { Self.suggestion($0.string, variants.keys.sorted()) } ?? ""
+                return fail(typeNode, join(path, "type"), "unknown type \(describe(typeNode))\(hint); expected one of \(variants.keys.sorted().joined(separator: ", "))")
             }
             checkMapping(node, schema, path)
         }
@@ -134,8 +136,16 @@ struct SchemaChecker {
         }
     }
 
-    /// The allowed key nearest to a misspelt one (edit distance ≤ 2).
-    func closest(_ key: String, _ keys: [String]) -> String? {
+    func closest(_ key: String, _ keys: [String]) -> String? { Self.closest(key, keys) }
+
+    /// `" (did you mean 'x'?)"` for the candidate nearest to `word`, else "".
+    static func suggestion(_ word: String, _ candidates: [String]) -> String {
+        closest(word, candidates).map { " (did you mean '\($0)'?)" } ?? ""
+    }
+
+    /// The candidate nearest to a misspelt word (edit distance ≤ 2, or ≤ 1 for words of 3
+    /// characters or fewer).
+    static func closest(_ key: String, _ keys: [String]) -> String? {
         // Optimal string alignment distance: a swap of two neighbours counts as one edit.
         func distance(_ a: [Character], _ b: [Character]) -> Int {
             var d = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
@@ -150,7 +160,8 @@ struct SchemaChecker {
             }
             return d[a.count][b.count]
         }
-        let scored = keys.map { ($0, distance(Array(key), Array($0))) }.filter { $0.1 <= 2 }
+        let limit = key.count <= 3 ? 1 : 2
+        let scored = keys.map { ($0, distance(Array(key), Array($0))) }.filter { $0.1 <= limit && $0.0 != key }
         return scored.min { $0.1 < $1.1 }?.0
     }
 }

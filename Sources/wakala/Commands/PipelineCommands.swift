@@ -13,16 +13,36 @@ func loadPipeline(_ path: String) throws -> PipelineConfig {
     }
 }
 
-/// `wakala validate FILE`: checks a pipeline file.
+/// `wakala validate FILE…`: checks pipeline files.
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check a pipeline file: keys, types, durations, names and references (exit 2 with file:line:column on a problem).")
+        abstract: "Check pipeline files: keys, types, durations, names and references — every problem of each file in one run, in file order, as file:line:column (exit 2 when any file has one).")
 
-    @Argument(help: "A pipeline file, e.g. Pipelines/analytics.yaml.") var file: String
+    @Argument(help: "Pipeline files, e.g. Pipelines/analytics.yaml; - reads one from standard input.") var files: [String]
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("give one or more pipeline files (- for standard input)") }
+    }
 
     func run() throws {
-        let p = try loadPipeline(file)
-        print("\(file): ok — pipeline \(p.name): \(p.sources.count) source(s), \(p.operators.count) operator(s), \(p.sinks.count) sink(s)")
+        var failed = false
+        for file in files {
+            do {
+                let p: PipelineConfig
+                if file == "-" {
+                    let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                    p = try PipelineConfig.parse(text, file: "<stdin>", environment: ProcessInfo.processInfo.environment)
+                } else {
+                    p = try PipelineConfig.load(path: file)
+                }
+                print("\(file == "-" ? "<stdin>" : file): ok — pipeline \(p.name): \(p.sources.count) source(s), \(p.operators.count) operator(s), \(p.sinks.count) sink(s)")
+            } catch let e as ConfigErrors {
+                for err in e.errors { note(err.description) }
+                note("\(file == "-" ? "<stdin>" : file): \(e.errors.count) problem\(e.errors.count == 1 ? "" : "s")")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(2) }
     }
 }
 
