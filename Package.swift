@@ -45,8 +45,12 @@ let package = Package(
         // Pure domain model: no I/O.
         .target(name: "Domain", dependencies: ["CSupport"], swiftSettings: crossModule),
         // Sources and codecs: JSON decoding + validation, NDJSON/zstd files, Kafka, generator.
+        // SIGTERM/SIGINT for every retry loop, and the settings error that names its flag.
+        .target(name: "Lifecycle"),
+        // libpq: one connection (parameterized queries, COPY, LISTEN) and a private server for tests and the demo.
+        .target(name: "Postgres", dependencies: ["CLibPQ", "CSupport", "Lifecycle"]),
         .target(name: "Ingest",
-                dependencies: ["Domain", "CRdKafka", "CZstd",
+                dependencies: ["Domain", "Lifecycle", "CRdKafka", "CZstd",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: crossModule),
         // The dataflow: records, event time, watermarks, windows, keyed state, snapshots.
@@ -58,24 +62,24 @@ let package = Package(
                 swiftSettings: crossModule),
         // Sinks: Postgres (libpq) and the local Postgres cluster helper.
         .target(name: "Sinks",
-                dependencies: ["Domain", "Ingest", "Operators", "CLibPQ", "CSupport",
+                dependencies: ["Domain", "Ingest", "Operators", "Lifecycle", "Postgres", "CLibPQ", "CSupport",
                                .product(name: "Crypto", package: "swift-crypto"),
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Metrics", package: "swift-metrics")],
                 swiftSettings: crossModule),
         // The drivers: a pipeline fed from Kafka (tasks per partition, rebalances, internal topics).
         .target(name: "Engine",
-                dependencies: ["Domain", "Ingest", "Operators", "Sinks",
+                dependencies: ["Domain", "Ingest", "Operators", "Sinks", "Lifecycle", "Postgres",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Metrics", package: "swift-metrics")],
                 swiftSettings: crossModule),
         // The read side: dashboard answers from the committed rollups (in memory, refreshed on each
         // checkpoint's NOTIFY), orders/deliveries/usage lookups.
         .target(name: "Query",
-                dependencies: ["Domain", "Sinks", "CLibPQ"]),
+                dependencies: ["Domain", "Postgres", "CLibPQ"]),
         // `wakala serve`: the HTTP API and the web dashboard (Hummingbird 2, jwt-kit, Prometheus).
         .target(name: "Serve",
-                dependencies: ["Domain", "Query", "Sinks",
+                dependencies: ["Domain", "Query", "Postgres",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "HummingbirdCore", package: "hummingbird"),
                                .product(name: "NIOCore", package: "swift-nio"),
@@ -101,7 +105,7 @@ let package = Package(
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "wakala",
-                          dependencies: ["Domain", "Ingest", "Operators", "Sinks", "Engine", "Query", "Serve", "Gateway",
+                          dependencies: ["Domain", "Ingest", "Operators", "Sinks", "Engine", "Query", "Serve", "Gateway", "Lifecycle", "Postgres",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Crypto", package: "swift-crypto"),
                                          .product(name: "Hummingbird", package: "hummingbird"),
@@ -114,9 +118,9 @@ let package = Package(
         .testTarget(name: "IngestTests", dependencies: ["Domain", "Ingest"]),
         .testTarget(name: "OperatorsTests", dependencies: ["Domain", "Ingest", "Operators"]),
         // Helpers shared by the test targets: a Postgres per test process, running child processes.
-        .target(name: "TestSupport", dependencies: ["Sinks"], path: "Tests/TestSupport"),
-        .testTarget(name: "SinksTests", dependencies: ["Sinks", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Domain", "Ingest", "Sinks", "Engine", "Query", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["Sinks", "Postgres"], path: "Tests/TestSupport"),
+        .testTarget(name: "SinksTests", dependencies: ["Sinks", "Postgres", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Domain", "Ingest", "Sinks", "Engine", "Query", "Lifecycle", "Postgres", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

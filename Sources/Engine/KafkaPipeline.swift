@@ -3,6 +3,8 @@ import Foundation
 import Ingest
 import Operators
 import Sinks
+import Postgres
+import Lifecycle
 
 /// `wakala run`: a pipeline fed from Kafka (CONTRACT §3.1, §4), the Kafka Streams model — the
 /// consumer group spreads the partitions over the processes; partition p of every input topic is

@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import Ingest
 import Sinks
+import Postgres
+import Lifecycle
 
 /// `partitioner: auto` (issue 28): which of the two defaults in use — murmur2 (Kafka's Java
 /// client) or CRC-32 (librdkafka's, so Python, Go, .NET and kcat) — placed the input topics'

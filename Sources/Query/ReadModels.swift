@@ -1,5 +1,5 @@
 import Domain
-import Sinks
+import Postgres
 
 /// Lookups in the Postgres read models (CONTRACT §3.2), every one filtered by the caller's tenant
 /// and parameterized. Times leave in the tenant's timezone.

@@ -1,6 +1,6 @@
 import Domain
 import Foundation
-import Sinks
+import Postgres
 
 /// A few Postgres connections shared by request handlers (libpq calls block: callers run them
 /// off the event loop). A connection that failed is replaced on its next use.
@@ -129,7 +129,7 @@ public final class RollupStore: @unchecked Sendable {
             while !isStopping {
                 do {
                     let db = try PGConnection(url: pool.url)
-                    try db.listen(ReadModelSink.channel)
+                    try db.listen(ReadModelNotifications.channel)
                     if signalled { invalidateAll() } else { signalled = true; ready.signal() }
                     while !isStopping {
                         for n in try db.notifications(timeoutMs: 250) { changed(n.payload) }

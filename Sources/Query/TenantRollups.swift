@@ -1,5 +1,5 @@
 import Domain
-import Sinks
+import Postgres
 
 /// Dashboard granularity (CONTRACT §3.2).
 public enum Granularity: String, CaseIterable, Sendable {

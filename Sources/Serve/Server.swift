@@ -7,7 +7,6 @@ import Metrics
 import Prometheus
 import Query
 import ServiceLifecycle
-import Sinks
 
 /// `wakala serve` (CONTRACT §3.2): the dashboard API, the web page, health, metrics and the
 /// OpenAPI document, over the committed read models. Every `/v1` path needs a bearer token and

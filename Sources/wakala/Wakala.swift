@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ingest
+import Lifecycle
 
 /// `wakala`: the Wakala Stream command line (CONTRACT §3.1).
 @main

@@ -4,6 +4,7 @@ import Ingest
 import Sinks
 import Testing
 import TestSupport
+import Postgres
 
 /// Every declared output lands (issue 27, point 9): a `window_aggregate` named in the postgres
 /// and parquet sinks' inputs has its rows in a table named after it and in `<table>/date=…`

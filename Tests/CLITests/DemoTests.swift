@@ -2,6 +2,7 @@ import Foundation
 import Sinks
 import TestSupport
 import Testing
+import Postgres
 
 /// `wakala demo` as a user meets it, and its recovery.
 @Suite(.serialized) struct DemoTests {

@@ -3,6 +3,7 @@ import Ingest
 import Sinks
 import Testing
 import TestSupport
+import Postgres
 
 /// CONTRACT §3.3–3.5, exactly once: `wakala replay --sinks` killed with SIGKILL at random points
 /// (between and during checkpoints) and restarted each time ends with the same read models, the

@@ -2,6 +2,7 @@ import Foundation
 import Sinks
 import TestSupport
 import Testing
+import Postgres
 
 /// The hostile-input suite of issue 27: a seeded corpus of 10,000 records mutated from generated
 /// ones (byte flips, truncation, NUL and control characters, 2^63 and 1e400 numbers, 100,000-deep

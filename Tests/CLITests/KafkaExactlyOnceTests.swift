@@ -4,6 +4,7 @@ import Ingest
 import Sinks
 import Testing
 import TestSupport
+import Postgres
 
 /// Exactly once to Kafka (CONTRACT §3.5): `wakala run` killed with SIGKILL at random points and
 /// started again until it finishes; a `read_committed` consumer of the derived topics and the

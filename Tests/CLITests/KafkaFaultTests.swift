@@ -4,6 +4,7 @@ import Ingest
 import Sinks
 import Testing
 import TestSupport
+import Postgres
 
 /// Broker faults (the mock cluster injects each): added latency, requests answered with errors,
 /// the broker down and back. `wakala run` logs, waits, retries and resumes; its results equal an

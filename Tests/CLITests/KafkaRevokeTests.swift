@@ -6,6 +6,7 @@ import Operators
 import Sinks
 import Testing
 import TestSupport
+import Postgres
 
 /// A revocation can arrive in the middle of a poll (librdkafka serves rebalance callbacks inside
 /// `rd_kafka_consumer_poll`, between messages): what the poll already gave the task must be in

@@ -4,6 +4,7 @@ import Ingest
 import Sinks
 import Testing
 import TestSupport
+import Postgres
 
 /// `wakala run` (CONTRACT §3.1, §4): the pipeline from Kafka. A client we did not write
 /// (confluent-kafka) produces a generated stream; the run's read models, Parquet tables, derived

@@ -4,6 +4,7 @@ import Ingest
 import Sinks
 import Testing
 import TestSupport
+import Postgres
 
 /// Scale-out (CONTRACT §4, the Kafka Streams model): processes in one consumer group share the
 /// partitions; tasks move between them only through their checkpoints. Three processes on 12

@@ -3,6 +3,7 @@ import Ingest
 import Sinks
 import Testing
 import TestSupport
+import Postgres
 
 /// Plain mistakes fail fast naming the setting, an unreachable server is waited for a bounded
 /// time, another input file is refused, and SIGTERM wins over every retry loop (issue 27, 6–8).

@@ -4,6 +4,7 @@ import Ingest
 import Sinks
 import Testing
 import TestSupport
+import Postgres
 
 /// Issue 28, first step: which partitioner placed the records is checked, never assumed. A stream
 /// produced with librdkafka's default (CRC-32, as confluent-kafka places keys unless told

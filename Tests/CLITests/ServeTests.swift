@@ -5,6 +5,7 @@ import FoundationNetworking
 import Sinks
 import TestSupport
 import Testing
+import Postgres
 
 /// One generated 30-day, 50-tenant stream (crossing a month end) replayed with every sink into a
 /// database of its own, and `wakala serve` over it — shared by the serving tests.

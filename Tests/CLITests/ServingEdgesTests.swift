@@ -2,6 +2,7 @@ import Foundation
 import Sinks
 import TestSupport
 import Testing
+import Postgres
 
 /// The serving edges of issue 27, point 10: claims checked like parameters, `nbf`/`iat` with
 /// leeway, issuer and audience, slow clients cut, 414/431 with our JSON, HEAD, security headers,

@@ -5,6 +5,7 @@ import Operators
 import Testing
 import TestSupport
 @testable import Sinks
+import Postgres
 
 /// Incremental checkpoints (issue 15): a checkpoint writes the keyed entries changed since the
 /// previous one — a small fraction of a full snapshot when few keys changed among many — and a

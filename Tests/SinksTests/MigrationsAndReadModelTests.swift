@@ -4,6 +4,7 @@ import Operators
 import TestSupport
 import Testing
 @testable import Sinks
+import Postgres
 
 @Suite(.serialized) struct MigrationsAndReadModelTests {
     @Test func migrationsApplyOnceInOrder() throws {

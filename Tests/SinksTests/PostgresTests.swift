@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 @testable import Sinks
+import Postgres
 
 @Suite(.serialized) struct PostgresTests {
     @Test func writesAndReadsBack() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Sinks
+import Postgres
 
 /// One Postgres for the whole test process: `WAKALA_TEST_POSTGRES_URL` when set, else a private
 /// cluster under the temp folder, stopped and removed when the process exits. Each test makes a

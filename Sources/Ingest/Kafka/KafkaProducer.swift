@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import Lifecycle
 
 /// A keyed Kafka producer (librdkafka): idempotent, `acks=all`, murmur2 partitioning so keys land
 /// on the same partitions as with the Java clients. Not thread-safe: one owner at a time.

@@ -3,6 +3,7 @@ import Metrics
 import Domain
 import Foundation
 import Operators
+import Postgres
 
 /// What one checkpoint hands its sinks: the outputs of the operators since the previous one, as
 /// the cut took them on the worker's thread (written afterwards on the writer thread).

@@ -8,6 +8,8 @@ import Foundation
 import Metrics
 import Ingest
 import Operators
+import Postgres
+import Lifecycle
 
 /// Exactly-once output of one task (CONTRACT §3.3–3.5), coordinating its sinks
 /// (``CheckpointSink``: Parquet, part files or Kafka, the read models): at each checkpoint every

@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Ingest
 import Operators
+import Lifecycle
 
 /// Derived events and dead letters to Kafka at least once (`replay --brokers`): produced and
 /// acknowledged by the brokers before the checkpoint commits; a replay after a crash sends the

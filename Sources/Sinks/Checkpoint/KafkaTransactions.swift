@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import Ingest
 import Operators
+import Postgres
+import Lifecycle
 
 /// Exactly-once Kafka output of one task (CONTRACT §3.5): derived events and dead letters reach
 /// `read_committed` consumers once each, whatever is killed and when.

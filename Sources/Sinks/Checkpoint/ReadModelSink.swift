@@ -1,5 +1,6 @@
 import Domain
 import Operators
+import Postgres
 
 /// The Postgres read models (CONTRACT §3.3) of the operators the postgres sink takes: inside the
 /// checkpoint's transaction, per table, COPY into a temporary staging table, then one
@@ -15,7 +16,7 @@ public final class ReadModelSink: CheckpointSink {
     }
 
     /// The channel a checkpoint notifies on (`wakala serve` listens).
-    public static let channel = "wakala_read_models"
+    public static let channel = ReadModelNotifications.channel
 
     /// What changed, for the readers' caches: per tenant the earliest rollup bucket written
     /// (`{"tenant": ms}`; a tenant's own row counts from the beginning of time), or, when that

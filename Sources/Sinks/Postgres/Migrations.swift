@@ -1,4 +1,5 @@
 import Operators
+import Postgres
 
 /// The pipeline's own numbered migrations of schema `wakala` (CONTRACT §3.3). Applied in order
 /// inside one transaction under an advisory lock, each recorded in `wakala.schema_migrations`, so

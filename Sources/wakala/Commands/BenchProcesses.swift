@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Ingest
 import Sinks
+import Postgres
 
 // Child processes and async work for the benchmarks that drive servers (bench serve, bench gateway).
 

@@ -13,6 +13,8 @@ import Serve
 import ServiceLifecycle
 import Sinks
 import Synchronization
+import Postgres
+import Lifecycle
 
 /// `wakala demo` (CONTRACT §4): the product as it runs in production, on the embedded default —
 /// an embedded Kafka (librdkafka's mock cluster) fed a generated stream at a steady pace (the

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Ingest
 import ServiceLifecycle
+import Lifecycle
 
 /// The pipeline's loop on a thread of its own, as a service of a ServiceGroup
 /// (swift-service-lifecycle): the group's graceful shutdown (SIGINT/SIGTERM) or cancellation stops it — finish

@@ -6,6 +6,7 @@ import Foundation
 import Ingest
 import Operators
 import Sinks
+import Lifecycle
 
 /// `wakala replay`: the pipeline over an NDJSON file instead of Kafka (bounded: at the end the
 /// watermark goes to the end of time and every open window fires).

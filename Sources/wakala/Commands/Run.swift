@@ -10,6 +10,7 @@ import Engine
 import Foundation
 import Ingest
 import Operators
+import Lifecycle
 
 /// `wakala run`: the production mode (CONTRACT §3.1, §4) — the pipeline's Kafka source in, its
 /// Postgres, Parquet and Kafka sinks out, exactly once through checkpoints; more processes with

@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import Ingest
 import Sinks
+import Postgres
 
 /// `wakala bench scaling`: `wakala run --until-end` from Kafka (the mock cluster) with every
 /// operator and sink, for 1, 2, 4 and 8 tasks (partitions per topic) in one process, then 1 to 3

@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import Serve
 import Sinks
+import Postgres
 
 /// `wakala bench serve`: `/v1/dashboard` under load from a second process (wrk) for a tenant
 /// with ≥ 1,000,000 orders, against the same question asked of DuckDB and ClickHouse (chdb)

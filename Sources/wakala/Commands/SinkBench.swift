@@ -4,6 +4,7 @@ import Foundation
 import Ingest
 import Operators
 import Sinks
+import Postgres
 
 /// `wakala bench parquet`: our Parquet writer vs pyarrow writing the same rows with zstd.
 struct ParquetBench: ParsableCommand {

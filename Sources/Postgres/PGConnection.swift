@@ -1,6 +1,6 @@
 import CLibPQ
 import Foundation
-import Ingest
+import Lifecycle
 
 /// A failure from Postgres: the server's message and SQLSTATE when there is one.
 public struct PGError: Error, CustomStringConvertible, Sendable {
@@ -387,4 +387,10 @@ private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar
     let owned: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
     defer { for p in owned { free(p) } }
     return try body(owned.map { $0.map { UnsafePointer($0) } })
+}
+
+/// The NOTIFY channel a checkpoint's transaction tells read-model readers on (`wakala serve`
+/// listens), with per tenant the earliest rollup bucket written.
+public enum ReadModelNotifications {
+    public static let channel = "wakala_read_models"
 }
