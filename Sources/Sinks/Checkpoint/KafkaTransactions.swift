@@ -45,10 +45,10 @@ final class KafkaTransactions: CheckpointSink {
     var backoff = 0.2, maxBackoff = 10.0
     /// How long an abort may take before the producer is taken for stuck and replaced.
     var abortTimeoutMs = 20_000
-    /// Tests: every abort counts as one that did not finish, whatever librdkafka answered. The stuck
-    /// producer was seen once on the mock cluster and cannot be made on demand; a 0 ms timeout
-    /// alone sometimes lets the abort finish (CI, once).
-    var abortNeverFinishes = false
+    /// Aborts a failed transaction within the timeout (ms); throwing means it did not finish and
+    /// the producer is replaced. Injected by tests: the stuck producer was seen once on the mock
+    /// cluster and cannot be made on demand (a 0 ms timeout alone sometimes lets the abort finish).
+    var abort: (KafkaProducer, Int) throws -> Void = { try $0.abortTransaction(timeoutMs: $1) }
     /// Failed transactions in a row (their aborts finished) after which the producer is replaced.
     var replaceAfterFailures = 4
     let log: (String) -> Void
@@ -261,8 +261,7 @@ final class KafkaTransactions: CheckpointSink {
                 log("publishing checkpoint \(checkpoint) to Kafka failed (\(error)); aborting the transaction, retrying in \(String(format: "%.1f", delay)) s")
                 var stuck = false
                 do {
-                    try producer.abortTransaction(timeoutMs: abortTimeoutMs)
-                    if abortNeverFinishes { throw KafkaError("the abort is taken as one that never finishes (test setting)") }
+                    try abort(producer, abortTimeoutMs)
                 } catch let e as KafkaProducer.TransactionError where e.fatal { throw e } catch {
                     stuck = true
                     log("aborting the transaction of checkpoint \(checkpoint) failed (\(error))")
