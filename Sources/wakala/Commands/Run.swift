@@ -24,13 +24,17 @@ struct Run: ParsableCommand {
         positions) move between processes only through that checkpoint. After each checkpoint the \
         same offsets are committed to the consumer group, so Kafka lag tools see them. Events keyed \
         for another task (deliveries by driver) go through the internal topic \
-        <pipeline>-<operator>-repartition, created with the inputs' partition count. Producers must \
-        place keys the way the source's `partitioner` says: murmur2 (Kafka's Java default, \
-        librdkafka's murmur2_random) or crc32 (librdkafka's own default, consistent_random, which \
-        Python, Go, .NET clients and kcat use unless told otherwise); auto, the default, decides \
-        from the first keyed records and records the choice. Every keyed record is \
-        checked: one placed otherwise is counted (wakala_misrouted_records_total{topic}) and each \
-        topic's first is reported with the fix.
+        <pipeline>-<operator>-repartition, created with the inputs' partition count. Each key is \
+        owned by the task its partition names under the source's `partitioner`: murmur2 (Kafka's \
+        Java default, librdkafka's murmur2_random) or crc32 (librdkafka's own default, \
+        consistent_random, which Python, Go, .NET clients and kcat use unless told otherwise); \
+        auto, the default, decides from the first keyed records (waiting for them when the topics \
+        are empty) and records the choice. Every record is checked: one a producer placed \
+        otherwise, or a keyless one read by a task that does not own its tenant (a location's \
+        driver), is forwarded to its owner through the internal topic <pipeline>-reroute, so \
+        producers that disagree still give exact results; misplaced keyed records are counted \
+        (wakala_misrouted_records_total{topic}, wakala_forwarded_records_total) and each topic's \
+        first is reported with the fix.
 
         Start: Kafka and Postgres that do not answer (down, starting, a refused port) are retried \
         with backoff for --connect-timeout (default 60s), then exit 1 naming them. Settings that \
