@@ -15,7 +15,7 @@ struct Wakala: ParsableCommand {
         Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
         """,
         version: Wakala.version,
-        subcommands: [Demo.self, Run.self, Generate.self, Inspect.self, Broker.self, Validate.self, Graph.self, Replay.self, TestScenarios.self, QueryCommand.self, ServeCommand.self, GatewayCommand.self, Bench.self]
+        subcommands: [Demo.self, Run.self, Generate.self, Inspect.self, Broker.self, Validate.self, Docs.self, Graph.self, Replay.self, TestScenarios.self, QueryCommand.self, ServeCommand.self, GatewayCommand.self, Bench.self]
     )
 
     /// This build's version (`wakala --version`): raised with each release of the contract.

@@ -59,33 +59,42 @@ public struct PipelineConfig: Sendable {
     static let moneyPath = FieldType.oneOf(MoneyField.allCases.map(\.rawValue))
 
     static let operatorSchemas: [String: Schema] = [
-        "dedupe": op([("key", opt(keyPath, "field path, default event_id")), ("ttl", opt(.duration)),
-                      ("events", opt(eventTypes))]),
-        "window_aggregate": op([("key", req(keyPath, "field path such as tenant_id")), ("events", opt(eventTypes)),
-                                ("window", req(windowSchema)), ("timezone", opt(.string, "tenant or an IANA zone")),
+        "dedupe": op([("key", opt(keyPath, "field path, default event_id")), ("ttl", opt(.duration, "how long a key is remembered, in event time (default 24h)")),
+                      ("events", opt(eventTypes, "only these event types (default all)"))]),
+        "window_aggregate": op([("key", req(keyPath, "field path such as tenant_id")), ("events", opt(eventTypes, "only these event types (default all)")),
+                                ("window", req(windowSchema, "tumbling {size}, hopping {size, slide: divides size} or session {gap}")), ("timezone", opt(.string, "tenant or an IANA zone")),
                                 ("sum", opt(moneyPath, "money field path to sum")),
                                 ("output", opt(.string, "the table (Postgres) and folder (Parquet) its rows go to when a sink takes it (default: its name)"))]),
-        "repartition": op([("key", req(keyPath)), ("topic", opt(.string, "internal topic in Kafka mode, default <pipeline>-<operator>-repartition")),
-                           ("events", opt(eventTypes)),
+        "repartition": op([("key", req(keyPath, "the field whose value is the new key, e.g. data.driver_id")), ("topic", opt(.string, "internal topic in Kafka mode, default <pipeline>-<operator>-repartition")),
+                           ("events", opt(eventTypes, "only these event types (default all)")),
                            ("lookup", opt(keyPath, "for events without the key: the field whose latest keyed event gives it")),
                            ("lookup_ttl", opt(.duration, "how long a lookup value is remembered after its last keyed event (default 7d)"))]),
-        "order_lifecycle": op([("output", opt(.string)), ("hold_unknown_orders", opt(.bool)),
+        "order_lifecycle": op([("output", opt(.string, "the Kafka topic of its derived events (a kafka sink)")),
+                               ("hold_unknown_orders", opt(.bool, "events of an order not yet created wait for it for the allowed lateness (default true); false: rejected at once")),
                                ("retain_ended", opt(.duration, "how long a completed or cancelled order stays in memory after its last event when a sink keeps the read model (at least the allowed lateness, its default); later events of it are dead-lettered as late"))]),
-        "quota": op([("output", opt(.string)), ("soft_limit_percent", opt(.integer(1...100)))]),
+        "quota": op([("output", opt(.string, "the Kafka topic of its derived events (a kafka sink)")),
+                     ("soft_limit_percent", opt(.integer(1...100), "the share of a limit that starts a warning (default 80)"))]),
         "delivery_eta": op([("locations", req(.string, "the stream of driver locations keyed by driver")),
-                            ("output", opt(.string)), ("geofence_m", opt(.integer(1...10_000))),
-                            ("deviation_m", opt(.integer(1...100_000))), ("eta_change_s", opt(.integer(1...86_400)))]),
-        "rollup": op([("granularities", req(.list(.oneOf(["hour", "day"])))), ("timezone", opt(.string)),
+                            ("output", opt(.string, "the Kafka topic of its derived events (a kafka sink)")),
+                            ("geofence_m", opt(.integer(1...10_000), "metres from pickup or dropoff that count as arrived (default 50)")),
+                            ("deviation_m", opt(.integer(1...100_000), "metres off the pickup→dropoff great circle that count as a route deviation (default 1000)")),
+                            ("eta_change_s", opt(.integer(1...86_400), "seconds an ETA must move before a new delivery.eta_updated (default 300)"))]),
+        "rollup": op([("granularities", req(.list(.oneOf(["hour", "day"])), "bucket sizes")),
+                      ("timezone", opt(.string, "tenant (each tenant's own zone, the default) or an IANA zone")),
                       ("statuses", opt(.string, "an order_lifecycle operator declared above, reading the same input, whose status changes the rollup takes instead of running its own state machine"))]),
     ]
 
     static let sinkSchemas: [String: Schema] = [
-        "postgres": Schema([("name", req(.string)), ("type", req(.string)), ("inputs", req(.list(.string))), ("url", req(.string))]),
-        "parquet": Schema([("name", req(.string)), ("type", req(.string)), ("inputs", req(.list(.string))), ("path", req(.string)),
+        "postgres": Schema([("name", req(.string)), ("type", req(.string)), ("inputs", req(.list(.string), "the operators whose read models it writes")),
+                            ("url", req(.string, "a libpq URL; --postgres or WAKALA_POSTGRES_URL take precedence"))]),
+        "parquet": Schema([("name", req(.string)), ("type", req(.string)), ("inputs", req(.list(.string), "the sources, dedupes, repartitions or window_aggregates whose events or rows it writes")),
+                           ("path", req(.string, "the folder of the tables")),
                            ("row_group_rows", opt(.integer(1...100_000_000), "rows per Parquet row group (default 20000)")),
                            ("compact", opt(.bool, "merge each task's part files of a day into one once no event can reach that day (default true)"))]),
-        "kafka": Schema([("name", req(.string)), ("type", req(.string)), ("inputs", req(.list(.string))), ("brokers", req(.string))]),
-        "dead_letters": Schema([("name", req(.string)), ("type", req(.string)), ("topic", opt(.string)), ("path", opt(.string))]),
+        "kafka": Schema([("name", req(.string)), ("type", req(.string)), ("inputs", req(.list(.string), "the operators whose derived events it publishes")),
+                         ("brokers", req(.string, "bootstrap servers (default: the source's)"))]),
+        "dead_letters": Schema([("name", req(.string)), ("type", req(.string)), ("topic", opt(.string, "the Kafka topic (default wakala.dlq)")),
+                                ("path", opt(.string, "part files under this folder instead, when outputs go to files"))]),
     ]
 
     static let maxRecordBytes = ("max_record_bytes", opt(.integer(1_024...(64 << 20)), "records over this many bytes are dead-lettered as too_large (default 1048576)"))
@@ -118,22 +127,24 @@ public struct PipelineConfig: Sendable {
     }
 
     static let sourceSchemas: [String: Schema] = [
-        "kafka": Schema([("name", req(.string)), ("type", req(.string)), ("brokers", req(.string)), ("topics", req(.list(.string))),
-                         ("group", opt(.string)), maxRecordBytes,
+        "kafka": Schema([("name", req(.string)), ("type", req(.string)), ("brokers", req(.string, "bootstrap servers; --brokers or WAKALA_KAFKA_BROKERS take precedence")),
+                         ("topics", req(.list(.string), "the input topics, all with the same partition count")),
+                         ("group", opt(.string, "the consumer group (default: the pipeline's name); --group takes precedence")), maxRecordBytes,
                          ("partitioner", opt(.oneOf(["auto", "murmur2", "crc32"]), "how the producers placed keyed records: murmur2 (Java's default), crc32 (librdkafka's: Python, Go, .NET, kcat) or auto (default: decided from the first keyed records and recorded); every keyed record is checked and a wrong placement reported"))]),
         "file": Schema([("name", req(.string)), ("type", req(.string)), ("path", opt(.string, "replay takes --input instead")),
-                        ("topics", opt(.list(.string))), maxRecordBytes]),
+                        ("topics", opt(.list(.string), "documentation only: the topics the file's records came from")), maxRecordBytes]),
     ]
 
     static let root = Schema([
         ("pipeline", req(.string, "the pipeline's name")),
-        ("sources", req(.list(.tagged(sourceSchemas)))),
-        ("event_time", opt(.object(Schema([("max_out_of_orderness", opt(.duration)), ("idle_timeout", opt(.duration)),
-                                            ("allowed_lateness", opt(.duration)),
+        ("sources", req(.list(.tagged(sourceSchemas)), "where events come from (one)")),
+        ("event_time", opt(.object(Schema([("max_out_of_orderness", opt(.duration, "how far behind its partition's latest event time an event may arrive; the watermark trails by this (default 30s)")),
+                                            ("idle_timeout", opt(.duration, "a partition silent this long at its log's end stops holding the watermark (default 60s)")),
+                                            ("allowed_lateness", opt(.duration, "events this far behind the watermark still update their windows; older ones are dead-lettered as late_event (default 10m)")),
                                             ("max_future", opt(.duration, "event times further ahead of the record's clock (Kafka timestamp, or the partition's watermark in a file) are dead-lettered as future_timestamp (default 1d)"))])))),
-        ("operators", req(.list(.tagged(operatorSchemas)))),
-        ("sinks", opt(.list(.tagged(sinkSchemas)))),
-        ("checkpoint", opt(.object(Schema([("interval", req(.duration)),
+        ("operators", req(.list(.tagged(operatorSchemas)), "the dataflow, in order")),
+        ("sinks", opt(.list(.tagged(sinkSchemas)), "where results go")),
+        ("checkpoint", opt(.object(Schema([("interval", req(.duration, "time between checkpoints (default 10s without this mapping)")),
                                            ("max_records", opt(.integer(1...100_000_000), "also checkpoint a task after this many records (default 200000)")),
                                            ("max_process_records", opt(.integer(1...1_000_000_000), "wakala run: checkpoint the fullest task once a process's tasks hold this many records together (default 1000000)"))])))),
     ])

@@ -46,6 +46,14 @@ struct Validate: ParsableCommand {
     }
 }
 
+/// `wakala docs`: the pipeline-file reference.
+struct Docs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the pipeline-file reference (Markdown): every source, operator and sink type with its outputs, an example and its keys (docs/PIPELINES.md is this output).")
+
+    func run() throws { print(PipelineReference.markdown(), terminator: "") }
+}
+
 /// `wakala graph FILE`: draws the topology.
 struct Graph: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Draw a pipeline's topology as text, Graphviz DOT or Mermaid.")
