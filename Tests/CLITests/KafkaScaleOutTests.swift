@@ -48,7 +48,7 @@ import Postgres
     }
 
     @Test(arguments: [["--partitioner", "murmur2_random"],
-                      ["--partitioner", "orders=murmur2_random,default=consistent_random", "--keyless", "payments"]])
+                      PartitionerTests.disagreeing + ["--keyless", "payments"]])
     func threeProcessesOneKilledAFourthJoiningEqualOneProcess(placement: [String]) throws {
         // The reference is one process over the file; the producer writes while the runs run.
         let partitions = 12

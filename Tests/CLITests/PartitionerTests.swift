@@ -12,6 +12,19 @@ import Postgres
 /// repartition places deliveries by driver the same way); with the default it is reported —
 /// every topic named with the fix, counted in `wakala_misrouted_records_total` — not silent.
 @Suite(.serialized) struct PartitionerTests {
+    /// Producers that disagree: orders placed by murmur2 (Java's default), every other topic by
+    /// CRC-32 (librdkafka's) — for kafka_produce.py.
+    static let disagreeing = ["--partitioner", "orders=murmur2_random,default=consistent_random"]
+
+    /// A fixture whose stream was produced by disagreeing producers, `keyless`'s records without a
+    /// key, every record held by the cluster.
+    static func producedDisagreeing(_ name: String, seed: Int, tenants: Int, partitions: Int, keyless: String) throws -> KafkaRunTests.Fixture {
+        let f = try KafkaRunTests.Fixture(name, seed: seed, tenants: tenants, partitions: partitions, produce: false)
+        #expect(try KafkaRunTests.produce(f.bootstrap, f.input, extra: disagreeing + ["--keyless", keyless]) == f.lines)
+        try KafkaRunTests.checkNothingDropped(f.bootstrap, partitions: partitions, expected: f.lines)
+        return f
+    }
+
     @Test func crc32IsTheStandardOne() {
         // The check value of CRC-32/ISO-HDLC (zlib's, librdkafka's rd_crc32).
         var s = "123456789"
@@ -68,10 +81,8 @@ import Postgres
     /// the misplaced topic alone.
     @Test func aMisplacedTopicIsCountedAndNamed() throws {
         let partitions = 4
-        let f = try KafkaRunTests.Fixture("mixed", seed: 29, tenants: 3, partitions: partitions, produce: false)
+        let f = try Self.producedDisagreeing("mixed", seed: 29, tenants: 3, partitions: partitions, keyless: "usage")
         defer { f.remove() }
-        #expect(try KafkaRunTests.produce(f.bootstrap, f.input, extra: ["--partitioner", "orders=murmur2_random,default=consistent_random",
-                                                                         "--keyless", "usage"]) == f.lines)
         let url = try TestDatabase.fresh("mixed")
         let (p, logText, port) = try KafkaRunTests.liveRun(KafkaRunTests.runArgs(f.bootstrap, url, f.work + "/out", group: "g-mixed"),
                                                            log: f.work + "/run.log")
@@ -112,11 +123,8 @@ import Postgres
     /// Parquet tables, derived-event ids and dead letters.
     @Test func disagreeingProducersAndKeylessRecordsGiveTheFileRunsResults() throws {
         let partitions = 12
-        let f = try KafkaRunTests.Fixture("disagree", seed: 281, tenants: 5, partitions: partitions, produce: false)
+        let f = try Self.producedDisagreeing("disagree", seed: 281, tenants: 5, partitions: partitions, keyless: "payments")
         defer { f.remove() }
-        #expect(try KafkaRunTests.produce(f.bootstrap, f.input, extra: ["--partitioner", "orders=murmur2_random,default=consistent_random",
-                                                                         "--keyless", "payments"]) == f.lines)
-        try KafkaRunTests.checkNothingDropped(f.bootstrap, partitions: partitions, expected: f.lines)
         let url = try TestDatabase.fresh("disagree"), dir = f.work + "/run"
         let r = try runProcess(try wakalaBinary(), KafkaRunTests.runArgs(f.bootstrap, url, dir, group: "g-disagree"), timeout: 900)
         #expect(r.status == 0, "\(r.stderr.suffix(800))")
